@@ -1,0 +1,183 @@
+/*
+ * cli.c - the command word dispatcher, usage text and the option handling
+ * every command shares (-c FILE, -o key=value).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "util/util.h"
+
+static const char usage_text[] =
+	"usage: mailerd COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  serve -c FILE [-o key=value]...   run the mail server in the foreground (logs to stderr)\n"
+	"  send [-c FILE] [-o k=v] [-f sender] [-t] [-i] [-N never|success,failure,delay]\n"
+	"       [-R full|hdrs] [-V envid] [rcpt...]\n"
+	"                                    queue a message read from stdin (sendmail style)\n"
+	"  queue [-c FILE] list [--json]|show ID|flush|hold ID|release ID|delete ID\n"
+	"                                    look at and act on the running daemon's queue\n"
+	"  check-config -c FILE [-o k=v] [--print]\n"
+	"                                    validate a config; errors as FILE:LINE: message\n"
+	"  help                              this text and the settings table\n"
+	"\n"
+	"Run as `sendmail` it is `mailerd send`; run as `mailq` it is `mailerd queue list`.\n"
+	"Without -c, settings come from the built-in defaults (SQLite store and spool in ./var).\n"
+	"\n"
+	"Settings (config file lines `key = value`, or -o key=value; durations take\n"
+	"ms/s/m/h/d, sizes k/m/g):\n";
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+	config_help(f);
+}
+
+int cli_main(int argc, char **argv)
+{
+	char *prog = xstrdup(argv[0] ? argv[0] : "mailerd");
+	const char *name = basename(prog);
+	int r;
+
+	if (strcmp(name, "sendmail") == 0) {
+		free(prog);
+		log_set_program("sendmail");
+		return cli_send(argc, argv);
+	}
+	if (strcmp(name, "mailq") == 0) {
+		char *qargv[] = {argv[0], "list", NULL};
+		free(prog);
+		return cli_queue(2, qargv);
+	}
+	free(prog);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	/* Each command sees argv starting at its own name, getopt-style. */
+	if (strcmp(argv[1], "serve") == 0)
+		r = cli_serve(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "send") == 0)
+		r = cli_send(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "queue") == 0)
+		r = cli_queue(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "check-config") == 0)
+		r = cli_check_config(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+		 strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		r = 0;
+	} else {
+		fprintf(stderr, "mailerd: unknown command '%s'\n\n", argv[1]);
+		usage(stderr);
+		r = 2;
+	}
+	return r;
+}
+
+struct config *cli_load_config(int argc, char **argv, const char *flags_with_value,
+			       const char *flags_plain, cli_flag_fn other_fn, void *arg,
+			       int *optind_out)
+{
+	struct config *cfg = config_new();
+	const char *file = NULL;
+	char **overrides = xcalloc((size_t)argc + 1, sizeof(char *));
+	size_t n_over = 0;
+	char optstring[128];
+	char err[600];
+	int c;
+
+	/* "+" stops at the first non-option (a sub-command or recipient). */
+	snprintf(optstring, sizeof(optstring), "+c:o:h");
+	for (const char *p = flags_with_value; p && *p; p++) {
+		size_t n = strlen(optstring);
+		if (n + 3 < sizeof(optstring)) {
+			optstring[n] = *p;
+			optstring[n + 1] = ':';
+			optstring[n + 2] = '\0';
+		}
+	}
+	if (flags_plain) {
+		size_t n = strlen(optstring);
+		util_strlcpy(optstring + n, flags_plain, sizeof(optstring) - n);
+	}
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt(argc, argv, optstring)) != -1) {
+		if (c == 'c') {
+			file = optarg;
+		} else if (c == 'o' && strchr(optarg, '=') == NULL && other_fn != NULL) {
+			/* sendmail's own -oX options (e.g. -oi) are not settings */
+			if (other_fn('o', optarg, arg) < 0)
+				goto fail;
+		} else if (c == 'o') {
+			overrides[n_over++] = optarg;
+		} else if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		} else if (c == '?') {
+			fprintf(stderr, "%s: see `mailerd help`\n", argv[0]);
+			goto fail;
+		} else if (other_fn == NULL || other_fn((char)c, optarg, arg) < 0) {
+			goto fail;
+		}
+	}
+	if (file && config_load_file(cfg, file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		goto fail;
+	}
+	for (size_t i = 0; i < n_over; i++) {
+		if (config_set_option(cfg, overrides[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "-o %s: %s\n", overrides[i], err);
+			goto fail;
+		}
+	}
+	if (config_check(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", file ? file : "(settings)", err);
+		goto fail;
+	}
+	free(overrides);
+	*optind_out = optind;
+	return cfg;
+fail:
+	free(overrides);
+	config_free(cfg);
+	return NULL;
+}
+
+int cli_check_config(int argc, char **argv)
+{
+	bool print = false;
+	int first;
+	struct config *cfg;
+
+	/* --print may follow the options */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--print") == 0) {
+			print = true;
+			for (int j = i; j < argc - 1; j++)
+				argv[j] = argv[j + 1];
+			argc--;
+			i--;
+		}
+	cfg = cli_load_config(argc, argv, NULL, NULL, NULL, NULL, &first);
+	if (cfg == NULL)
+		return 1;
+	if (first < argc) {
+		fprintf(stderr, "check-config: unexpected argument '%s'\n", argv[first]);
+		config_free(cfg);
+		return 2;
+	}
+	if (print)
+		config_print(cfg, stdout);
+	else
+		printf("config ok\n");
+	config_free(cfg);
+	return 0;
+}

@@ -1,0 +1,330 @@
+/*
+ * config.c - reading settings: defaults from the table in settings.c, then
+ * the config file (`key = value`, '#' comments, blank lines), then -o
+ * overrides, then cross-setting checks.
+ *
+ * Errors name the file and line ("mailerd.conf:12: unknown setting
+ * 'listn'") so an operator can fix them without guessing; nothing starts
+ * with a config that failed to parse.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/settings.h"
+#include "util/util.h"
+
+static const struct setting *find_setting(const char *key)
+{
+	for (const struct setting *s = config_settings; s->name; s++)
+		if (strcmp(s->name, key) == 0)
+			return s;
+	return NULL;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"on", "yes", "true", "1"};
+	static const char *const no[] = {"off", "no", "false", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* apply - parse value for setting s and store it in cfg */
+static int apply(struct config *cfg, const struct setting *s, const char *value, char *err,
+		 size_t errlen)
+{
+	char *field = (char *)cfg + s->offset;
+	uint64_t u;
+	int64_t ms;
+	bool b;
+
+	switch (s->type) {
+	case SET_STR:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case SET_BOOL:
+		if (parse_bool(value, &b) < 0) {
+			snprintf(err, errlen, "%s: expected on or off, got '%s'", s->name, value);
+			return -1;
+		}
+		*(bool *)field = b;
+		return 0;
+	case SET_UINT:
+	case SET_SIZE:
+		/* A plain number may not carry a size unit. */
+		if (util_parse_size(value, &u) < 0 ||
+		    (s->type == SET_UINT && strspn(value, "0123456789") != strlen(value))) {
+			snprintf(err, errlen, "%s: expected a %s, got '%s'", s->name,
+				 s->type == SET_SIZE ? "size (bytes, or with k/m/g)" : "whole number", value);
+			return -1;
+		}
+		if (u < s->min || u > s->max) {
+			snprintf(err, errlen, "%s: %llu is out of range (%llu to %llu)", s->name,
+				 (unsigned long long)u, (unsigned long long)s->min, (unsigned long long)s->max);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	case SET_DURATION:
+		if (util_parse_duration(value, &ms) < 0) {
+			snprintf(err, errlen, "%s: expected a duration like 30s, 5m, 4h or 5d, got '%s'",
+				 s->name, value);
+			return -1;
+		}
+		if ((uint64_t)ms < s->min || (uint64_t)ms > s->max) {
+			snprintf(err, errlen, "%s: %s is out of range (%llums to %llums)", s->name, value,
+				 (unsigned long long)s->min, (unsigned long long)s->max);
+			return -1;
+		}
+		*(int64_t *)field = ms;
+		return 0;
+	}
+	snprintf(err, errlen, "%s: bad setting type", s->name);
+	return -1;
+}
+
+struct config *config_new(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	char err[256];
+
+	for (const struct setting *s = config_settings; s->name; s++)
+		if (apply(cfg, s, s->def, err, sizeof(err)) < 0)
+			fatal("built-in default broken: %s", err);
+	if (cfg->myhostname[0] == '\0') {
+		char host[256] = "localhost";
+		if (gethostname(host, sizeof(host)) < 0)
+			util_strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		free(cfg->myhostname);
+		cfg->myhostname = xstrdup(host);
+	}
+	return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (const struct setting *s = config_settings; s->name; s++)
+		if (s->type == SET_STR)
+			free(*(char **)((char *)cfg + s->offset));
+	free(cfg);
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+	const struct setting *s = find_setting(key);
+
+	if (s == NULL) {
+		snprintf(err, errlen, "unknown setting '%s'", key);
+		return -1;
+	}
+	return apply(cfg, s, value, err, errlen);
+}
+
+int config_set_option(struct config *cfg, const char *kv, char *err, size_t errlen)
+{
+	const char *eq = strchr(kv, '=');
+	char key[128];
+	char *value;
+	int r;
+
+	if (eq == NULL || (size_t)(eq - kv) >= sizeof(key)) {
+		snprintf(err, errlen, "-o expects key=value, got '%s'", kv);
+		return -1;
+	}
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = '\0';
+	value = xstrdup(eq + 1);
+	r = config_set(cfg, util_trim(key), util_trim(value), err, errlen);
+	free(value);
+	return r;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned lineno = 0;
+	int r = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		char msg[400];
+		char *p, *eq, *key, *value;
+
+		lineno++;
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			r = -1;
+			break;
+		}
+		p = util_trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		eq = strchr(p, '=');
+		if (eq == NULL) {
+			snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+			r = -1;
+			break;
+		}
+		*eq = '\0';
+		key = util_trim(p);
+		value = util_trim(eq + 1);
+		if (config_set(cfg, key, value, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			r = -1;
+			break;
+		}
+	}
+	free(line);
+	if (r == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+		r = -1;
+	}
+	fclose(f);
+	return r;
+}
+
+int config_each_item(const char *list, config_item_fn fn, void *arg)
+{
+	char *copy = xstrdup(list ? list : "");
+	char *save = NULL;
+	int r = 0;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *item = util_trim(tok);
+		if (*item == '\0')
+			continue;
+		if ((r = fn(item, arg)) != 0)
+			break;
+	}
+	free(copy);
+	return r;
+}
+
+struct warn_acc {
+	int64_t *out;
+	int max;
+	int n;
+};
+
+static int add_warning(const char *item, void *arg)
+{
+	struct warn_acc *acc = arg;
+	int64_t ms;
+
+	if (util_parse_duration(item, &ms) < 0 || acc->n >= acc->max)
+		return -1;
+	if (acc->n > 0 && ms <= acc->out[acc->n - 1])
+		return -1;
+	acc->out[acc->n++] = ms;
+	return 0;
+}
+
+int config_delay_warnings(const struct config *cfg, int64_t *out, int max)
+{
+	struct warn_acc acc = {out, max, 0};
+
+	if (config_each_item(cfg->delay_warning, add_warning, &acc) != 0)
+		return -1;
+	return acc.n;
+}
+
+int config_check(const struct config *cfg, char *err, size_t errlen)
+{
+	int64_t warnings[16];
+
+	if (cfg->min_backoff_ms > cfg->max_backoff_ms) {
+		snprintf(err, errlen, "min_backoff must not exceed max_backoff");
+		return -1;
+	}
+	if (config_delay_warnings(cfg, warnings, 16) < 0) {
+		snprintf(err, errlen,
+			 "delay_warning: expected ascending durations like '4h' or '4h,24h', got '%s'",
+			 cfg->delay_warning);
+		return -1;
+	}
+	if (strcmp(cfg->bare_line_ending, "reject") != 0 &&
+	    strcmp(cfg->bare_line_ending, "normalize") != 0) {
+		snprintf(err, errlen, "bare_line_ending: expected reject or normalize, got '%s'",
+			 cfg->bare_line_ending);
+		return -1;
+	}
+	if (cfg->submission_listen[0] != '\0') {
+		snprintf(err, errlen, "submission_listen: AUTH is not available yet; leave it empty");
+		return -1;
+	}
+	if (strncmp(cfg->state_db, "sqlite:", 7) != 0 && strncmp(cfg->state_db, "postgresql://", 13) != 0 &&
+	    strncmp(cfg->state_db, "postgres://", 11) != 0) {
+		snprintf(err, errlen, "state_db: expected sqlite:PATH or postgresql://..., got '%s'",
+			 cfg->state_db);
+		return -1;
+	}
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	bool level_ok = false;
+	for (size_t i = 0; i < 4; i++)
+		level_ok |= strcmp(cfg->log_level, levels[i]) == 0;
+	if (!level_ok) {
+		snprintf(err, errlen, "log_level: expected debug, info, warn or error, got '%s'",
+			 cfg->log_level);
+		return -1;
+	}
+	if (cfg->myhostname[0] == '\0' || !strchr(cfg->myhostname, '.'))
+		log_warn("myhostname '%s' is not a fully qualified domain name; remote servers may "
+			 "refuse the greeting", cfg->myhostname);
+	return 0;
+}
+
+void config_print(const struct config *cfg, void *stream)
+{
+	FILE *f = stream;
+
+	for (const struct setting *s = config_settings; s->name; s++) {
+		const char *field = (const char *)cfg + s->offset;
+		switch (s->type) {
+		case SET_STR:
+			fprintf(f, "%s = %s\n", s->name, *(char *const *)field);
+			break;
+		case SET_BOOL:
+			fprintf(f, "%s = %s\n", s->name, *(const bool *)field ? "on" : "off");
+			break;
+		case SET_UINT:
+		case SET_SIZE:
+			fprintf(f, "%s = %llu\n", s->name, (unsigned long long)*(const uint64_t *)field);
+			break;
+		case SET_DURATION:
+			fprintf(f, "%s = %lldms\n", s->name, (long long)*(const int64_t *)field);
+			break;
+		}
+	}
+}
+
+void config_help(void *stream)
+{
+	FILE *f = stream;
+
+	for (const struct setting *s = config_settings; s->name; s++)
+		fprintf(f, "  %-24s %s (default: %s)\n", s->name, s->help,
+			s->def[0] ? s->def : "none");
+}
