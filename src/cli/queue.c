@@ -331,7 +331,8 @@ int cli_queue(int argc, char **argv)
 		if (load_listing(cfg, strcmp(sub, "show") == 0 ? id : NULL, &l) < 0) {
 			rc = 1;
 		} else {
-			qsort(l.msgs, l.n, sizeof(*l.msgs), by_id);
+			if (l.n > 1)
+				qsort(l.msgs, l.n, sizeof(*l.msgs), by_id);
 			if (json)
 				print_json(&l);
 			else

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deliver/deliver.h"
 #include "spool/spool.h"
 #include "util/outcome.h"
 
@@ -69,6 +70,17 @@ int sched_pickup(struct sched *s, const char *id);
 
 /* sched_count - messages queued in memory */
 size_t sched_count(const struct sched *s);
+
+/* ---- seam for tests: how a transaction is started ---- */
+/* A transport starts one transaction like deliver_start (same ownership
+ * of req->body_fd, same single call of done, never from inside fn) and
+ * returns 0, or -1 when it did not start (done is then not called). */
+typedef int (*sched_transport_fn)(void *arg, const struct deliver_request *req,
+				  deliver_done_fn done, void *done_arg);
+/* sched_set_transport - replace deliver_start(dl, ...) (the default) */
+void sched_set_transport(struct sched *s, sched_transport_fn fn, void *arg);
+/* sched_active - transactions this scheduler has in progress */
+size_t sched_active(const struct sched *s);
 
 /* ---- control socket (control.c) ---- */
 /* sched_control_listen - accept `mailerd queue` requests on a Unix socket
