@@ -99,13 +99,16 @@ enum {
  * base may be NULL for command-line tools (`mailerd send`, `mailerd
  * queue`), which use the *_sync calls and never clean tmp/. */
 struct spool *spool_open(const char *dir, struct event_base *base, int flags, char *err, size_t errlen);
+/* spool_free - waits for the sync of requests already queued, but runs
+ * none of their callbacks (their files are found by the next scan). */
 void spool_free(struct spool *sp);
 const char *spool_dir(const struct spool *sp);
 
 /* ---- messages and envelopes ---- */
 struct spool_msg *spool_msg_new(void);
 void spool_msg_free(struct spool_msg *m);
-/* spool_msg_add_rcpt - append one recipient (PENDING); returns it */
+/* spool_msg_add_rcpt - append one recipient (PENDING); returns it, or
+ * NULL with E2BIG when the message already has SPOOL_MAX_RCPT */
 struct spool_rcpt *spool_msg_add_rcpt(struct spool_msg *m, const char *addr);
 /* spool_msg_is_final - every recipient delivered or failed */
 bool spool_msg_is_final(const struct spool_msg *m);
@@ -130,7 +133,8 @@ typedef void (*spool_commit_fn)(int err, struct spool_msg *msg, void *arg);
 /* spool_writer_commit - copy the writer's id into env->id, write the envelope, move the
  * file into queue/ and make it durable; cb runs after the grouped sync.
  * Takes ownership of env and w in every case. Returns 0, or -1 with errno
- * when it failed at once (cb is then not called). */
+ * when it failed at once (cb is then not called; EINVAL when the spool
+ * was opened without an event base). */
 int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb, void *arg);
 /* spool_writer_commit_sync - the same, blocking (for `mailerd send`);
  * returns 0 and fills env->id, or -1 with errno. Takes w, not env. */
@@ -148,7 +152,9 @@ struct spool_msg *spool_load(struct spool *sp, const char *id);
 typedef void (*spool_sync_fn)(int err, void *arg);
 /* spool_update - append the state of every recipient marked dirty (and the
  * message flags held / delay_warnings_sent) to the message's file, clear
- * the dirty marks; cb runs on the loop once it is durable. */
+ * the dirty marks; cb runs on the loop once it is durable. On -1 (write
+ * failed) the marks stay; when cb gets an error the records may or may
+ * not be on disk, so the caller marks the recipients dirty again. */
 int spool_update(struct spool *sp, struct spool_msg *m, spool_sync_fn cb, void *arg);
 /* spool_update_sync - the same, blocking */
 int spool_update_sync(struct spool *sp, struct spool_msg *m);
@@ -161,5 +167,8 @@ int spool_body_open(struct spool *sp, const struct spool_msg *m, int *fd, size_t
 
 /* spool_pending - commits and updates not yet durable (for tests/bench) */
 size_t spool_pending(const struct spool *sp);
+/* spool_sync_count - syncs the commit thread has made so far; with many
+ * commits in flight it grows slower than the number of commits */
+uint64_t spool_sync_count(const struct spool *sp);
 
 #endif
