@@ -70,7 +70,8 @@ void deliver_free(struct deliver *d);
 
 /* deliver_start - begin the transaction; request strings must stay valid
  * until done runs. Returns 0, or -1 (done is then not called) only on
- * programming errors such as n_rcpt == 0. */
+ * programming errors such as n_rcpt == 0; body_fd is then not taken.
+ * cfg given to deliver_new is borrowed and must outlive d. */
 int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_done_fn done, void *arg);
 
 /* deliver_active - transactions in progress (for shutdown and tests) */
