@@ -355,6 +355,8 @@ int cli_send(int argc, char **argv)
 		rc = EX_TEMPFAIL_;
 		goto out;
 	}
+	/* sendmail is silent on success: the event goes to the event log only. */
+	log_set_level(LOG_WARN);
 	if (mailog_open(cfg->event_log, err, sizeof(err)) == 0)
 		mailog_received(m->id, m->sender, m->body_len, m->n_rcpt, m->client, "local");
 	mailog_close();

@@ -88,6 +88,9 @@ int cli_serve(int argc, char **argv)
 		return 2;
 	}
 	apply_log_level(cfg);
+	if (!strchr(cfg->myhostname, '.'))
+		log_warn("myhostname '%s' is not a fully qualified domain name; remote servers may "
+			 "refuse the greeting (set myhostname)", cfg->myhostname);
 	/* Spool and database must not be world-readable: they hold mail. */
 	umask(027);
 	signal(SIGPIPE, SIG_IGN);

@@ -290,9 +290,6 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 			 cfg->log_level);
 		return -1;
 	}
-	if (cfg->myhostname[0] == '\0' || !strchr(cfg->myhostname, '.'))
-		log_warn("myhostname '%s' is not a fully qualified domain name; remote servers may "
-			 "refuse the greeting", cfg->myhostname);
 	return 0;
 }
 

@@ -60,7 +60,8 @@ static void emit(json_t *ev)
 	util_iso8601(util_now_ms(), stamp, sizeof(stamp));
 	json_object_set_new(ev, "ts", json_string(stamp));
 	/* JSON_ENSURE_ASCII: a line stays valid whatever bytes a remote sent. */
-	text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+	text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER |
+				 JSON_REAL_PRECISION(10));
 	json_decref(ev);
 	if (text == NULL)
 		return;
