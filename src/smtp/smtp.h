@@ -125,6 +125,12 @@ void smtp_received_header(struct buf *out, const char *helo, const char *client_
 
 /* ---- additions by src/smtp (server side helpers, pure and testable) ---- */
 
+/* Note on smtp_parse_path: allow_null=true is the MAIL context (errors are
+ * 501 5.1.7), allow_null=false the RCPT context (errors 501 5.1.3, and the
+ * bare "<postmaster>" of RFC 5321 section 4.5.1 is accepted with addr
+ * "postmaster" and an empty domain). Callers check out->utf8 against
+ * SMTPUTF8 themselves (553 5.6.7). */
+
 /* smtp_server_port - the local port of listener i (useful with port 0),
  * -1 when there is no such listener */
 int smtp_server_port(const struct smtp_server *srv, size_t i);
