@@ -49,6 +49,8 @@ struct config {
 	int64_t queue_lifetime_ms;
 	char *delay_warning;           /* "4h" or "4h,24h" */
 	uint64_t report_return_limit;
+	uint64_t report_rate_limit;    /* reports per sender address per hour, 0 = no limit */
+	char *report_templates;        /* directory of replacement texts, "" = built in */
 
 	/* later issues; parsed and validated now so configs stay stable */
 	bool return_path_signing;

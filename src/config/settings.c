@@ -75,6 +75,13 @@ const struct setting config_settings[] = {
 	 "delay warning times, comma-separated durations (empty: none)"},
 	{"report_return_limit", SET_SIZE, STR(report_return_limit), "65536", 0, 1ULL << 32,
 	 "bytes of the original message returned in a report"},
+	{"report_rate_limit", SET_UINT, STR(report_rate_limit), "10", 0, 1000000,
+	 "reports (bounces, delay warnings, success notices) per envelope sender address "
+	 "per hour; the rest are logged and not sent, so a flood cannot turn the server into "
+	 "a backscatter source (0: no limit)"},
+	{"report_templates", SET_STR, STR(report_templates), "", 0, 0,
+	 "directory of operator texts that replace the built-in report wording "
+	 "(<reason>.txt, intro-<kind>.txt; empty: built-in texts)"},
 
 	/* later parts of the data flow */
 	{"return_path_signing", SET_BOOL, STR(return_path_signing), "off", 0, 0,

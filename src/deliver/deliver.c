@@ -308,6 +308,11 @@ int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_
 	rq = xcalloc(1, sizeof(*rq));
 	rq->d = d;
 	rq->req = *req;
+	/* spool_body_open hands over an fd positioned at the first body byte
+	 * (behind the spool's own header); pread offsets are relative to it. */
+	rq->body_base = req->body_fd >= 0 ? lseek(req->body_fd, 0, SEEK_CUR) : 0;
+	if (rq->body_base < 0)
+		rq->body_base = 0;
 	if (rq->req.qid == NULL)
 		rq->req.qid = "-";
 	if (rq->req.sender == NULL)

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -158,6 +159,7 @@ enum deliver_end {
 struct deliver_req {
 	struct deliver *d;
 	struct deliver_request req;
+	off_t body_base;                /* body_fd's offset at start: the first body byte */
 	deliver_done_fn done;
 	void *arg;
 	struct outcome *out;            /* n_rcpt */

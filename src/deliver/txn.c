@@ -88,7 +88,7 @@ int deliver_txn_fill(struct deliver_conn *c)
 
 		if (want > sizeof(chunk))
 			want = sizeof(chunk);
-		got = pread(rq->req.body_fd, chunk, want, (off_t)c->body_off);
+		got = pread(rq->req.body_fd, chunk, want, rq->body_base + (off_t)c->body_off);
 		if (got <= 0) {
 			struct outcome o;
 			outcome_set(&o, OUTCOME_TEMP, 0, "4.3.0", "", "cannot read the queued message: %s",

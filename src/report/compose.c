@@ -216,7 +216,8 @@ static void pick_boundary(const struct report_request *req, const struct buf *co
 static void put_header(struct buf *b, const struct report_request *req, const char *to,
                        const char *orig_id, const char *boundary, bool eightbit)
 {
-	char date[64], mid[512], v[SPOOL_PATH_MAX + 8];
+	char date[64], mid[512];
+	char v[SPOOL_PATH_MAX + 310]; /* "<" + to + ">", to as large as report_compose makes it */
 	int64_t now = req->now_ms != 0 ? req->now_ms : util_now_ms();
 
 	snprintf(v, sizeof(v), "Mail Delivery System <MAILER-DAEMON@%s>", req->myhostname);

@@ -212,6 +212,11 @@ static void job_on_done(const struct deliver_result *res, void *arg)
 		struct spool_rcpt *r = &qm->msg->rcpt[j->ri[i]];
 		const struct outcome *o = i < res->n_rcpt ? &res->rcpt[i] : &missing;
 		const char *word = job_apply(qm, r, o, now, rnd);
+		/* RFC 3461 section 4.1: a hop without DSN cannot report
+		 * success further on, so the success report says "relayed";
+		 * kept only where a success report was asked for */
+		r->relayed = o->kind == OUTCOME_OK && !res->peer_has_dsn &&
+			     (r->notify & DSN_NOTIFY_SUCCESS) != 0;
 		msg_note(qm, NOTE_RCPT, j->ri[i], word, res->relay[0] ? res->relay : "none");
 	}
 	/* A local failure (unreadable queue file) says nothing about the site. */

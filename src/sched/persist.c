@@ -8,9 +8,12 @@
  * covers them all (spool_update appends every dirty recipient). In its
  * callback (msg_on_synced) the notes are acted on in order:
  *   - the attempt log line and JSON event per recipient (mailog_attempt),
- *   - final recipients go to sched_on_final (the report hook),
+ *   - final recipients go to sched_on_final (reports, notify.c),
  *   - deferred recipients are scheduled again (unless held or deleted),
- *   - queue operations are logged (held, released).
+ *   - queue operations are logged (held, released),
+ *   - report marks (NOTE_MARK) need nothing more: being durable is all.
+ * A message whose recipients are all final is removed only when no
+ * report is owed any more (notify_pending).
  * When the update fails (disk full, I/O error) the recipients are marked
  * dirty again, the notes go back to the front, and the update is retried
  * after SCHED_UPDATE_RETRY_MS; the message stays in memory meanwhile and is
@@ -56,6 +59,7 @@ void msg_free(struct qmsg *qm)
 		fatal("msg_free: %s has transactions in progress", qm->msg->id);
 	if (qm->retry_ev != NULL)
 		event_free(qm->retry_ev);
+	notify_drop(qm);
 	free(qm->notes.v);
 	free(qm->synced.v);
 	free(qm->rjob);
@@ -88,7 +92,8 @@ static void msg_update_failed(struct qmsg *qm, int err)
 	log_error("%s: cannot record delivery state in the spool: %s; retrying in %lld ms",
 		  qm->msg->id, strerror(err), (long long)ms);
 	for (size_t i = 0; i < sy->n; i++)
-		if (sy->v[i].kind == NOTE_RCPT)
+		if (sy->v[i].kind == NOTE_RCPT ||
+		    (sy->v[i].kind == NOTE_MARK && sy->v[i].ri != NOTE_MSG))
 			qm->msg->rcpt[sy->v[i].ri].dirty = true;
 	/* synced notes are older: they go first */
 	if (sy->n > 0) {
@@ -130,6 +135,8 @@ static void msg_act(struct qmsg *qm)
 			mailog_queue_op(m->id, n->word, NULL);
 			continue;
 		}
+		if (n->kind == NOTE_MARK)
+			continue; /* report bookkeeping: durable is all it needs */
 		const struct spool_rcpt *r = &m->rcpt[n->ri];
 		mailog_attempt(m->id, r->addr, n->relay, now - m->arrival_ms, r->attempts, &r->last,
 			       n->word);
@@ -194,9 +201,10 @@ void msg_settle(struct qmsg *qm)
 	if (qm->updating)
 		return; /* msg_on_synced settles again */
 	if (qm->want_delete) {
-		/* in-flight transactions finish first (their results are
-		 * dropped with the message) */
-		if (qm->n_active == 0) {
+		/* in-flight transactions and report commits finish first
+		 * (their results are dropped with the message; a report
+		 * already durable is still delivered) */
+		if (qm->n_active == 0 && !notify_inflight(qm)) {
 			if (qm->notes.n > 0)
 				log_info("%s: deleted with %zu unrecorded result(s)", qm->msg->id,
 					 qm->notes.n);
@@ -209,6 +217,7 @@ void msg_settle(struct qmsg *qm)
 			msg_persist(qm);
 		return;
 	}
-	if (qm->n_active == 0 && spool_msg_is_final(qm->msg))
+	/* a report still owed keeps the file: it is the report's source */
+	if (qm->n_active == 0 && spool_msg_is_final(qm->msg) && !notify_pending(qm))
 		msg_remove(qm, "removed");
 }

@@ -20,6 +20,10 @@
  *                               on time)
  *                   JOB_ACTIVE  handed to the transport, no list
  *   struct dest   has one heap entry while backed off (the back-off end).
+ *   struct qmsg   has one heap entry (warn) at its next delay warning
+ *                 time, and a list of the reports it still owes (struct
+ *                 qreport, notify.c); its file stays until that list is
+ *                 empty.
  *
  * Persistence rule (design.md "Durability contract"): a result changes
  * the recipient states in memory and adds a note; the notes are acted on
@@ -49,8 +53,10 @@ struct sched_control;
 /* Retry of a failed spool_update (disk full...): capped so that
  * seconds-scale test settings still see it quickly. */
 #define SCHED_UPDATE_RETRY_MS 5000
+/* Most delay warnings a message gets (entries of the delay_warning list). */
+#define SCHED_WARN_MAX 16
 
-enum sched_due_kind { SCHED_DUE_JOB, SCHED_DUE_DEST };
+enum sched_due_kind { SCHED_DUE_JOB, SCHED_DUE_DEST, SCHED_DUE_WARN };
 
 /* What the heap holds: he first so a heap_entry pointer is a sched_due. */
 struct sched_due {
@@ -92,7 +98,10 @@ struct dest {
 	struct outcome last;      /* what the site said when it went down */
 };
 
-enum sched_note_kind { NOTE_RCPT, NOTE_OP };
+/* NOTE_MARK: report bookkeeping (a recipient's reported mark, or the
+ * message flags when ri is NOTE_MSG) to persist; nothing is logged. */
+enum sched_note_kind { NOTE_RCPT, NOTE_OP, NOTE_MARK };
+#define NOTE_MSG SIZE_MAX
 
 /* Something to do once the states are durable. */
 struct sched_note {
@@ -108,6 +117,19 @@ struct note_vec {
 	size_t cap;
 };
 
+/* One report a message still owes its sender (notify.c): queued when
+ * inflight, else waiting for the retry timer (the spool refused it). */
+struct qreport {
+	struct qmsg *qm;
+	int kind;                /* enum report_kind */
+	size_t *ri;              /* the recipients it concerns */
+	size_t n;
+	bool inflight;           /* report_queue accepted it; callback pending */
+	int warnings_sent;       /* REPORT_DELAYED: delay_warnings_sent once durable */
+	char target[SPOOL_PATH_MAX]; /* who gets it (the rate limit's key) */
+	LIST_ENTRY(qreport) link;
+};
+
 struct qmsg {
 	struct sched *s;
 	struct spool_msg *msg;
@@ -120,6 +142,9 @@ struct qmsg {
 	struct note_vec synced;  /* covered by the update in flight */
 	struct event *retry_ev;  /* spool_update retry after a failure */
 	int64_t retry_ms;
+	LIST_HEAD(, qreport) reports; /* reports owed; the file stays until none */
+	struct event *report_ev; /* retry of reports the spool refused */
+	struct sched_due warn;   /* in the heap at the next delay warning time */
 };
 
 struct sched {
@@ -139,6 +164,13 @@ struct sched {
 	void *transport_arg;
 	size_t n_active;
 	struct sched_control *ctl;
+	/* reports (notify.c, rate.c) */
+	int64_t warn_ms[SCHED_WARN_MAX]; /* delay_warning, ascending */
+	int n_warn;
+	struct htab rate;                /* sender address -> struct rate_entry */
+	int64_t rate_swept_ms;
+	uint64_t reports_sent;
+	uint64_t reports_suppressed;
 };
 
 /* control.c */
@@ -147,6 +179,25 @@ void sched_control_free(struct sched_control *c);
 /* sched.c */
 void sched_arm(struct sched *s);
 void sched_on_final(struct qmsg *qm, const size_t *ri, size_t n);
+
+/* notify.c: the reports a message causes (issue 3) */
+void notify_final(struct qmsg *qm, const size_t *ri, size_t n);
+void notify_recover(struct qmsg *qm);
+void notify_arm_warning(struct qmsg *qm);
+void notify_on_warning(struct qmsg *qm, int64_t now);
+/* notify_pending - reports owed that keep the message's file */
+bool notify_pending(const struct qmsg *qm);
+bool notify_inflight(const struct qmsg *qm);
+/* notify_drop - forget every report owed and the warning timer (the
+ * message leaves memory) */
+void notify_drop(struct qmsg *qm);
+
+/* rate.c: reports per sender address per hour */
+/* rate_take - may one more report go to addr now? counts it when yes */
+bool rate_take(struct sched *s, const char *addr, int64_t now);
+/* rate_refund - a counted report was not queued after all */
+void rate_refund(struct sched *s, const char *addr, int64_t now);
+void rate_free(struct sched *s);
 
 /* dest.c */
 struct dest *dest_get(struct sched *s, const char *addr);

@@ -11,6 +11,7 @@
  *   a waiting job    -> its queue lifetime ended while the site was down:
  *                       its recipients fail with 4.4.7
  *   a destination    -> its back-off ended: one job probes the site
+ *   a message's warn -> its next delay_warning time (notify.c)
  * The queue is never scanned to find work; only flush and `list` walk it,
  * on an operator's request.
  *
@@ -23,6 +24,7 @@
  * timer itself runs on the loop's monotonic clock.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +88,11 @@ static void sched_on_timer(evutil_socket_t fd, short what, void *arg)
 			break;
 		heap_pop(&s->heap);
 		due = (struct sched_due *)top;
+		if (due->kind == SCHED_DUE_WARN) {
+			struct qmsg *qm = (struct qmsg *)((char *)due - offsetof(struct qmsg, warn));
+			notify_on_warning(qm, now);
+			continue;
+		}
 		if (due->kind == SCHED_DUE_DEST) {
 			dest_on_backoff_end((struct dest *)due, now);
 			continue;
@@ -129,6 +136,14 @@ struct sched *sched_new(struct event_base *base, const struct config *cfg, struc
 		fatal("sched: evtimer_new failed");
 	s->transport = dl != NULL ? sched_deliver_transport : NULL;
 	s->transport_arg = dl;
+	htab_init(&s->rate);
+	s->n_warn = config_delay_warnings(cfg, s->warn_ms, SCHED_WARN_MAX);
+	if (s->n_warn < 0) {
+		/* config_check refuses this at start-up; tests may not call it */
+		log_warn("delay_warning '%s' is not a list of durations: no delay warnings",
+			 cfg->delay_warning);
+		s->n_warn = 0;
+	}
 	return s;
 }
 
@@ -165,6 +180,7 @@ void sched_free(struct sched *s)
 	free(v);
 	htab_free(&s->msgs);
 	htab_free(&s->dests);
+	rate_free(s);
 	heap_free(&s->heap);
 	event_free(s->timer);
 	free(s);
@@ -173,19 +189,16 @@ void sched_free(struct sched *s)
 void sched_on_final(struct qmsg *qm, const size_t *ri, size_t n)
 {
 	const struct spool_msg *m = qm->msg;
-	size_t failed = 0;
 
-	/* The failure-report hook: issue 3 queues one report per message and
-	 * event here, listing these recipients. Today: the final events. */
+	/* Runs once these final states are durable (persist.c): the final
+	 * events, then one report per message and event (notify.c). */
 	for (size_t i = 0; i < n; i++) {
 		const struct spool_rcpt *r = &m->rcpt[ri[i]];
 		bool ok = r->state == RCPT_DELIVERED;
 		mailog_final(m->id, m->sender, r->addr, ok ? "delivered" : "failed", &r->last,
 			     m->arrival_ms);
-		failed += !ok;
 	}
-	if (failed > 0)
-		log_debug("%s: %zu recipient(s) failed; no report is sent yet", m->id, failed);
+	notify_final(qm, ri, n);
 }
 
 /* sched_take - see sched.h. Held messages are indexed but get no job;
@@ -204,9 +217,14 @@ void sched_take(struct sched *s, struct spool_msg *msg)
 	qm->s = s;
 	qm->msg = msg;
 	LIST_INIT(&qm->jobs);
+	LIST_INIT(&qm->reports);
+	qm->warn.kind = SCHED_DUE_WARN;
+	heap_entry_init(&qm->warn.he);
 	qm->rjob = xcalloc(msg->n_rcpt + 1, sizeof(*qm->rjob));
 	msg->sched_data = qm;
 	htab_put(&s->msgs, msg->id, qm);
+	/* reports owed from before a crash, and the delay warning timer */
+	notify_recover(qm);
 	if (spool_msg_is_final(msg)) {
 		/* finished before a crash: its states are durable, the file
 		 * just was not removed yet */
@@ -347,4 +365,14 @@ size_t sched_count(const struct sched *s)
 size_t sched_active(const struct sched *s)
 {
 	return s->n_active;
+}
+
+uint64_t sched_reports_sent(const struct sched *s)
+{
+	return s->reports_sent;
+}
+
+uint64_t sched_reports_suppressed(const struct sched *s)
+{
+	return s->reports_suppressed;
 }

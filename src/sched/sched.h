@@ -13,6 +13,12 @@
  * up to max_backoff, +-10% jitter; greylisting replies retry after
  * greylist_retry; after queue_lifetime the recipient fails with 4.4.7 and
  * keeps the last remote diagnostic.
+ *
+ * Reports (issue 3): final recipients cause one report per message and
+ * event (failed, delivered, relayed), deferred ones a delay warning at
+ * each delay_warning time; a message's file stays until its reports are
+ * durable, and recipients carry a durable "reported" mark so recovery
+ * sends what a crash left owed (notify.c).
  */
 #ifndef MAILERD_SCHED_H
 #define MAILERD_SCHED_H
@@ -81,6 +87,11 @@ typedef int (*sched_transport_fn)(void *arg, const struct deliver_request *req,
 void sched_set_transport(struct sched *s, sched_transport_fn fn, void *arg);
 /* sched_active - transactions this scheduler has in progress */
 size_t sched_active(const struct sched *s);
+
+/* Reports (issue 3): how many were queued, and how many the rate limit
+ * (report_rate_limit per sender address per hour) kept back. */
+uint64_t sched_reports_sent(const struct sched *s);
+uint64_t sched_reports_suppressed(const struct sched *s);
 
 /* ---- control socket (control.c) ---- */
 /* sched_control_listen - accept `mailerd queue` requests on a Unix socket

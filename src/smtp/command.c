@@ -5,7 +5,10 @@
  * Sequence: HELO/EHLO first (503 5.5.1 otherwise), then MAIL, one or more
  * RCPT, DATA. EHLO and RSET reset the transaction. Replies carry RFC 3463
  * enhanced codes (ENHANCEDSTATUSCODES, RFC 2034). Policy lives here:
- *   - relay decision (smtp_relay_allowed): 554 5.7.1 Relay access denied
+ *   - relay decision (smtp_relay_check): 554 5.7.1 Relay access denied;
+ *     from outside relay_networks, a local domain's recipients other than
+ *     postmaster: 550 5.1.1 at RCPT time (no accept-then-bounce, so no
+ *     backscatter to forged senders)
  *   - SIZE over max_message_size: 552 5.3.4 (RFC 1870 section 6.2)
  *   - non-ASCII addresses without SMTPUTF8: 553 5.6.7 (RFC 6531 3.6.1)
  *   - more than max_recipients: 452 4.5.3 (RFC 5321 section 4.5.3.1.10)
@@ -119,7 +122,16 @@ static void cmd_rcpt(struct smtp_session *s, const char *args)
 		smtp_session_reply(s, 553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8");
 		return;
 	}
-	if (!smtp_relay_allowed(s->srv->relay, s->ip, path.addr)) {
+	switch (smtp_relay_check(s->srv->relay, s->ip, path.addr)) {
+	case SMTP_RCPT_ACCEPT:
+		break;
+	case SMTP_RCPT_NO_SUCH_USER:
+		log_info("smtp: unknown local recipient from [%s]: <%s>", s->ip, path.addr);
+		smtp_session_reply(s, 550, "5.1.1",
+				   "<%s>: Recipient address rejected: no such user here", path.addr);
+		return;
+	case SMTP_RCPT_RELAY_DENIED:
+	default:
 		log_info("smtp: relay denied from [%s] to <%s>", s->ip, path.addr);
 		smtp_session_reply(s, 554, "5.7.1", "<%s>: Relay access denied", path.addr);
 		return;

@@ -7,6 +7,14 @@
  * `local_domains`, or when it is the bare "postmaster" (RFC 5321 section
  * 4.5.1). Everything else gets 554 5.7.1 from the session.
  *
+ * No backscatter (smtp_relay_check, issue 3): mailerd keeps no local
+ * mailboxes, so of a local domain a client outside relay_networks reaches
+ * only postmaster@that-domain (RFC 5321 section 4.5.1 requires it); any
+ * other local recipient is refused at RCPT time with 550 5.1.1. Accepting
+ * it and bouncing later would send a report to a sender address that is
+ * most likely forged. (The bounce domain's signed return paths will be
+ * let through here.)
+ *
  * The recipient's domain is always the text after the last '@' that is not
  * inside a quoted string, exactly as the next hop will route it. We never
  * interpret '%' (percent hack) or '!' (UUCP bang paths) in local parts, so
@@ -232,6 +240,30 @@ const char *smtp_addr_domain(const char *addr)
 			at = p;
 	}
 	return at != NULL ? at + 1 : NULL;
+}
+
+/* is_postmaster - the local part is "postmaster", any case (RFC 5321
+ * section 4.5.1); quoted forms are not the postmaster */
+static bool is_postmaster(const char *rcpt, const char *domain)
+{
+	size_t local = domain != NULL ? (size_t)(domain - 1 - rcpt) : strlen(rcpt);
+
+	return local == 10 && strncasecmp(rcpt, "postmaster", 10) == 0;
+}
+
+enum smtp_rcpt_verdict smtp_relay_check(const struct smtp_relay *r, const char *client_ip,
+					const char *rcpt)
+{
+	const char *d;
+
+	if (smtp_relay_client_trusted(r, client_ip))
+		return SMTP_RCPT_ACCEPT;
+	d = smtp_addr_domain(rcpt);
+	if (d == NULL)
+		return is_postmaster(rcpt, NULL) ? SMTP_RCPT_ACCEPT : SMTP_RCPT_RELAY_DENIED;
+	if (*d == '\0' || !smtp_relay_domain_local(r, d))
+		return SMTP_RCPT_RELAY_DENIED;
+	return is_postmaster(rcpt, d) ? SMTP_RCPT_ACCEPT : SMTP_RCPT_NO_SUCH_USER;
 }
 
 bool smtp_relay_allowed(const struct smtp_relay *r, const char *client_ip, const char *rcpt)

@@ -154,6 +154,18 @@ bool smtp_relay_domain_local(const struct smtp_relay *r, const char *domain);
  * the last '@' outside quotes, so percent hacks, bang paths and quoted '@'
  * never make a foreign domain look local. */
 bool smtp_relay_allowed(const struct smtp_relay *r, const char *client_ip, const char *rcpt);
+/* What RCPT gets (smtp_relay_check). */
+enum smtp_rcpt_verdict {
+	SMTP_RCPT_ACCEPT = 0,
+	SMTP_RCPT_RELAY_DENIED, /* 554 5.7.1 Relay access denied */
+	SMTP_RCPT_NO_SUCH_USER, /* 550 5.1.1: a local domain's unknown user */
+};
+/* smtp_relay_check - smtp_relay_allowed plus the no-backscatter rule: a
+ * client outside relay_networks writing to a local_domains domain reaches
+ * only postmaster there (this server has no mailboxes); every other
+ * recipient is refused at RCPT time, never accepted and bounced later. */
+enum smtp_rcpt_verdict smtp_relay_check(const struct smtp_relay *r, const char *client_ip,
+					const char *rcpt);
 /* smtp_addr_domain - pointer to the domain after the last unquoted '@' of
  * addr, or NULL when there is none */
 const char *smtp_addr_domain(const char *addr);

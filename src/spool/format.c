@@ -25,9 +25,14 @@
  *   STATE     records appended later, each on one line:
  *               R LLLLLLLL CCCCCCCC PAYLOAD
  *             L = length of PAYLOAD, C = its CRC-32 (hex). Payloads:
- *               rcpt IDX STATE ATTEMPTS NEXT_MS LAST_MS KIND CODE STATUS REMOTE TEXT
+ *               rcpt IDX STATE ATTEMPTS NEXT_MS LAST_MS KIND CODE STATUS REMOTE TEXT [RFLAGS]
  *               flags HELD DELAY_WARNINGS_SENT
  *             STATE is pending|deferred|delivered|failed, KIND ok|temp|perm.
+ *             RFLAGS (optional, decimal bit set, written only when not 0,
+ *             so records without report bookkeeping stay byte for byte
+ *             what earlier writers wrote): 1 = reported (the final report
+ *             is durable), 2 = relayed (delivered to a hop without DSN).
+ *             A record without it means 0.
  *
  * Why this layout: the body arrives first and the envelope is only final
  * at the end of DATA, so the writer streams the body behind a reserved
@@ -442,6 +447,14 @@ static int parse_envelope(struct spool_msg *m, const char *d, size_t len, char *
 
 /* ---- state records ---- */
 
+/* Bits of the optional RFLAGS token of a rcpt record. */
+enum { RFLAG_REPORTED = 1, RFLAG_RELAYED = 2, RFLAG_ALL = 3 };
+
+static unsigned rflags(const struct spool_rcpt *r)
+{
+	return (r->reported ? RFLAG_REPORTED : 0u) | (r->relayed ? RFLAG_RELAYED : 0u);
+}
+
 void spool_format_state(const struct spool_msg *m, bool all, struct buf *b)
 {
 	struct buf p = {0};
@@ -463,6 +476,8 @@ void spool_format_state(const struct spool_msg *m, bool all, struct buf *b)
 			put_escaped(&p, r->last.remote);
 			buf_putc(&p, ' ');
 			put_escaped(&p, r->last.text);
+			if (rflags(r) != 0)
+				buf_printf(&p, " %u", rflags(r));
 		} else {
 			buf_printf(&p, "flags %d %d", m->held ? 1 : 0, m->delay_warnings_sent);
 		}
@@ -479,7 +494,7 @@ void spool_format_state(const struct spool_msg *m, bool all, struct buf *b)
 static int apply_record(struct spool_msg *m, const char *p, size_t len)
 {
 	struct tokens t;
-	int64_t idx, att, next, last, code, held, dw;
+	int64_t idx, att, next, last, code, held, dw, fl = 0;
 	int state, kind;
 	struct spool_rcpt *r;
 	struct outcome o = {0};
@@ -494,7 +509,9 @@ static int apply_record(struct spool_msg *m, const char *p, size_t len)
 		m->delay_warnings_sent = (int)dw;
 		return 0;
 	}
-	if (!tok_is(&t, 0, "rcpt") || t.n != 11)
+	if (!tok_is(&t, 0, "rcpt") || (t.n != 11 && t.n != 12))
+		return -1;
+	if (t.n == 12 && parse_i64(t.s[11], t.len[11], 0, RFLAG_ALL, &fl) < 0)
 		return -1;
 	state = NAME_FIND(state_names, t.s[2], t.len[2]);
 	kind = NAME_FIND(kind_names, t.s[6], t.len[6]);
@@ -515,6 +532,8 @@ static int apply_record(struct spool_msg *m, const char *p, size_t len)
 	o.kind = (enum outcome_kind)kind;
 	o.code = (int)code;
 	r->last = o;
+	r->reported = (fl & RFLAG_REPORTED) != 0;
+	r->relayed = (fl & RFLAG_RELAYED) != 0;
 	return 0;
 }
 

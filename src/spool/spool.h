@@ -65,6 +65,10 @@ struct spool_rcpt {
 	int64_t next_attempt_ms;      /* RCPT_DEFERRED: when to try again */
 	int64_t last_attempt_ms;      /* 0 = never */
 	struct outcome last;          /* last result (diagnostic for reports) */
+	/* Report bookkeeping (issue 3), persisted with the state record: */
+	bool reported;                /* final: its report is durable (or none was due) */
+	bool relayed;                 /* delivered to a next hop without DSN
+				       * (RFC 3461 section 4.1: "relayed") */
 	bool dirty;                   /* changed in memory, not yet appended */
 };
 

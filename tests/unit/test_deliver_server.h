@@ -245,7 +245,8 @@ static inline unsigned tsrv_dead_port(void)
 	return port;
 }
 
-/* tsrv_body_fd - an unlinked temporary file holding a message body, in
+/* tsrv_body_fd - an unlinked temporary file holding a message body behind
+ * a 64-byte header, in
  * MAILERD_TEST_TMP (set by ctest) or the system temporary directory */
 static inline int tsrv_body_fd(const char *data, size_t len)
 {
@@ -261,8 +262,13 @@ static inline int tsrv_body_fd(const char *data, size_t len)
 	if (fd < 0)
 		fatal("mkstemp: %s", strerror(errno));
 	unlink(path);
-	if (util_write_all(fd, data, len) < 0)
+	/* Like spool_body_open: the body sits behind a header the client must
+	 * never send, and the fd comes positioned at the first body byte. */
+	static const char header[64] = "NOT-PART-OF-THE-BODY: must not be delivered\n";
+	if (util_write_all(fd, header, sizeof(header)) < 0 || util_write_all(fd, data, len) < 0)
 		fatal("write: %s", strerror(errno));
+	if (lseek(fd, (off_t)sizeof(header), SEEK_SET) < 0)
+		fatal("lseek: %s", strerror(errno));
 	return fd;
 }
 

@@ -3,7 +3,8 @@
  * (sched_set_transport) and a real spool in a temporary folder: the
  * destination concurrency limit, back-off of a whole site with one probe,
  * queue lifetime expiry while a site is down, hold/release/delete, the
- * spool-update failure path and the control socket protocol.
+ * spool-update failure path and the control socket protocol. Messages
+ * here ask for no reports (NOTIFY=NEVER); test_sched_report.c has those.
  *
  * Time is real but seconds-scale settings are shrunk to a few hundred
  * milliseconds; each wait is bounded.
@@ -175,8 +176,10 @@ static struct spool_msg *make_msg(struct env *e, const char *const *rcpt, size_t
 	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
 	util_strlcpy(m->sender, "sender@example.org", sizeof(m->sender));
 	m->arrival_ms = util_now_ms();
+	/* NOTIFY=NEVER: these tests are about scheduling, and a report would
+	 * be one more message in the queue; test_sched_report.c covers them */
 	for (size_t i = 0; i < n; i++)
-		spool_msg_add_rcpt(m, rcpt[i]);
+		spool_msg_add_rcpt(m, rcpt[i])->notify = DSN_NOTIFY_NEVER;
 	assert_int_equal(spool_writer_commit_sync(w, m), 0);
 	return m;
 }

@@ -373,6 +373,54 @@ static void test_relay(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* The RCPT verdict: relay decision plus no backscatter (issue 3). */
+static void test_relay_check(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *ip;
+		const char *rcpt;
+		enum smtp_rcpt_verdict want;
+	} cases[] = {
+		{"trusted to anywhere", "127.0.0.1", "x@foreign.example", SMTP_RCPT_ACCEPT},
+		{"trusted to a local user", "127.0.0.1", "x@local.example", SMTP_RCPT_ACCEPT},
+		{"stranger to a local user", "198.51.100.1", "x@local.example",
+		 SMTP_RCPT_NO_SUCH_USER},
+		{"stranger to a local user, upper case domain", "198.51.100.1", "x@LOCAL.example",
+		 SMTP_RCPT_NO_SUCH_USER},
+		{"stranger to local postmaster", "198.51.100.1", "postmaster@local.example",
+		 SMTP_RCPT_ACCEPT},
+		{"stranger to local POSTMASTER", "198.51.100.1", "PostMaster@Second.Example.",
+		 SMTP_RCPT_ACCEPT},
+		{"postmaster look-alike", "198.51.100.1", "postmasters@local.example",
+		 SMTP_RCPT_NO_SUCH_USER},
+		{"quoted postmaster is not it", "198.51.100.1", "\"postmaster\"@local.example",
+		 SMTP_RCPT_NO_SUCH_USER},
+		{"bare postmaster", "198.51.100.1", "postmaster", SMTP_RCPT_ACCEPT},
+		{"bare other", "198.51.100.1", "root", SMTP_RCPT_RELAY_DENIED},
+		{"stranger to foreign", "198.51.100.1", "x@foreign.example", SMTP_RCPT_RELAY_DENIED},
+		{"stranger to foreign postmaster", "198.51.100.1", "postmaster@foreign.example",
+		 SMTP_RCPT_RELAY_DENIED},
+		{"percent hack to local", "198.51.100.1", "x%foreign.example@local.example",
+		 SMTP_RCPT_NO_SUCH_USER},
+		{"empty domain", "198.51.100.1", "postmaster@", SMTP_RCPT_RELAY_DENIED},
+	};
+	char err[200] = "";
+	struct smtp_relay *r =
+	    smtp_relay_new("127.0.0.0/8", "local.example, Second.Example.", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(r);
+	failures = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum smtp_rcpt_verdict got = smtp_relay_check(r, cases[i].ip, cases[i].rcpt);
+		CHECK(got == cases[i].want, "%s: %s -> <%s> got %d, want %d\n", cases[i].name,
+		      cases[i].ip, cases[i].rcpt, (int)got, (int)cases[i].want);
+	}
+	smtp_relay_free(r);
+	assert_int_equal(failures, 0);
+}
+
 static void test_relay_bad_lists(void **state)
 {
 	static const char *bad_nets[] = {
@@ -416,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_xtext_sizes),
 		cmocka_unit_test(test_addr_domain),
 		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_relay_check),
 		cmocka_unit_test(test_relay_bad_lists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

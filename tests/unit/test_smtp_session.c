@@ -6,7 +6,8 @@
  * mismatches are collected as "step N: got X, want Y" and checked after.
  *
  * The loopback client is untrusted here (relay_networks is a documentation
- * range), so relay refusal is exercised; local.example is a local domain.
+ * range), so relay refusal is exercised; local.example is a local domain,
+ * where such a client reaches only postmaster (no backscatter).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -285,9 +286,9 @@ static void test_accept_pipelined(void **state)
 					 "250 SMTPUTF8\r\n"},
 		/* one pipelined group: replies come back in order */
 		{"MAIL FROM:<sender@client.test> BODY=8BITMIME RET=HDRS ENVID=E+2B1\r\n"
-		 "RCPT TO:<a@local.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@local.example\r\n"
+		 "RCPT TO:<postmaster@local.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@local.example\r\n"
 		 "RCPT TO:<x@foreign.example>\r\n"
-		 "RCPT TO:<B@LOCAL.EXAMPLE.>\r\n"
+		 "RCPT TO:<PostMaster@LOCAL.EXAMPLE.>\r\n"
 		 "DATA\r\n",
 		 "250 2.1.0"},
 		{NULL, "250 2.1.5"},
@@ -306,10 +307,10 @@ static void test_accept_pipelined(void **state)
 	assert_int_equal(naccepted, 1);
 	assert_string_equal(accepted[0]->sender, "sender@client.test");
 	assert_int_equal(accepted[0]->n_rcpt, 2);
-	assert_string_equal(accepted[0]->rcpt[0].addr, "a@local.example");
+	assert_string_equal(accepted[0]->rcpt[0].addr, "postmaster@local.example");
 	assert_int_equal(accepted[0]->rcpt[0].notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE);
 	assert_string_equal(accepted[0]->rcpt[0].orcpt, "rfc822;a@local.example");
-	assert_string_equal(accepted[0]->rcpt[1].addr, "B@LOCAL.EXAMPLE");
+	assert_string_equal(accepted[0]->rcpt[1].addr, "PostMaster@LOCAL.EXAMPLE");
 	assert_string_equal(accepted[0]->envid, "E+2B1");
 	assert_int_equal(accepted[0]->ret, DSN_RET_HDRS);
 	assert_true(accepted[0]->eightbit);
@@ -365,7 +366,7 @@ static void test_refusals(void **state)
 		{"MAIL FROM:<a@b.example>\r\n", "503 5.5.1"},
 		{"FOO\r\n", "500 5.5.1"},
 		{"EHLO c\r\n", "250-"},
-		{"RCPT TO:<a@local.example>\r\n", "503 5.5.1"},
+		{"RCPT TO:<postmaster@local.example>\r\n", "503 5.5.1"},
 		{"DATA\r\n", "503 5.5.1"},
 		{"MAIL FROM:<a@b.example> SIZE=999999999\r\n", "552 5.3.4"},
 		{"MAIL FROM:<j\xc3\xb6rg@b.example>\r\n", "553 5.6.7"},
@@ -373,11 +374,17 @@ static void test_refusals(void **state)
 		{"MAIL FROM:<a@b.example>\r\n", "250 2.1.0"},
 		{"MAIL FROM:<a@b.example>\r\n", "503 5.5.1"},
 		{"RCPT TO:<x@foreign.example>\r\n", "554 5.7.1"},
-		{"RCPT TO:<x%foreign.example@local.example>\r\n", "250 2.1.5"},
+		/* a percent hack is mail for the local domain, whose only user
+		 * a stranger reaches is postmaster: refused, not relayed */
+		{"RCPT TO:<x%foreign.example@local.example>\r\n", "550 5.1.1"},
+		/* no backscatter: an unknown local user is refused at RCPT */
+		{"RCPT TO:<nobody@local.example>\r\n",
+		 "550 5.1.1 <nobody@local.example>: Recipient address rejected: no such user here\r\n"},
+		{"RCPT TO:<Postmaster@local.example>\r\n", "250 2.1.5"},
 		{"RCPT TO:<\"x@local.example\"@foreign.example>\r\n", "554 5.7.1"},
 		{"RCPT TO:<bad address>\r\n", "501 5.1.3"},
 		{"RSET\r\n", "250 2.0.0"},
-		{"RCPT TO:<a@local.example>\r\n", "503 5.5.1"},
+		{"RCPT TO:<postmaster@local.example>\r\n", "503 5.5.1"},
 		{"VRFY someone\r\n", "252 2.5.0"},
 		{"EXPN list\r\n", "502 5.5.1"},
 		{"HELP\r\n", "214 "},
@@ -401,27 +408,27 @@ static void test_data_rules(void **state)
 		{NULL, "220 "},
 		{"EHLO c\r\n", "250-"},
 		/* bare LF: read to the real end, then refuse */
-		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
 		{NULL, "250"},
 		{NULL, "354"},
 		{"Subject: x\r\n\r\nline\n.\nmore\r\n.\r\n", "550 5.6.11"},
 		/* bare CR */
-		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
 		{NULL, "250"},
 		{NULL, "354"},
 		{"a\rb\r\n.\r\n", "550 5.6.11"},
 		/* NUL */
-		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
 		{NULL, "250"},
 		{NULL, "354"},
 		{"a\0b\r\n.\r\n", "550 5.6.0", 8},
 		/* a clean message still goes through */
-		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
 		{NULL, "250"},
 		{NULL, "354"},
 		{"ok\r\n.\r\n", "250 2.0.0"},
 		/* too big while receiving */
-		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
 		{NULL, "250"},
 		{NULL, "354"},
 		{NULL, "552 5.3.4"}, /* send set below */
@@ -448,7 +455,7 @@ static void test_normalize(void **state)
 	static const struct step steps[] = {
 		{NULL, "220 "},
 		{"EHLO c\r\n", "250-"},
-		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
 		{NULL, "250"},
 		{NULL, "354"},
 		{"Subject: x\r\n\r\nline\n.\nmore\r\n.\r\n", "250 2.0.0"},
@@ -521,9 +528,9 @@ static void test_too_many_recipients(void **state)
 		{NULL, "220 "},
 		{"EHLO c\r\n", "250-"},
 		{"MAIL FROM:<a@b.example>\r\n", "250"},
-		{"RCPT TO:<a@local.example>\r\n", "250"},
-		{"RCPT TO:<b@local.example>\r\n", "250"},
-		{"RCPT TO:<c@local.example>\r\n", "452 4.5.3"},
+		{"RCPT TO:<postmaster@local.example>\r\n", "250"},
+		{"RCPT TO:<Postmaster@local.example>\r\n", "250"},
+		{"RCPT TO:<postmaster>\r\n", "452 4.5.3"},
 		{"QUIT\r\n", "221"},
 	};
 	struct fixture f;
@@ -572,7 +579,7 @@ static void test_half_close(void **state)
 {
 	static const struct step steps[] = {
 		{NULL, "220 "},
-		{"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n"
+		{"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n"
 		 "Subject: s\r\n\r\nhello\r\n.\r\nQUIT\r\n", "250-"},
 		{SHUT_SEND, NULL},
 		{NULL, "250 2.1.0"},
@@ -598,7 +605,7 @@ static void test_disconnect_during_commit(void **state)
 	static const struct step steps[] = {
 		{NULL, "220 "},
 		{"EHLO c\r\n", "250-"},
-		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<a@local.example>\r\nDATA\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
 		{NULL, "250"},
 		{NULL, "354"},
 		{"Subject: s\r\n\r\nhello\r\n.\r\n", NULL},

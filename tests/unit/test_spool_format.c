@@ -2,8 +2,9 @@
  * test_spool_format.c - the spool file format in memory: envelopes with
  * hostile strings survive a round trip, state records replay in order
  * (later wins), a torn record is skipped and the state before it stands,
- * a damaged header or envelope is refused, and queue ids look and sort as
- * promised.
+ * a damaged header or envelope is refused, queue ids look and sort as
+ * promised, and the optional report marks of a rcpt record parse with and
+ * without the token.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -357,6 +358,86 @@ static void test_damaged_file(void **state)
 	spool_msg_free(m);
 }
 
+/* record - one checked state record line for payload */
+static void record(struct buf *b, const char *payload)
+{
+	buf_printf(b, "R %08zx %08x %s\n", strlen(payload),
+		   (unsigned)spool_crc32(payload, strlen(payload)), payload);
+}
+
+/* The report marks (issue 3) ride on the rcpt record as an optional last
+ * token: a record without it (every file written before) still parses,
+ * as 0; a record with both marks round-trips; a bad value is refused. */
+static void test_report_flags(void **state)
+{
+	struct {
+		const char *name, *payload;
+		bool reported, relayed;
+		int state; /* the recipient's state after the replay */
+	} cases[] = {
+		{"old record, no flags", "rcpt 0 failed 1 0 5 perm 550 5.1.1 - no%20such%20user", false,
+		 false, RCPT_FAILED},
+		{"reported", "rcpt 0 failed 1 0 5 perm 550 5.1.1 - gone 1", true, false, RCPT_FAILED},
+		{"relayed", "rcpt 0 delivered 1 0 5 ok 250 2.0.0 - ok 2", false, true, RCPT_DELIVERED},
+		{"both", "rcpt 0 delivered 1 0 5 ok 250 2.0.0 - ok 3", true, true, RCPT_DELIVERED},
+		{"unknown bit: record ignored", "rcpt 0 failed 1 0 5 perm 550 5.1.1 - x 4", false,
+		 false, RCPT_PENDING},
+		{"garbage flags: record ignored", "rcpt 0 failed 1 0 5 perm 550 5.1.1 - x y", false,
+		 false, RCPT_PENDING},
+		{"13 tokens: record ignored", "rcpt 0 failed 1 0 5 perm 550 5.1.1 - x 1 1", false,
+		 false, RCPT_PENDING},
+	};
+	struct buf b = {0};
+	char why[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct spool_msg *m = spool_msg_new(), *got;
+
+		util_strlcpy(m->sender, "s@example.org", sizeof(m->sender));
+		spool_msg_add_rcpt(m, "r@example.net");
+		file_image(m, "body\r\n", &b);
+		record(&b, cases[i].payload);
+		got = parse(&b, why, sizeof(why));
+		if (got == NULL)
+			fail_msg("%s: parse failed: %s", cases[i].name, why);
+		if (got->rcpt[0].reported != cases[i].reported ||
+		    got->rcpt[0].relayed != cases[i].relayed ||
+		    (int)got->rcpt[0].state != cases[i].state)
+			fail_msg("%s: got reported=%d relayed=%d state=%d, want %d %d %d",
+				 cases[i].name, got->rcpt[0].reported, got->rcpt[0].relayed,
+				 got->rcpt[0].state, cases[i].reported, cases[i].relayed,
+				 cases[i].state);
+		spool_msg_free(got);
+		spool_msg_free(m);
+	}
+	/* the writer: no token when both marks are clear (the old format,
+	 * byte for byte), the marks when set, and they come back */
+	{
+		struct spool_msg *m = spool_msg_new(), *got;
+		struct buf st = {0};
+
+		spool_msg_add_rcpt(m, "r@example.net");
+		m->rcpt[0].state = RCPT_DELIVERED;
+		spool_format_state(m, true, &st);
+		buf_putc(&st, '\0');
+		if (strstr(st.data, " - - - 1\n") != NULL || strstr(st.data, " - - -\n") == NULL)
+			fail_msg("no marks: got %s, want the record to end in the text token", st.data);
+		m->rcpt[0].reported = true;
+		m->rcpt[0].relayed = true;
+		file_image(m, "", &b);
+		got = parse(&b, why, sizeof(why));
+		assert_non_null(got);
+		if (!got->rcpt[0].reported || !got->rcpt[0].relayed)
+			fail_msg("round trip: got reported=%d relayed=%d, want 1 1",
+				 got->rcpt[0].reported, got->rcpt[0].relayed);
+		spool_msg_free(got);
+		spool_msg_free(m);
+		buf_free(&st);
+	}
+	buf_free(&b);
+}
+
 static void test_queue_id(void **state)
 {
 	static const struct {
@@ -379,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_envelope_roundtrip), cmocka_unit_test(test_escape_keeps_lines),
 		cmocka_unit_test(test_state_replay),       cmocka_unit_test(test_torn_record),
 		cmocka_unit_test(test_damaged_file),       cmocka_unit_test(test_queue_id),
+		cmocka_unit_test(test_report_flags),
 	};
 	log_set_level(LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
