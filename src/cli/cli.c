@@ -25,6 +25,8 @@ static const char usage_text[] =
 	"                                    look at and act on the running daemon's queue\n"
 	"  check-config -c FILE [-o k=v] [--print]\n"
 	"                                    validate a config; errors as FILE:LINE: message\n"
+	"  bounce parse [--explain] [FILE|-]...\n"
+	"                                    read bounces; one JSON line per failed recipient\n"
 	"  help                              this text and the settings table\n"
 	"\n"
 	"Run as `sendmail` it is `mailerd send`; run as `mailq` it is `mailerd queue list`.\n"
@@ -69,6 +71,8 @@ int cli_main(int argc, char **argv)
 		r = cli_queue(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "check-config") == 0)
 		r = cli_check_config(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "bounce") == 0)
+		r = cli_bounce(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 		 strcmp(argv[1], "-h") == 0) {
 		usage(stdout);

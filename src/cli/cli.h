@@ -16,6 +16,7 @@ int cli_serve(int argc, char **argv);
 int cli_send(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
+int cli_bounce(int argc, char **argv);
 
 /* Shared option handling: -c FILE and -o key=value, in any order, before
  * the command's own arguments. On success returns a loaded, checked

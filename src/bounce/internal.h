@@ -1,0 +1,60 @@
+/*
+ * internal.h - what the files of src/bounce share and nobody else sees:
+ * the decoded view of one message (struct bounce_doc), and the steps that
+ * turn it into records.
+ */
+#ifndef MAILERD_BOUNCE_INTERNAL_H
+#define MAILERD_BOUNCE_INTERNAL_H
+
+#include "bounce/bounce.h"
+#include "util/util.h"
+
+/* One message after MIME decoding; every buffer is UTF-8 text with LF
+ * line ends. */
+struct bounce_doc {
+	struct buf hdr;   /* top-level header fields, "Name: value\n", unfolded, RFC 2047 decoded */
+	struct buf text;  /* the readable text of the report, before any returned message */
+	struct buf dsn;   /* message/delivery-status bodies (RFC 3464 section 2) */
+	struct buf arf;   /* message/feedback-report body (RFC 5965 section 3.1) */
+	struct buf orig;  /* header of the returned original message, when present */
+	struct buf inner; /* full text of an attached message (a forwarded bounce) */
+	bool report;      /* Content-Type was multipart/report */
+};
+
+/* mime.c */
+void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len);
+void bounce_doc_free(struct bounce_doc *doc);
+/* bounce_header - value of the first header field `name` (case-blind) in a
+ * "Name: value\n" block, copied into out; false when absent */
+bool bounce_header(const char *block, const char *name, char *out, size_t size);
+
+/* dsn.c: RFC 3464 per-recipient fields -> records */
+size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res);
+/* arf.c: RFC 5965 feedback report -> one record per reported recipient */
+size_t bounce_arf_parse(const struct bounce_doc *doc, struct bounce_result *res);
+/* family.c: MTA-family signatures and text recognisers */
+const char *bounce_family_detect(const struct bounce_doc *doc);
+size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
+			   struct bounce_result *res);
+/* arf.c: RFC 3834 auto-replies -> vacation */
+size_t bounce_autoreply_parse(const struct bounce_doc *doc, struct bounce_result *res);
+
+/* reason.c: decide reason, fill status/replycode gaps, hard/soft */
+void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc);
+
+/* text.c: small text helpers */
+struct bounce_record *bounce_record_add(struct bounce_result *res);
+void bounce_record_set_diag(struct bounce_record *rec, const char *text, size_t len);
+/* bounce_find_addr - first addr-spec in s[0..len); copies it (without <>)
+ * into out; returns pointer just past it in s, or NULL */
+const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size);
+/* bounce_find_status - first RFC 3463 code "d.ddd.ddd" in s; copies it */
+bool bounce_find_status(const char *s, char *out, size_t size);
+/* bounce_find_replycode - first 3-digit [245]xx reply code standing alone */
+bool bounce_find_replycode(const char *s, char *out, size_t size);
+/* bounce_casestr - ASCII case-blind strstr */
+const char *bounce_casestr(const char *hay, const char *needle);
+/* bounce_fold - collapse runs of white space into one space, trim */
+void bounce_fold(char *s);
+
+#endif

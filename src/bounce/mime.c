@@ -1,0 +1,250 @@
+/*
+ * mime.c - decode one received message with GMime 3 into a struct
+ * bounce_doc: the top-level header fields, the readable text of the report,
+ * the RFC 3464 delivery-status body, the RFC 5965 feedback-report body and
+ * the header of the returned original message.
+ *
+ * Invariants: every buffer ends up valid UTF-8 with LF line ends (charsets
+ * are converted by GMime from the part's charset parameter; bytes that are
+ * still not UTF-8 are replaced). Transfer encodings (base64,
+ * quoted-printable) are undone, RFC 2047 words in header fields decoded.
+ *
+ * How it fails: it does not. A message GMime cannot build still gives its
+ * raw bytes as text, so a recogniser can look at them; a broken multipart
+ * gives whatever parts GMime recovered (it is lenient by design).
+ */
+#include <ctype.h>
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "bounce/internal.h"
+
+void bounce_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	g_mime_init();
+	done = true;
+}
+
+/* append_utf8 - append bytes to b, made valid UTF-8, CR dropped */
+static void append_utf8(struct buf *b, const char *s, gssize len)
+{
+	gchar *valid = g_utf8_make_valid(s, len);
+
+	for (const char *p = valid; *p; p++)
+		if (*p != '\r')
+			buf_putc(b, *p);
+	g_free(valid);
+}
+
+/* part_bytes - decoded content of a leaf part (transfer encoding undone,
+ * no charset conversion) appended to out */
+static void part_bytes(GMimePart *part, struct buf *out)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeStream *ms;
+	GByteArray *ba;
+
+	if (!w)
+		return;
+	ms = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, ms);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
+	if (ba && ba->len)
+		append_utf8(out, (const char *)ba->data, (gssize)ba->len);
+	g_object_unref(ms);
+}
+
+/* part_text - text of a text/ part in UTF-8 (RFC 2045 charset parameter) */
+static void part_text(GMimePart *part, struct buf *out)
+{
+	char *t = NULL;
+
+	if (GMIME_IS_TEXT_PART(part))
+		t = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	if (t) {
+		append_utf8(out, t, -1);
+		g_free(t);
+	} else {
+		part_bytes(part, out);
+	}
+	if (out->len && out->data[out->len - 1] != '\n')
+		buf_putc(out, '\n');
+}
+
+/* headers_dump - "Name: value\n" for every field, unfolded and decoded */
+static void headers_dump(GMimeObject *obj, struct buf *out)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	int n = hl ? g_mime_header_list_get_count(hl) : 0;
+
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(h);
+		const char *val = g_mime_header_get_value(h);
+
+		if (!name)
+			continue;
+		if (!val)
+			val = g_mime_header_get_raw_value(h);
+		buf_puts(out, name);
+		buf_puts(out, ": ");
+		size_t start = out->len;
+		append_utf8(out, val ? val : "", -1);
+		for (size_t j = start; j < out->len; j++)
+			if (out->data[j] == '\n' || out->data[j] == '\t')
+				out->data[j] = ' ';
+		buf_putc(out, '\n');
+	}
+}
+
+static bool ct_is(GMimeContentType *ct, const char *type, const char *sub)
+{
+	return ct && g_mime_content_type_is_type(ct, type, sub);
+}
+
+/* walk - visit the MIME tree; depth counts message/rfc822 nesting: only
+ * depth 0 is the report itself, depth 1 is the returned message. */
+static void walk(struct bounce_doc *doc, GMimeObject *obj, int depth)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+		int n = g_mime_multipart_get_count(mp);
+
+		if (depth == 0 && ct_is(ct, "multipart", "report"))
+			doc->report = true;
+		if (ct_is(ct, "multipart", "alternative")) {
+			/* RFC 2046 5.1.4: same content; prefer plain text */
+			for (int i = 0; i < n; i++) {
+				GMimeObject *c = g_mime_multipart_get_part(mp, i);
+				if (ct_is(g_mime_object_get_content_type(c), "text", "plain")) {
+					walk(doc, c, depth);
+					return;
+				}
+			}
+		}
+		for (int i = 0; i < n; i++)
+			walk(doc, g_mime_multipart_get_part(mp, i), depth);
+		return;
+	}
+	if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+
+		if (!m || depth > 0)
+			return;
+		if (doc->orig.len == 0)
+			headers_dump(GMIME_OBJECT(m), &doc->orig);
+		if (doc->inner.len == 0) {
+			GMimeObject *body = g_mime_message_get_mime_part(m);
+			struct bounce_doc sub = {0};
+
+			if (body)
+				walk(&sub, body, 1);
+			buf_append(&doc->inner, sub.text.data ? sub.text.data : "", sub.text.len);
+			bounce_doc_free(&sub);
+		}
+		return;
+	}
+	if (!GMIME_IS_PART(obj))
+		return;
+	if (ct_is(ct, "message", "delivery-status") ||
+	    ct_is(ct, "message", "global-delivery-status")) {
+		if (depth == 0) {
+			part_bytes(GMIME_PART(obj), &doc->dsn);
+			buf_puts(&doc->dsn, "\n\n");
+		}
+	} else if (ct_is(ct, "message", "feedback-report")) {
+		if (depth == 0)
+			part_bytes(GMIME_PART(obj), &doc->arf);
+	} else if (ct_is(ct, "text", "rfc822-headers") || ct_is(ct, "message", "rfc822-headers") ||
+		   ct_is(ct, "message", "global-headers")) {
+		if (doc->orig.len == 0)
+			part_bytes(GMIME_PART(obj), &doc->orig);
+	} else if (ct_is(ct, "message", "rfc822") || ct_is(ct, "message", "global")) {
+		/* a returned message GMime kept as a leaf (e.g. base64 encoded) */
+		if (doc->orig.len == 0)
+			part_bytes(GMIME_PART(obj), &doc->orig);
+	} else if (ct_is(ct, "text", "*") || !ct) {
+		part_text(GMIME_PART(obj), depth == 0 ? &doc->text : &doc->inner);
+	}
+}
+
+void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
+{
+	GMimeStream *st;
+	GMimeParser *parser;
+	GMimeMessage *msg;
+
+	memset(doc, 0, sizeof(*doc));
+	bounce_init();
+	st = g_mime_stream_mem_new_with_buffer(data, len);
+	parser = g_mime_parser_new_with_stream(st);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	msg = g_mime_parser_construct_message(parser, NULL);
+	if (msg) {
+		GMimeObject *body = g_mime_message_get_mime_part(msg);
+
+		headers_dump(GMIME_OBJECT(msg), &doc->hdr);
+		if (body)
+			walk(doc, body, 0);
+		g_object_unref(msg);
+	}
+	g_object_unref(parser);
+	g_object_unref(st);
+	if (doc->text.len == 0 && doc->dsn.len == 0 && doc->arf.len == 0) {
+		/* nothing decodable: let the recognisers read the raw bytes */
+		append_utf8(&doc->text, data, (gssize)len);
+	}
+	/* keep every buffer non-NULL so callers can use .data directly */
+	buf_puts(&doc->hdr, "");
+	buf_puts(&doc->text, "");
+	buf_puts(&doc->dsn, "");
+	buf_puts(&doc->arf, "");
+	buf_puts(&doc->orig, "");
+	buf_puts(&doc->inner, "");
+}
+
+void bounce_doc_free(struct bounce_doc *doc)
+{
+	if (!doc)
+		return;
+	buf_free(&doc->hdr);
+	buf_free(&doc->text);
+	buf_free(&doc->dsn);
+	buf_free(&doc->arf);
+	buf_free(&doc->orig);
+	buf_free(&doc->inner);
+}
+
+bool bounce_header(const char *block, const char *name, char *out, size_t size)
+{
+	size_t nl = strlen(name);
+	const char *p = block;
+
+	while (p && *p) {
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			const char *e = strchr(v, '\n');
+			size_t l;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			l = e ? (size_t)(e - v) : strlen(v);
+			if (l >= size)
+				l = size - 1;
+			memcpy(out, v, l);
+			out[l] = '\0';
+			util_trim(out);
+			return true;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return false;
+}

@@ -1,0 +1,116 @@
+/*
+ * parse.c - bounce_parse: one file's bytes to records.
+ *
+ * Steps: line ends made LF (CRLF and lone CR, old Mac files, are both line
+ * breaks); the bytes split into messages at mbox "From " lines that start
+ * a new message (a "From " line followed by Return-Path:, so a quoted
+ * original message's "From " line is not a split); each message decoded
+ * (mime.c) and read by the first reader that finds records:
+ *   1. RFC 3464 delivery-status report (dsn.c),
+ *   2. RFC 5965 feedback report (arf.c),
+ *   3. an MTA-family text bounce (family.c),
+ *   4. an RFC 3834 automatic reply (arf.c).
+ * Then every record gets its reason and hard/soft verdict (reason.c).
+ *
+ * Memory: a copy of the input plus GMime's tree of one message at a time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounce/internal.h"
+
+/* normalise_eol - CRLF and CR to LF; returns a malloc'd copy */
+static char *normalise_eol(const char *data, size_t len, size_t *outlen)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\r') {
+			out[o++] = '\n';
+			if (i + 1 < len && data[i + 1] == '\n')
+				i++;
+		} else {
+			out[o++] = data[i];
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+/* next_message - length of the message starting at p (up to the next mbox
+ * separator line that begins a new message) */
+static size_t next_message(const char *p, size_t len)
+{
+	const char *s = p;
+
+	while ((s = memchr(s, '\n', len - (size_t)(s - p))) != NULL) {
+		s++;
+		if ((size_t)(s - p) + 5 >= len)
+			break;
+		if (strncmp(s, "From ", 5) == 0) {
+			const char *nl = memchr(s, '\n', len - (size_t)(s - p));
+			if (nl && strncasecmp(nl + 1, "Return-Path:", 12) == 0)
+				return (size_t)(s - p);
+		}
+	}
+	return len;
+}
+
+/* finish - decide reason and fill the agent of records added since first */
+static void finish(struct bounce_result *res, size_t first, const struct bounce_doc *doc,
+		   const char *agent)
+{
+	for (size_t i = first; i < res->n; i++) {
+		struct bounce_record *r = &res->recs[i];
+		if (!r->smtp_agent || !r->smtp_agent[0])
+			r->smtp_agent = agent ? agent : "RFC3464";
+		bounce_reason_decide(r, doc);
+	}
+}
+
+/* parse_one - read one message; returns records added */
+static size_t parse_one(const char *msg, size_t len, struct bounce_result *res)
+{
+	struct bounce_doc doc;
+	size_t first = res->n, n = 0;
+	const char *agent;
+
+	/* an mbox "From " envelope line is not a header field */
+	if (len > 5 && strncmp(msg, "From ", 5) == 0) {
+		const char *nl = memchr(msg, '\n', len);
+		if (!nl)
+			return 0;
+		len -= (size_t)(nl + 1 - msg);
+		msg = nl + 1;
+	}
+	bounce_doc_load(&doc, msg, len);
+	agent = bounce_family_detect(&doc);
+	if (doc.dsn.len)
+		n = bounce_dsn_parse(&doc, res);
+	if (n == 0 && doc.arf.len)
+		n = bounce_arf_parse(&doc, res);
+	if (n == 0 && agent)
+		n = bounce_family_parse(&doc, agent, res);
+	if (n == 0)
+		n = bounce_autoreply_parse(&doc, res);
+	finish(res, first, &doc, agent);
+	bounce_doc_free(&doc);
+	return n;
+}
+
+size_t bounce_parse(const char *data, size_t len, struct bounce_result *res)
+{
+	size_t nlen, off = 0, total = 0;
+	char *norm = normalise_eol(data, len, &nlen);
+
+	bounce_init();
+	while (off < nlen) {
+		size_t l = next_message(norm + off, nlen - off);
+		total += parse_one(norm + off, l, res);
+		off += l;
+	}
+	free(norm);
+	return total;
+}

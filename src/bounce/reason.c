@@ -1,0 +1,304 @@
+/*
+ * reason.c - decide why delivery failed, from the remote's words first and
+ * the RFC 3463 code second, and whether the failure is hard.
+ *
+ * Order of evidence, first that decides wins:
+ *   1. Action delivered/relayed/expanded (RFC 3464 2.3.3) -> delivered;
+ *   2. the reason-phrase table (phrases.c) over the diagnostic text;
+ *   3. the SMTP command the reply answered (RFC 5321 3.3: a refusal of
+ *      MAIL FROM is about the sender, of HELO about the client host);
+ *   4. the enhanced status code table below (RFC 3463 section 3);
+ *   5. a temporary code in a final failure: the sender's MTA gave up
+ *      retrying -> expired.
+ * Each record keeps the name of the deciding rule for --explain.
+ *
+ * Hard bounce table (the address itself is bad; retrying never helps):
+ * userunknown, hostunknown, hasmoved always; notaccept when the status is
+ * permanent (5.x.x: null MX, RFC 7505). Everything else is soft, and
+ * feedback, vacation and delivered are not failures at all.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounce/internal.h"
+#include "bounce/phrases.h"
+
+const char *const bounce_reasons[] = {
+	"userunknown", "hostunknown", "mailboxfull", "exceedlimit", "mesgtoobig", "filtered",
+	"blocked", "rejected", "policyviolation", "spamdetected", "virusdetected",
+	"securityerror", "norelaying", "notaccept", "suspend", "expired", "toomanyconn",
+	"speeding", "networkerror", "systemerror", "systemfull", "contenterror", "hasmoved",
+	"mailererror", "syntaxerror", "onhold", "notcompliantrfc", "requireptr", "authfailure",
+	"badreputation", "vacation", "feedback", "delivered", "undefined", NULL,
+};
+
+bool bounce_is_hard(const char *reason, const char *status)
+{
+	if (!reason)
+		return false;
+	if (strcmp(reason, "userunknown") == 0 || strcmp(reason, "hostunknown") == 0 ||
+	    strcmp(reason, "hasmoved") == 0)
+		return true;
+	return strcmp(reason, "notaccept") == 0 && status && status[0] == '5';
+}
+
+/* RFC 3463 section 3 subject.detail -> reason, for codes whose meaning
+ * is one reason; class is ignored. X.7.1 and X.0.0 say too little. */
+static const struct {
+	const char *code; /* "subject.detail" */
+	const char *reason;
+} status_table[] = {
+	{"1.1", "userunknown"},     /* bad destination mailbox address */
+	{"1.2", "hostunknown"},     /* bad destination system address */
+	{"1.3", "userunknown"},     /* bad destination mailbox address syntax */
+	{"1.4", "userunknown"},     /* destination mailbox address ambiguous */
+	{"1.6", "hasmoved"},        /* destination mailbox has moved */
+	{"1.7", "rejected"},        /* bad sender's mailbox address syntax */
+	{"1.8", "rejected"},        /* bad sender's system address */
+	{"1.10", "notaccept"},      /* RFC 7505 null MX */
+	{"2.1", "suspend"},         /* mailbox disabled */
+	{"2.2", "mailboxfull"},     /* mailbox full */
+	{"2.3", "exceedlimit"},     /* message length exceeds administrative limit */
+	{"2.4", "systemerror"},     /* mailing list expansion problem */
+	{"3.1", "systemfull"},      /* mail system full */
+	{"3.2", "notaccept"},       /* system not accepting network messages */
+	{"3.4", "mesgtoobig"},      /* message too big for system */
+	{"3.5", "systemerror"},     /* system incorrectly configured */
+	{"4.1", "expired"},         /* no answer from host */
+	{"4.2", "networkerror"},    /* bad connection */
+	{"4.3", "systemerror"},     /* directory server failure */
+	{"4.4", "hostunknown"},     /* unable to route */
+	{"4.6", "networkerror"},    /* routing loop detected */
+	{"4.7", "expired"},         /* delivery time expired */
+	{"5.0", "syntaxerror"},     /* other or undefined protocol status */
+	{"5.1", "syntaxerror"},     /* invalid command */
+	{"5.2", "syntaxerror"},     /* syntax error */
+	{"5.3", "toomanyconn"},     /* too many recipients */
+	{"5.4", "syntaxerror"},     /* invalid command arguments */
+	{"6.0", "contenterror"},    /* other or undefined media error */
+	{"6.1", "contenterror"},    /* media not supported */
+	{"6.2", "contenterror"},    /* conversion required and prohibited */
+	{"6.3", "contenterror"},    /* conversion required but not supported */
+	{"7.2", "norelaying"},      /* mailing list expansion prohibited */
+	{"7.6", "securityerror"},   /* cryptographic algorithm not supported */
+	{"7.7", "securityerror"},   /* message integrity failure */
+	{"7.8", "securityerror"},   /* RFC 4954: authentication credentials invalid */
+	{"7.9", "securityerror"},   /* RFC 4954: mechanism too weak */
+	{"7.11", "securityerror"},  /* RFC 4954: encryption required */
+	{"7.13", "suspend"},        /* RFC 3463bis: user account disabled */
+	{"7.14", "securityerror"},  /* trust relationship required */
+	{"7.15", "securityerror"},  /* priority level too low */
+	{"7.16", "mesgtoobig"},     /* message too big for priority */
+	{"7.20", "authfailure"},    /* RFC 7372: no passing DKIM signature */
+	{"7.21", "authfailure"},    /* no acceptable DKIM signature */
+	{"7.22", "authfailure"},    /* no valid author-matched DKIM signature */
+	{"7.23", "authfailure"},    /* SPF validation failed */
+	{"7.24", "authfailure"},    /* SPF validation error */
+	{"7.25", "requireptr"},     /* reverse DNS validation failed */
+	{"7.26", "authfailure"},    /* multiple authentication checks failed */
+	{"7.27", "notaccept"},      /* RFC 7505: sender address has null MX */
+	{"7.28", "spamdetected"},   /* RFC 8689? mail flood detected */
+};
+
+/* status_reason - reason implied by the enhanced code alone, or NULL */
+static const char *status_reason(const char *status)
+{
+	const char *sd = strchr(status, '.');
+
+	if (!sd)
+		return NULL;
+	sd++;
+	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
+		if (strcmp(sd, status_table[i].code) == 0)
+			return status_table[i].reason;
+	return NULL;
+}
+
+/* phrase_reason - first phrase of the table found in text (table order is
+ * priority order); sets *which to the phrase. text is already lower case
+ * (ASCII), so plain strstr, much faster than a case-blind search, works. */
+static const char *phrase_reason(const char *text, const char **which, bool weak)
+{
+	size_t i = 0;
+
+	if (weak) {
+		while (bounce_phrases[i].phrase && bounce_phrases[i].reason[0])
+			i++;
+		if (bounce_phrases[i].phrase)
+			i++;
+	}
+	for (; bounce_phrases[i].phrase && bounce_phrases[i].reason[0]; i++)
+		if (strstr(text, bounce_phrases[i].phrase)) {
+			*which = bounce_phrases[i].phrase;
+			return bounce_phrases[i].reason;
+		}
+	return NULL;
+}
+
+/* command_of - the SMTP command a quoted reply answered, from the MTA's
+ * own wording ("in reply to RCPT TO command", "after end of data") */
+static void command_of(const char *diag, char *out, size_t size)
+{
+	static const struct {
+		const char *words, *cmd;
+	} tab[] = {
+		{"end of data", "DATA"}, {"data command", "DATA"}, {"after data", "DATA"},
+		{"rcpt to", "RCPT"}, {"mail from", "MAIL"}, {"helo", "HELO"},
+		{"ehlo", "HELO"},
+	};
+	const char *p = bounce_casestr(diag, "in reply to ");
+
+	if (!p)
+		p = bounce_casestr(diag, "error from remote mail server after ");
+	if (!p)
+		p = bounce_casestr(diag, " after ");
+	if (!p)
+		return;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		const char *w = bounce_casestr(p, tab[i].words);
+		if (w && w - p < 48) {
+			util_strlcpy(out, tab[i].cmd, size);
+			return;
+		}
+	}
+}
+
+/* text_command - the SMTP command near the recipient in the report's
+ * text: Postfix "(in reply to end of DATA command)" after the address,
+ * or the last ">>> COMMAND" line of a Sendmail transcript before it */
+static void text_command(const char *text, const char *addr, char *out, size_t size)
+{
+	size_t al = strlen(addr);
+
+	if (al == 0)
+		return;
+	for (const char *p = bounce_casestr(text, addr); p; p = bounce_casestr(p + al, addr)) {
+		const char *blank = strstr(p, "\n\n");
+		size_t win = blank ? (size_t)(blank - p) : strlen(p);
+		char tmp[1024];
+
+		if (win >= sizeof(tmp))
+			win = sizeof(tmp) - 1;
+		memcpy(tmp, p, win);
+		tmp[win] = '\0';
+		command_of(tmp, out, size);
+		if (out[0])
+			return;
+		/* transcript: walk back to the nearest ">>> " line */
+		for (const char *q = p; q > text && p - q < 400; q--) {
+			if (q[-1] == '\n' && strncmp(q, ">>> ", 4) == 0) {
+				if (util_strcaseprefix(q + 4, "DATA") || (q[4] == '.' && q[5] == '\n'))
+					util_strlcpy(out, "DATA", size);
+				else if (util_strcaseprefix(q + 4, "MAIL"))
+					util_strlcpy(out, "MAIL", size);
+				else if (util_strcaseprefix(q + 4, "RCPT"))
+					util_strlcpy(out, "RCPT", size);
+				return;
+			}
+			if (q[-1] == '\n' && q[0] == '\n')
+				break;
+		}
+	}
+}
+
+/* Families whose notices say one thing only, whatever words they use. */
+static const struct {
+	const char *agent, *reason;
+} family_reasons[] = {
+	{"GoogleGroups", "rejected"}, /* not a member / no permission to post */
+	{"Barracuda", "spamdetected"}, /* "blocked by our bulk email filter" */
+	{"Facebook", "filtered"},      /* refused by the person's preferences */
+};
+
+void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc)
+{
+	const char *diag = rec->diagnostic_code ? rec->diagnostic_code : "";
+	const char *r = NULL, *which = NULL;
+	char *lower = xstrdup(diag);
+
+	util_lowercase(lower);
+
+	if (!rec->command[0])
+		command_of(diag, rec->command, sizeof(rec->command));
+	if (!rec->command[0] && doc)
+		text_command(doc->text.data, rec->recipient, rec->command, sizeof(rec->command));
+	if (strcmp(rec->reason, "undefined") != 0 && rec->rule[0]) {
+		/* a recogniser already decided (feedback, vacation) */
+		goto done;
+	}
+	if (strcmp(rec->action, "delivered") == 0 || strcmp(rec->action, "relayed") == 0 ||
+	    strcmp(rec->action, "expanded") == 0) {
+		r = "delivered";
+		rec->rule = "action";
+		goto set;
+	}
+	if (rec->status[0] == '2') {
+		r = "delivered";
+		rec->rule = "status 2.x.x";
+		goto set;
+	}
+	for (size_t i = 0; i < sizeof(family_reasons) / sizeof(family_reasons[0]); i++)
+		if (strcmp(rec->smtp_agent, family_reasons[i].agent) == 0) {
+			r = family_reasons[i].reason;
+			rec->rule = "family";
+			goto set;
+		}
+	if ((r = phrase_reason(lower, &which, false)) != NULL) {
+		rec->rule = which;
+		/* a "no such user" answered after DATA is a content decision
+		 * dressed up as an address one (the address was accepted at
+		 * RCPT): the recipient's filter refused the message */
+		if (strcmp(r, "userunknown") == 0 && strcmp(rec->command, "DATA") == 0)
+			r = "filtered";
+		goto set;
+	}
+	if (strcmp(rec->command, "MAIL") == 0) {
+		r = "rejected";
+		rec->rule = "command MAIL";
+		goto set;
+	}
+	if (strcmp(rec->command, "HELO") == 0 || strcmp(rec->command, "EHLO") == 0) {
+		r = "blocked";
+		rec->rule = "command HELO";
+		goto set;
+	}
+	if (strcmp(rec->command, "X-UNIX") == 0) {
+		/* RFC 3464 2.3.6 diagnostic type x-unix: a local program */
+		r = "mailererror";
+		rec->rule = "diagnostic type x-unix";
+		goto set;
+	}
+	if (rec->status[0] && (r = status_reason(rec->status)) != NULL) {
+		rec->rule = "status";
+		goto set;
+	}
+	if ((r = phrase_reason(lower, &which, true)) != NULL) {
+		rec->rule = which;
+		goto set;
+	}
+	if (rec->status[0] == '4' || (rec->replycode[0] == '4' && !rec->status[0])) {
+		if (strcmp(rec->action, "delayed") != 0) {
+			r = "expired";
+			rec->rule = "temporary code in a final report";
+			goto set;
+		}
+	}
+	r = "undefined";
+	rec->rule = "nothing matched";
+set:
+	rec->reason = r;
+done:
+	/* RFC 3463 2: a report with no code still has a class */
+	if (!rec->status[0] && strcmp(rec->reason, "feedback") != 0 &&
+	    strcmp(rec->reason, "vacation") != 0) {
+		if (strcmp(rec->reason, "delivered") == 0)
+			util_strlcpy(rec->status, "2.0.0", sizeof(rec->status));
+		else if (rec->replycode[0] == '4' || strcmp(rec->action, "delayed") == 0)
+			util_strlcpy(rec->status, "4.0.0", sizeof(rec->status));
+		else
+			util_strlcpy(rec->status, "5.0.0", sizeof(rec->status));
+	}
+	rec->hardbounce = bounce_is_hard(rec->reason, rec->status);
+	free(lower);
+}

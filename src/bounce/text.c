@@ -1,0 +1,186 @@
+/*
+ * text.c - small text helpers for the bounce recognisers: finding an
+ * address, an RFC 3463 enhanced status code or an RFC 5321 reply code in
+ * free text, case-blind search, white-space folding, and the record list.
+ *
+ * All of them work on NUL-terminated UTF-8 and look only at ASCII bytes,
+ * so multi-byte characters pass through untouched. None allocates except
+ * bounce_record_add / bounce_record_set_diag (x-functions: abort on OOM).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounce/internal.h"
+
+struct bounce_record *bounce_record_add(struct bounce_result *res)
+{
+	struct bounce_record *r;
+
+	if (res->n == res->cap) {
+		res->cap = res->cap ? res->cap * 2 : 8;
+		res->recs = xrealloc(res->recs, res->cap * sizeof(*res->recs));
+	}
+	r = &res->recs[res->n++];
+	memset(r, 0, sizeof(*r));
+	r->reason = "undefined";
+	r->smtp_agent = "";
+	r->rule = "";
+	return r;
+}
+
+void bounce_record_set_diag(struct bounce_record *rec, const char *text, size_t len)
+{
+	free(rec->diagnostic_code);
+	rec->diagnostic_code = xstrndup(text, len);
+	bounce_fold(rec->diagnostic_code);
+}
+
+void bounce_result_free(struct bounce_result *res)
+{
+	if (!res)
+		return;
+	for (size_t i = 0; i < res->n; i++)
+		free(res->recs[i].diagnostic_code);
+	free(res->recs);
+	res->recs = NULL;
+	res->n = res->cap = 0;
+}
+
+const char *bounce_casestr(const char *hay, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	if (nl == 0)
+		return hay;
+	for (; *hay; hay++)
+		if (tolower((unsigned char)*hay) == tolower((unsigned char)*needle) &&
+		    strncasecmp(hay, needle, nl) == 0)
+			return hay;
+	return NULL;
+}
+
+void bounce_fold(char *s)
+{
+	char *w = s;
+	bool space = true; /* drops leading white space */
+
+	for (char *r = s; *r; r++) {
+		if (isspace((unsigned char)*r)) {
+			if (!space)
+				*w++ = ' ';
+			space = true;
+		} else {
+			*w++ = *r;
+			space = false;
+		}
+	}
+	if (w > s && w[-1] == ' ')
+		w--;
+	*w = '\0';
+}
+
+/* atext of RFC 5322 3.2.3 plus '.', which dot-atom allows between atoms */
+static bool addr_local_char(unsigned char c)
+{
+	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL || c >= 0x80;
+}
+
+static bool addr_domain_char(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_' || c >= 0x80;
+}
+
+const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
+{
+	const char *end = s + len;
+
+	for (const char *at = memchr(s, '@', len); at; at = memchr(at + 1, '@', (size_t)(end - at - 1))) {
+		const char *b = at, *e = at + 1;
+
+		if (at + 1 >= end)
+			return NULL;
+		/* a quoted local part: "..."@domain (RFC 5321 4.1.2) */
+		if (b > s && b[-1] == '"') {
+			const char *q = b - 2;
+			while (q >= s && *q != '"' && *q != '\n')
+				q--;
+			if (q >= s && *q == '"')
+				b = q;
+		}
+		if (b == at)
+			while (b > s && addr_local_char((unsigned char)b[-1]))
+				b--;
+		while (e < end && addr_domain_char((unsigned char)*e))
+			e++;
+		while (b < at && *b == '.')
+			b++;
+		while (e > at + 1 && (e[-1] == '.' || e[-1] == '-'))
+			e--;
+		if (b == at || e == at + 1 || !memchr(at + 1, '.', (size_t)(e - at - 1))) {
+			/* no dot: only a bare host name (kijitora@mailhub) is kept
+			 * when it stands inside <...> */
+			if (b == at || e == at + 1 || b == s || b[-1] != '<' || e >= end || *e != '>')
+				continue;
+		}
+		size_t l = (size_t)(e - b);
+		if (l >= size)
+			continue;
+		memcpy(out, b, l);
+		out[l] = '\0';
+		return e;
+	}
+	return NULL;
+}
+
+bool bounce_find_status(const char *s, char *out, size_t size)
+{
+	for (const char *p = s; *p; p++) {
+		if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.')
+			continue;
+		if (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '.'))
+			continue;
+		const char *q = p + 2;
+		int a = 0, b = 0;
+		while (isdigit((unsigned char)*q) && a < 3)
+			q++, a++;
+		if (a == 0 || *q != '.')
+			continue;
+		q++;
+		while (isdigit((unsigned char)*q) && b < 3)
+			q++, b++;
+		if (b == 0 || isdigit((unsigned char)*q) || (*q == '.' && isdigit((unsigned char)q[1])))
+			continue;
+		size_t l = (size_t)(q - p);
+		if (l >= size)
+			return false;
+		memcpy(out, p, l);
+		out[l] = '\0';
+		return true;
+	}
+	return false;
+}
+
+bool bounce_find_replycode(const char *s, char *out, size_t size)
+{
+	if (size < 4)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if ((*p != '2' && *p != '4' && *p != '5') || !isdigit((unsigned char)p[1]) ||
+		    !isdigit((unsigned char)p[2]))
+			continue;
+		if (p > s && (isalnum((unsigned char)p[-1]) || strchr(".:#[-/", p[-1])))
+			continue;
+		/* RFC 5321 4.2: code then SP, '-' or end of line */
+		if (p[3] != ' ' && p[3] != '-' && p[3] != '\0' && p[3] != '\n' && p[3] != ')')
+			continue;
+		if (p[3] == '-' && isdigit((unsigned char)p[4]))
+			continue;
+		if (p[1] > '5' || (p[1] == '0' && p[2] == '0' && *p != '2'))
+			continue;
+		memcpy(out, p, 3);
+		out[3] = '\0';
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,12 @@
+#!/bin/sh
+# score_floor.sh MAILERD - fail when the bounce parser scores below the
+# floor on the shared corpus (bench/bounce_score.sh; skips when the corpus
+# is absent). The floors are the scores reached, rounded down: raise them
+# when the parser improves, never lower them.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+MAILERD=${1:?usage: score_floor.sh path/to/mailerd}
+export MAILERD
+exec sh "$here/../../bench/bounce_score.sh" --quiet \
+	--floor-recall 91 --floor-precision 98 --floor-reason 66 \
+	--floor-class 89 --floor-not

@@ -1,0 +1,173 @@
+/*
+ * test_bounce_parse.c - the bounce parser on hand-made minimal messages
+ * (the .eml files in tests/bounce, one per recogniser or rule) and its text helpers.
+ * Table-driven: each case names a file and the records it must give.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bounce/bounce.h"
+#include "bounce/internal.h"
+
+struct want_rec {
+	const char *recipient, *reason, *status;
+	bool hard;
+};
+
+static const struct {
+	const char *name, *file;
+	size_t n;
+	struct want_rec recs[2];
+} cases[] = {
+	{"rfc3464 two recipients", "dsn-userunknown.eml", 2,
+	 {{"nobody@example.com", "userunknown", "5.1.1", true},
+	  {"full@example.com", "mailboxfull", "4.2.2", false}}},
+	{"arf feedback", "arf-abuse.eml", 1, {{"complainer@isp.example.net", "feedback", "", false}}},
+	{"qmail over quota", "qmail-quota.eml", 1, {{"big@example.com", "mailboxfull", "5.2.2", false}}},
+	{"qmail with CRLF", "qmail-crlf.eml", 1, {{"gone@example.com", "userunknown", "5.1.1", true}}},
+	{"exim unrouteable", "exim-hostunknown.eml", 1,
+	 {{"someone@nowhere.example", "userunknown", "5.0.0", true}}},
+	{"user unknown after DATA is filtered", "postfix-data-filtered.eml", 1,
+	 {{"picky@example.com", "filtered", "5.0.0", false}}},
+	{"rfc3834 vacation", "vacation.eml", 1, {{"away@example.com", "vacation", "", false}}},
+	{"not a bounce", "not-bounce.eml", 0, {{0}}},
+};
+
+static char *slurp(const char *name, size_t *len)
+{
+	const char *src = getenv("SOURCE_DIR");
+	char path[1024];
+	FILE *fp;
+	char *data;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/tests/bounce/%s", src ? src : ".", name);
+	fp = fopen(path, "rb");
+	if (!fp)
+		fail_msg("cannot open %s", path);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	data = malloc((size_t)n + 1);
+	assert_non_null(data);
+	*len = fread(data, 1, (size_t)n, fp);
+	fclose(fp);
+	return data;
+}
+
+static void test_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bounce_result res = {0};
+		size_t len;
+		char *data = slurp(cases[i].file, &len);
+
+		bounce_parse(data, len, &res);
+		if (res.n != cases[i].n)
+			fail_msg("%s: got %zu records, want %zu", cases[i].name, res.n, cases[i].n);
+		for (size_t j = 0; j < res.n; j++) {
+			const struct want_rec *w = &cases[i].recs[j];
+			const struct bounce_record *g = &res.recs[j];
+			if (strcmp(g->recipient, w->recipient) != 0)
+				fail_msg("%s: recipient got %s, want %s", cases[i].name, g->recipient,
+					 w->recipient);
+			if (strcmp(g->reason, w->reason) != 0)
+				fail_msg("%s: reason got %s, want %s (rule %s)", cases[i].name,
+					 g->reason, w->reason, g->rule);
+			if (strcmp(g->status, w->status) != 0)
+				fail_msg("%s: status got %s, want %s", cases[i].name, g->status,
+					 w->status);
+			if (g->hardbounce != w->hard)
+				fail_msg("%s: hardbounce got %d, want %d", cases[i].name,
+					 g->hardbounce, w->hard);
+		}
+		bounce_result_free(&res);
+		free(data);
+	}
+}
+
+static void test_find_status(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} t[] = {
+		{"550 5.1.1 <a@b.c>... User unknown", "5.1.1"},
+		{"(#4.4.1)", "4.4.1"},
+		{"version 1.5.20 only", ""},
+		{"IP 192.0.2.1 said 550", ""},
+		{"5.7.26 auth", "5.7.26"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char got[16] = "";
+		bounce_find_status(t[i].in, got, sizeof(got));
+		if (strcmp(got, t[i].want) != 0)
+			fail_msg("find_status(%s): got %s, want %s", t[i].in, got, t[i].want);
+	}
+	(void)state;
+}
+
+static void test_find_addr(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} t[] = {
+		{"<kijitora@example.jp>: no", "kijitora@example.jp"},
+		{"\"neko..nyaan\"@example.org said", "\"neko..nyaan\"@example.org"},
+		{"not an address @ all", ""},
+		{"mailto:a.b@c.example.", "a.b@c.example"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char got[128] = "";
+		bounce_find_addr(t[i].in, strlen(t[i].in), got, sizeof(got));
+		if (strcmp(got, t[i].want) != 0)
+			fail_msg("find_addr(%s): got %s, want %s", t[i].in, got, t[i].want);
+	}
+	(void)state;
+}
+
+static void test_hard_table(void **state)
+{
+	(void)state;
+	assert_true(bounce_is_hard("userunknown", "5.1.1"));
+	assert_true(bounce_is_hard("hostunknown", "5.0.0"));
+	assert_true(bounce_is_hard("hasmoved", "5.1.6"));
+	assert_true(bounce_is_hard("notaccept", "5.1.10"));
+	assert_false(bounce_is_hard("notaccept", "4.3.2"));
+	assert_false(bounce_is_hard("mailboxfull", "5.2.2"));
+	assert_false(bounce_is_hard("feedback", ""));
+	assert_false(bounce_is_hard("vacation", ""));
+}
+
+static void test_garbage(void **state)
+{
+	/* never crash, never report, on bytes that are not mail */
+	static const char junk[] = "\x00\xff--\r\r\nContent-Type: multipart/report; boundary=\n\n--\n";
+	struct bounce_result res = {0};
+
+	(void)state;
+	bounce_parse(junk, sizeof(junk) - 1, &res);
+	assert_int_equal(res.n, 0);
+	bounce_parse("", 0, &res);
+	assert_int_equal(res.n, 0);
+	bounce_result_free(&res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_find_status),
+		cmocka_unit_test(test_find_addr),
+		cmocka_unit_test(test_hard_table),
+		cmocka_unit_test(test_garbage),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
