@@ -49,6 +49,11 @@ void bounce_init(void);
  * Returns the number of records added (0: not a bounce). */
 size_t bounce_parse(const char *data, size_t len, struct bounce_result *res);
 
+/* bounce_set_fast_mime - decode common message shapes with the built-in
+ * reader (default on) or always with GMime (off: the reference, for
+ * tests that compare the two). Process-wide; set before parsing. */
+void bounce_set_fast_mime(bool on);
+
 /* bounce_result_free - free the records' strings and the array; res is
  * left empty and may be reused. Takes NULL. */
 void bounce_result_free(struct bounce_result *res);

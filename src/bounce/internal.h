@@ -24,6 +24,9 @@ struct bounce_doc {
 /* mime.c */
 void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len);
 void bounce_doc_free(struct bounce_doc *doc);
+/* mimelite.c: the fast decoder for common shapes; false (doc left empty)
+ * when the message needs GMime */
+bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
 /* bounce_header - value of the first header field `name` (case-blind) in a
  * "Name: value\n" block, copied into out; false when absent */
 bool bounce_header(const char *block, const char *name, char *out, size_t size);

@@ -9,6 +9,10 @@
  * still not UTF-8 are replaced). Transfer encodings (base64,
  * quoted-printable) are undone, RFC 2047 words in header fields decoded.
  *
+ * bounce_doc_load tries the fast reader (mimelite.c) first and comes here
+ * only for what that reader leaves to GMime; the two give the same view
+ * (a unit test holds them to it).
+ *
  * How it fails: it does not. A message GMime cannot build still gives its
  * raw bytes as text, so a recogniser can look at them; a broken multipart
  * gives whatever parts GMime recovered (it is lenient by design).
@@ -174,14 +178,21 @@ static void walk(struct bounce_doc *doc, GMimeObject *obj, int depth)
 	}
 }
 
-void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
+static bool fast_mime = true;
+
+void bounce_set_fast_mime(bool on)
+{
+	fast_mime = on;
+}
+
+/* load_gmime - the reference decoder: GMime's object tree, walked */
+static void load_gmime(struct bounce_doc *doc, const char *data, size_t len)
 {
 	GMimeStream *st;
 	GMimeParser *parser;
 	GMimeMessage *msg;
 
 	memset(doc, 0, sizeof(*doc));
-	bounce_init();
 	st = g_mime_stream_mem_new_with_buffer(data, len);
 	parser = g_mime_parser_new_with_stream(st);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
@@ -196,6 +207,13 @@ void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
 	}
 	g_object_unref(parser);
 	g_object_unref(st);
+}
+
+void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
+{
+	bounce_init();
+	if (!fast_mime || !bounce_doc_load_lite(doc, data, len))
+		load_gmime(doc, data, len);
 	if (doc->text.len == 0 && doc->dsn.len == 0 && doc->arf.len == 0) {
 		/* nothing decodable: let the recognisers read the raw bytes */
 		append_utf8(&doc->text, data, (gssize)len);

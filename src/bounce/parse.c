@@ -5,7 +5,8 @@
  * breaks); the bytes split into messages at mbox "From " lines that start
  * a new message (a "From " line followed by Return-Path:, so a quoted
  * original message's "From " line is not a split); each message decoded
- * (mime.c) and read by the first reader that finds records:
+ * (mimelite.c for the common shapes, GMime in mime.c for the rest) and
+ * read by the first reader that finds records:
  *   1. RFC 3464 delivery-status report (dsn.c),
  *   2. RFC 5965 feedback report (arf.c),
  *   3. an MTA-family text bounce (family.c),
@@ -24,6 +25,14 @@ static char *normalise_eol(const char *data, size_t len, size_t *outlen)
 {
 	char *out = xmalloc(len + 1);
 	size_t o = 0;
+
+	if (!memchr(data, '\r', len)) {
+		/* already LF only: the common case, one copy */
+		memcpy(out, data, len);
+		out[len] = '\0';
+		*outlen = len;
+		return out;
+	}
 
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] == '\r') {

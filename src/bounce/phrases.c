@@ -209,9 +209,14 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"filtered", "recipient preferences"},
 	{"filtered", "badrcptto"},
 	{"filtered", "this user doesn't have a"},
+	/* notaccept: the domain says it takes no mail (RFC 7505 null MX) */
+	{"notaccept", "null mx"},
+	{"notaccept", "doesn't receive email"},
+	{"notaccept", "does not receive email"},
+	/* hostunknown worded as a DNS answer (Postfix: NXDOMAIN) */
+	{"hostunknown", "host or domain name not found"},
 	/* networkerror */
 	{"networkerror", "dns error"},
-	{"networkerror", "host or domain name not found"},
 	{"networkerror", "name service error"},
 	{"networkerror", "malformed or unexpected name server reply"},
 	{"networkerror", "host name lookup failure"},

@@ -136,32 +136,49 @@ static const char *phrase_reason(const char *text, const char **which, bool weak
 	return NULL;
 }
 
+/* The MTAs' own words for "this reply answered command X" (RFC 5321
+ * 3.3: RCPT refusals are about the address, MAIL about the sender, DATA
+ * about the content). Matched on a lower-cased, whitespace-folded copy;
+ * the earliest match in the text wins. */
+static const struct {
+	const char *words, *cmd;
+} command_words[] = {
+	{"in reply to end of data", "DATA"}, {"in reply to data", "DATA"},
+	{"in reply to rcpt", "RCPT"},        {"in reply to mail", "MAIL"},
+	{"in reply to helo", "HELO"},        {"in reply to ehlo", "HELO"},
+	{"after end of data", "DATA"},       {"after data", "DATA"},
+	{"after rcpt", "RCPT"},              {"after pipelined rcpt", "RCPT"},
+	{"after mail", "MAIL"},              {"after pipelined mail", "MAIL"},
+	{"after helo", "HELO"},              {"after ehlo", "HELO"},
+	{"[rcpt_to]", "RCPT"},               {"[mail_from]", "MAIL"},
+	{">>> rcpt to", "RCPT"},             {">>> mail from", "MAIL"},
+	{"smtp:rcpt", "RCPT"},               {"smtp:mail", "MAIL"},
+	{"progress was rcpt", "RCPT"},       {"progress was mail", "MAIL"},
+	{"does not like recipient", "RCPT"}, {"did not like our rcpt", "RCPT"},
+	{"did not like our mail", "MAIL"},   {"did not like our data", "DATA"},
+	{">>> data", "DATA"},                {"data command", "DATA"},
+};
+
 /* command_of - the SMTP command a quoted reply answered, from the MTA's
  * own wording ("in reply to RCPT TO command", "after end of data") */
 static void command_of(const char *diag, char *out, size_t size)
 {
-	static const struct {
-		const char *words, *cmd;
-	} tab[] = {
-		{"end of data", "DATA"}, {"data command", "DATA"}, {"after data", "DATA"},
-		{"rcpt to", "RCPT"}, {"mail from", "MAIL"}, {"helo", "HELO"},
-		{"ehlo", "HELO"},
-	};
-	const char *p = bounce_casestr(diag, "in reply to ");
+	char *f = xstrdup(diag);
+	const char *best = NULL;
+	size_t bi = 0;
 
-	if (!p)
-		p = bounce_casestr(diag, "error from remote mail server after ");
-	if (!p)
-		p = bounce_casestr(diag, " after ");
-	if (!p)
-		return;
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		const char *w = bounce_casestr(p, tab[i].words);
-		if (w && w - p < 48) {
-			util_strlcpy(out, tab[i].cmd, size);
-			return;
+	bounce_fold(f);
+	util_lowercase(f);
+	for (size_t i = 0; i < sizeof(command_words) / sizeof(command_words[0]); i++) {
+		const char *w = strstr(f, command_words[i].words);
+		if (w && (!best || w < best)) {
+			best = w;
+			bi = i;
 		}
 	}
+	if (best)
+		util_strlcpy(out, command_words[bi].cmd, size);
+	free(f);
 }
 
 /* text_command - the SMTP command near the recipient in the report's
@@ -202,6 +219,60 @@ static void text_command(const char *text, const char *addr, char *out, size_t s
 	}
 }
 
+/* blank_names - overwrite addresses and URL fragments in a lower-cased
+ * diagnostic with spaces: a recipient called "filtered@..." or an anchor
+ * "/#filtered" on a help page must not be read as the remote's words. */
+static void blank_names(char *s)
+{
+	for (char *p = s; *p; p++) {
+		char *start = NULL, *end = NULL;
+
+		if (*p == '@') {
+			start = p;
+			while (start > s && !isspace((unsigned char)start[-1]) && start[-1] != '<' &&
+			       start[-1] != '(' && start[-1] != '"' && start[-1] != ':')
+				start--;
+			end = p;
+		} else if (*p == '#' && p > s && p[-1] == '/') {
+			/* a URL's fragment names a place on a page; the rest
+			 * of a URL (a blocklist host, "?c=rdns") is kept as
+			 * it often is the reason itself */
+			start = end = p;
+		}
+		if (!start)
+			continue;
+		while (*end && !isspace((unsigned char)*end) && *end != '>' && *end != ')' &&
+		       *end != '"')
+			end++;
+		memset(start, ' ', (size_t)(end - start));
+		p = end - 1 < start ? start : end - 1;
+		if (!*end)
+			break;
+	}
+}
+
+/* address_refusal - is a "no such user" reply really about the address?
+ * Only when the enhanced code names the address (RFC 3463 X.1.x: bad
+ * destination mailbox) or the reply answered RCPT TO (RFC 5321 3.3): the
+ * address was judged before any content was seen, or when there is no
+ * remote reply at all. The same words in a remote reply with a
+ * mailbox-status code (X.2.x), no code, or after DATA come from a
+ * recipient-side filter that accepted the address first. */
+static bool address_refusal(const struct bounce_record *rec)
+{
+	if (strcmp(rec->command, "RCPT") == 0)
+		return true;
+	/* no remote reply at all: the reporting MTA's own verdict (Exim
+	 * "Unrouteable address"), made from the address alone */
+	if (!rec->replycode[0] && !rec->command[0] && !rec->status[0])
+		return true;
+	if (strcmp(rec->command, "DATA") != 0 && rec->status[0] && rec->status[1] == '.' &&
+	    rec->status[2] == '1' && rec->status[3] == '.')
+		return true;
+	return rec->status[0] && rec->status[1] == '.' && strncmp(rec->status + 2, "1.1", 3) == 0 &&
+	       !isdigit((unsigned char)rec->status[5]);
+}
+
 /* Families whose notices say one thing only, whatever words they use. */
 static const struct {
 	const char *agent, *reason;
@@ -218,6 +289,7 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 	char *lower = xstrdup(diag);
 
 	util_lowercase(lower);
+	blank_names(lower);
 
 	if (!rec->command[0])
 		command_of(diag, rec->command, sizeof(rec->command));
@@ -249,7 +321,7 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		/* a "no such user" answered after DATA is a content decision
 		 * dressed up as an address one (the address was accepted at
 		 * RCPT): the recipient's filter refused the message */
-		if (strcmp(r, "userunknown") == 0 && strcmp(rec->command, "DATA") == 0)
+		if (strcmp(r, "userunknown") == 0 && !address_refusal(rec))
 			r = "filtered";
 		goto set;
 	}

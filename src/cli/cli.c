@@ -27,6 +27,9 @@ static const char usage_text[] =
 	"                                    validate a config; errors as FILE:LINE: message\n"
 	"  bounce parse [--explain] [FILE|-]...\n"
 	"                                    read bounces; one JSON line per failed recipient\n"
+	"  suppress [-c FILE] list|add ADDR [--reason R]|remove ADDR --reason R|check ADDR|\n"
+	"       import FILE.csv|export [FILE.csv]|stats\n"
+	"                                    the suppression list (check: exit 1 when suppressed)\n"
 	"  help                              this text and the settings table\n"
 	"\n"
 	"Run as `sendmail` it is `mailerd send`; run as `mailq` it is `mailerd queue list`.\n"
@@ -73,6 +76,8 @@ int cli_main(int argc, char **argv)
 		r = cli_check_config(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "bounce") == 0)
 		r = cli_bounce(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "suppress") == 0)
+		r = cli_suppress(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 		 strcmp(argv[1], "-h") == 0) {
 		usage(stdout);

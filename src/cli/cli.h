@@ -17,6 +17,15 @@ int cli_send(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
 int cli_bounce(int argc, char **argv);
+int cli_suppress(int argc, char **argv);
+
+/* For `mailerd send` (cli/suppress.c): cli_suppress_mark fails every
+ * pending recipient of m that is on the suppression list (550 5.1.1 with
+ * when and why, so the sender gets the usual report) and returns how many;
+ * cli_suppress_log writes their events once m has its queue id. */
+struct spool_msg;
+int cli_suppress_mark(const struct config *cfg, struct spool_msg *m);
+void cli_suppress_log(const struct spool_msg *m, const char *client);
 
 /* Shared option handling: -c FILE and -o key=value, in any order, before
  * the command's own arguments. On success returns a loaded, checked

@@ -343,6 +343,8 @@ int cli_send(int argc, char **argv)
 	m->arrival_ms = util_now_ms();
 	snprintf(client, sizeof(client), "local (uid %u)", (unsigned)getuid());
 	util_strlcpy(m->client, client, sizeof(m->client));
+	/* suppressed recipients fail at once; the daemon reports them */
+	cli_suppress_mark(cfg, m);
 	if (write_message(w, cfg, m, &in) < 0) {
 		fprintf(stderr, "send: cannot write the queue file: %s\n", strerror(errno));
 		spool_writer_abort(w);
@@ -359,6 +361,7 @@ int cli_send(int argc, char **argv)
 	log_set_level(LOG_WARN);
 	if (mailog_open(cfg->event_log, err, sizeof(err)) == 0)
 		mailog_received(m->id, m->sender, m->body_len, m->n_rcpt, m->client, "local");
+	cli_suppress_log(m, client);
 	mailog_close();
 	/* Tell a running daemon; without one, the next start finds it. */
 	char request[64];

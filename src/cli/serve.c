@@ -9,23 +9,37 @@
  * Start-up order matters: the spool is opened (and locked) and recovered
  * before the listeners accept anything, so a restarted daemon first takes
  * back every message it had promised to deliver.
+ *
+ * Privileges (docs/security.md): started as root with run_user set, the
+ * daemon does everything that needs root first (bind port 25, create and
+ * open the spool, the event log, the control socket), hands the spool tree
+ * and the event log to run_user, then sets its groups, gid and uid for
+ * good before the loop runs. Started as root without run_user it warns and
+ * keeps running as root.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <ftw.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
 #include "deliver/deliver.h"
 #include "sched/sched.h"
 #include "smtp/smtp.h"
+#include "report/report.h"
 #include "spool/spool.h"
+#include "suppress/suppress.h"
 #include "util/mailog.h"
 #include "util/util.h"
 
@@ -33,6 +47,62 @@
 static void on_accepted(struct spool_msg *msg, void *arg)
 {
 	sched_take(arg, msg);
+}
+
+/* on_rcpt_check - the SMTP server asks whether rcpt is suppressed: one
+ * probe of the in-memory set, no I/O (suppress_cache_check) */
+static int on_rcpt_check(void *arg, const char *client_ip, const char *sender, const char *rcpt,
+			 char *text, size_t textlen)
+{
+	struct suppress_hit hit;
+
+	if (!suppress_cache_check(arg, rcpt, &hit))
+		return 0;
+	util_strlcpy(text, hit.text, textlen);
+	mailog_suppressed(NULL, sender, rcpt, client_ip, hit.text);
+	return 1;
+}
+
+/* on_final - what a final delivery outcome teaches the suppression list:
+ * a delivery restarts the soft bounce count; a permanent "no such user /
+ * domain / mail server" is a hard bounce; a full mailbox or a message that
+ * expired in the queue is a soft one. Failures about the sender or the
+ * content (blocked, filtered, too big) say nothing about the address,
+ * and neither does what happens to our own reports. */
+static void on_final(void *arg, const struct spool_msg *m, const struct spool_rcpt *r)
+{
+	struct suppress_bounce b = {0};
+	enum report_reason rr;
+
+	/* a report's own outcome is about the sender of some earlier mail
+	 * (or our postmaster), not about a list the sender mails to */
+	if (m->origin == SPOOL_ORIGIN_REPORT)
+		return;
+	if (r->state == RCPT_DELIVERED) {
+		suppress_cache_delivery(arg, r->addr);
+		return;
+	}
+	if (r->state != RCPT_FAILED)
+		return;
+	rr = report_classify(&r->last);
+	switch (rr) {
+	case REPORT_REASON_USERUNKNOWN:
+	case REPORT_REASON_HOSTUNKNOWN:
+	case REPORT_REASON_NOTACCEPT:
+		b.hard = r->last.kind == OUTCOME_PERM;
+		break;
+	case REPORT_REASON_MAILBOXFULL:
+	case REPORT_REASON_EXPIRED:
+		break;
+	default:
+		return;
+	}
+	b.address = r->addr;
+	b.reason = report_reason_name(rr);
+	b.status = r->last.status;
+	b.diagnostic = r->last.text;
+	b.queue_id = m->id;
+	suppress_cache_bounce(arg, &b);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -52,6 +122,82 @@ static int make_parent_dir(const char *file)
 
 	free(copy);
 	return r;
+}
+
+/* nftw has no argument for its callback: the owner to give */
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	/* lchown: a symbolic link planted in the spool must not make root
+	 * hand some other file to run_user */
+	if (lchown(path, chown_uid, chown_gid) < 0) {
+		log_error("run_user: cannot hand %s over: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* drop_privileges - become run_user for good (see the top comment);
+ * 0 when done or nothing to do, -1 with a logged reason */
+static int drop_privileges(const struct config *cfg)
+{
+	const struct passwd *pw;
+
+	if (cfg->run_user == NULL || cfg->run_user[0] == '\0') {
+		if (geteuid() == 0)
+			log_warn("running as root: set run_user so mailerd drops to an unprivileged "
+				 "user once its ports are bound");
+		return 0;
+	}
+	errno = 0;
+	pw = getpwnam(cfg->run_user);
+	if (pw == NULL) {
+		log_error("run_user %s: no such user%s%s", cfg->run_user, errno ? ": " : "",
+			  errno ? strerror(errno) : "");
+		return -1;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == pw->pw_uid)
+			return 0; /* started as that user already */
+		log_error("run_user = %s: mailerd serve must be started as root (or as %s) to switch "
+			  "user", cfg->run_user, cfg->run_user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		log_warn("run_user %s is root: not dropping privileges", cfg->run_user);
+		return 0;
+	}
+	/* copies: pw points into storage the next lookup overwrites */
+	chown_uid = pw->pw_uid;
+	chown_gid = pw->pw_gid;
+	if (nftw(cfg->spool_dir, chown_one, 16, FTW_PHYS) != 0)
+		return -1;
+	if (cfg->event_log[0] && lchown(cfg->event_log, chown_uid, chown_gid) < 0) {
+		log_error("run_user: cannot hand %s over: %s", cfg->event_log, strerror(errno));
+		return -1;
+	}
+	/* groups first: once the uid is gone, so is the right to change them */
+	if (initgroups(cfg->run_user, chown_gid) < 0 || setgid(chown_gid) < 0 ||
+	    setuid(chown_uid) < 0) {
+		log_error("run_user %s: cannot switch user: %s", cfg->run_user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() == 0)
+		fatal("run_user %s: root privileges could be regained", cfg->run_user);
+#if defined(__SANITIZE_ADDRESS__)
+	/* The leak checker attaches to its own process at exit, which the
+	 * kernel forbids after a uid change unless the process is dumpable
+	 * again. Sanitizer builds only: production builds stay undumpable. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
+	log_info("running as user %s (uid %u, gid %u)", cfg->run_user, (unsigned)chown_uid,
+		 (unsigned)chown_gid);
+	return 0;
 }
 
 static void apply_log_level(const struct config *cfg)
@@ -74,6 +220,8 @@ int cli_serve(int argc, char **argv)
 	struct deliver *dl = NULL;
 	struct sched *sc = NULL;
 	struct smtp_server *srv = NULL;
+	struct suppress_cache *supp = NULL;
+	struct suppress_policy pol;
 	struct event *sigterm = NULL, *sigint = NULL;
 	char err[600];
 	char control[4096];
@@ -133,11 +281,22 @@ int cli_serve(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	/* the suppression list is loaded before the first RCPT can come */
+	suppress_policy_from_config(cfg, &pol);
+	supp = suppress_cache_new(cfg->state_db, &pol, cfg->suppress_refresh_ms, err, sizeof(err));
+	if (supp == NULL) {
+		log_error("%s", err);
+		goto out;
+	}
+	sched_set_outcome_hook(sc, on_final, supp);
 	srv = smtp_server_new(base, cfg, sp, on_accepted, sc, err, sizeof(err));
 	if (srv == NULL) {
 		log_error("%s", err);
 		goto out;
 	}
+	smtp_server_set_rcpt_check(srv, on_rcpt_check, supp);
+	if (drop_privileges(cfg) < 0)
+		goto out;
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
 	event_add(sigterm, NULL);
@@ -153,6 +312,8 @@ out:
 		event_free(sigint);
 	smtp_server_free(srv);
 	sched_free(sc);
+	/* after the scheduler: its last outcomes are written before exit */
+	suppress_cache_free(supp);
 	deliver_free(dl);
 	spool_free(sp);
 	mailog_close();

@@ -61,6 +61,20 @@ struct config {
 	char *metrics_listen;
 
 	char *log_level;               /* debug, info, warn, error */
+
+	/* suppression (src/suppress): policy and the daemon's cache */
+	bool suppress_hard_bounce;       /* a hard bounce suppresses at once */
+	uint64_t soft_bounce_limit;      /* soft bounces that suppress ... */
+	int64_t soft_bounce_window_ms;   /* ... within this window, no delivery between */
+	bool suppress_complaints;        /* a complaint (ARF) suppresses */
+	int64_t suppress_refresh_ms;     /* daemon cache: poll the store for changes */
+
+	/* connection limits and privileges (0 = no limit) */
+	uint64_t max_connections;            /* SMTP sessions open at once */
+	uint64_t max_connections_per_ip;     /* ... from one client address */
+	uint64_t max_messages_per_ip_per_minute; /* MAIL commands per client address */
+	int64_t smtpd_data_deadline_ms;      /* whole DATA phase, however fast bytes come */
+	char *run_user;                      /* drop to this user after binding ("" = stay) */
 };
 
 /* config_new - a config holding every default */

@@ -95,5 +95,36 @@ const struct setting config_settings[] = {
 	{"metrics_listen", SET_STR, STR(metrics_listen), "", 0, 0,
 	 "host:port of the metrics endpoint"},
 	{"log_level", SET_STR, STR(log_level), "info", 0, 0, "debug, info, warn or error"},
+
+	/* suppression: when an address stops being mailed (src/suppress) */
+	{"suppress_hard_bounce", SET_BOOL, STR(suppress_hard_bounce), "on", 0, 0,
+	 "on: a hard bounce (no such user, no such domain) suppresses the address at once"},
+	{"soft_bounce_limit", SET_UINT, STR(soft_bounce_limit), "5", 1, 100000,
+	 "soft bounces (mailbox full, system full, network error...) that suppress an address "
+	 "when they come within soft_bounce_window without a delivery in between"},
+	{"soft_bounce_window", SET_DURATION, STR(soft_bounce_window_ms), "15d", 1000,
+	 3650LL * 86400000, "window in which soft_bounce_limit soft bounces are counted"},
+	{"suppress_complaints", SET_BOOL, STR(suppress_complaints), "on", 0, 0,
+	 "on: a complaint (ARF feedback report, RFC 5965) suppresses the address"},
+	{"suppress_refresh", SET_DURATION, STR(suppress_refresh_ms), "2s", 100, 3600000,
+	 "how often the daemon reads suppressions written elsewhere (other nodes, the "
+	 "suppress command) into its in-memory set"},
+
+	/* connection limits and privileges (docs/security.md) */
+	{"max_connections", SET_UINT, STR(max_connections), "1000", 0, 1000000,
+	 "SMTP connections open at once; more get 421 4.7.0 and are closed (0: no limit)"},
+	{"max_connections_per_ip", SET_UINT, STR(max_connections_per_ip), "50", 0, 1000000,
+	 "SMTP connections open at once from one client address; more get 421 4.7.0 "
+	 "(0: no limit)"},
+	{"max_messages_per_ip_per_minute", SET_UINT, STR(max_messages_per_ip_per_minute), "0", 0,
+	 1000000,
+	 "MAIL commands one client address may give per minute (token bucket); more get "
+	 "450 4.7.1 (0: no limit)"},
+	{"smtpd_data_deadline", SET_DURATION, STR(smtpd_data_deadline_ms), "1h", 1000, 86400000,
+	 "longest time for a whole DATA phase, so a client sending a byte now and then cannot "
+	 "hold a session forever (smtpd_timeout likewise bounds each command)"},
+	{"run_user", SET_STR, STR(run_user), "", 0, 0,
+	 "when started as root: user to switch to after binding the listeners and opening "
+	 "the spool (empty: keep the starting user)"},
 	{NULL, 0, 0, NULL, 0, 0, NULL},
 };

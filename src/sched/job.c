@@ -201,6 +201,7 @@ static void job_on_done(const struct deliver_result *res, void *arg)
 	uint32_t rnd = util_random_u32();
 	struct outcome missing;
 
+	sched_failpoint("sched-after-result");
 	if (j->where != JOB_ACTIVE)
 		fatal("job_on_done: %s: result for a job that is not active", qm->msg->id);
 	j->where = JOB_NONE;

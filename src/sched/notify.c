@@ -206,6 +206,8 @@ static void notify_on_queued(int err, const char *id, struct spool_msg *rmsg, vo
 	bool delay = qr->kind == REPORT_DELAYED;
 
 	qr->inflight = false;
+	if (err == 0)
+		sched_failpoint("sched-after-report");
 	if (err != 0) {
 		log_error("%s: the %s report could not be queued: %s; retrying", m->id,
 			  kind_word(qr->kind), strerror(err));
@@ -295,6 +297,7 @@ static void qreport_try(struct qreport *qr)
 	req.return_limit = cfg->report_return_limit;
 	req.templates_dir = cfg->report_templates;
 	req.body_fd = -1;
+	sched_failpoint("sched-before-report");
 	rc = report_queue(s->sp, &req, notify_on_queued, qr, err, sizeof(err));
 	free(idx);
 	if (rc == 0) {

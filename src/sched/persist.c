@@ -160,10 +160,12 @@ static void msg_on_synced(int err, void *arg)
 	struct sched *s = qm->s;
 
 	qm->updating = false;
-	if (err != 0)
+	if (err != 0) {
 		msg_update_failed(qm, err);
-	else
+	} else {
+		sched_failpoint("sched-after-update");
 		msg_act(qm);
+	}
 	msg_settle(qm);
 	sched_arm(s);
 }

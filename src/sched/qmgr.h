@@ -171,6 +171,8 @@ struct sched {
 	int64_t rate_swept_ms;
 	uint64_t reports_sent;
 	uint64_t reports_suppressed;
+	sched_outcome_fn outcome_hook;   /* final outcomes (suppression), may be NULL */
+	void *outcome_arg;
 };
 
 /* control.c */
@@ -178,6 +180,15 @@ void sched_control_free(struct sched_control *c);
 
 /* sched.c */
 void sched_arm(struct sched *s);
+/* sched_failpoint - kill -9 ourselves when MAILERD_FAILPOINT names this
+ * point (crash tests; the same switch as the spool's). Points:
+ *   sched-after-result   a transaction ended, no outcome recorded yet
+ *   sched-after-update   outcomes durable, not yet acted on (no log
+ *                        line, no report, no removal)
+ *   sched-before-report  a final report is about to be queued
+ *   sched-after-report   the report is durable, the original's
+ *                        "reported" mark is not */
+void sched_failpoint(const char *name);
 void sched_on_final(struct qmsg *qm, const size_t *ri, size_t n);
 
 /* notify.c: the reports a message causes (issue 3) */

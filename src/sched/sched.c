@@ -24,6 +24,7 @@
  * timer itself runs on the loop's monotonic clock.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,16 @@ static int sched_deliver_transport(void *arg, const struct deliver_request *req,
 				   deliver_done_fn done, void *done_arg)
 {
 	return deliver_start(arg, req, done, done_arg);
+}
+
+void sched_failpoint(const char *name)
+{
+	const char *fp = getenv("MAILERD_FAILPOINT");
+
+	if (fp != NULL && strcmp(fp, name) == 0) {
+		log_warn("sched: failpoint %s: killing the process", name);
+		raise(SIGKILL);
+	}
 }
 
 /* sched_arm - point the timer at the heap's top; a no-op when it already
@@ -153,6 +164,12 @@ void sched_set_transport(struct sched *s, sched_transport_fn fn, void *arg)
 	s->transport_arg = arg;
 }
 
+void sched_set_outcome_hook(struct sched *s, sched_outcome_fn fn, void *arg)
+{
+	s->outcome_hook = fn;
+	s->outcome_arg = arg;
+}
+
 void sched_free(struct sched *s)
 {
 	void **v;
@@ -197,6 +214,8 @@ void sched_on_final(struct qmsg *qm, const size_t *ri, size_t n)
 		bool ok = r->state == RCPT_DELIVERED;
 		mailog_final(m->id, m->sender, r->addr, ok ? "delivered" : "failed", &r->last,
 			     m->arrival_ms);
+		if (qm->s->outcome_hook)
+			qm->s->outcome_hook(qm->s->outcome_arg, m, r);
 	}
 	notify_final(qm, ri, n);
 }

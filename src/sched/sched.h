@@ -93,6 +93,13 @@ size_t sched_active(const struct sched *s);
 uint64_t sched_reports_sent(const struct sched *s);
 uint64_t sched_reports_suppressed(const struct sched *s);
 
+/* Final outcome hook (issue 6, suppression store): called once per
+ * recipient that reached a final state (delivered or failed), after that
+ * state is durable, on the event loop. It must not block. */
+typedef void (*sched_outcome_fn)(void *arg, const struct spool_msg *msg,
+				 const struct spool_rcpt *rcpt);
+void sched_set_outcome_hook(struct sched *s, sched_outcome_fn fn, void *arg);
+
 /* ---- control socket (control.c) ---- */
 /* sched_control_listen - accept `mailerd queue` requests on a Unix socket
  * at path (mode 0600). One request line, reply lines, then close. */

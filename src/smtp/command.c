@@ -12,6 +12,8 @@
  *   - SIZE over max_message_size: 552 5.3.4 (RFC 1870 section 6.2)
  *   - non-ASCII addresses without SMTPUTF8: 553 5.6.7 (RFC 6531 3.6.1)
  *   - more than max_recipients: 452 4.5.3 (RFC 5321 section 4.5.3.1.10)
+ *   - a suppressed recipient (the rcpt_check hook): 550 5.1.1 with when and why
+ *   - more MAIL commands than max_messages_per_ip_per_minute: 450 4.7.1
  * VRFY answers 252 (we cannot verify remote users), EXPN 502, and commands
  * of extensions we do not announce (STARTTLS, AUTH, BDAT) 502 5.5.1.
  */
@@ -90,6 +92,13 @@ static void cmd_mail(struct smtp_session *s, const char *args)
 				   (unsigned long long)max);
 		goto reset;
 	}
+	/* max_messages_per_ip_per_minute: a well-formed MAIL is a message
+	 * started; temporary (450), so a well-behaved client retries later */
+	if (!smtp_limits_message(s->srv->limits, s->ip, util_now_ms())) {
+		log_info("smtp: message rate limit exceeded by [%s]", s->ip);
+		smtp_session_reply(s, 450, "4.7.1", "Rate limit exceeded, try again later");
+		goto reset;
+	}
 	s->state = SESS_MAIL;
 	smtp_session_reply(s, 250, "2.1.0", "Ok");
 	return;
@@ -136,6 +145,19 @@ static void cmd_rcpt(struct smtp_session *s, const char *args)
 		smtp_session_reply(s, 554, "5.7.1", "<%s>: Relay access denied", path.addr);
 		return;
 	}
+	if (s->srv->rcpt_check && path.domain[0] != '\0') {
+		/* the suppression list (smtp_server_set_rcpt_check); RFC 3463
+		 * 5.1.1: the mailbox is not to be used */
+		char why[400] = "";
+		if (s->srv->rcpt_check(s->srv->rcpt_check_arg, s->ip, s->sender.addr, path.addr, why,
+				       sizeof(why)) != 0) {
+			/* RFC 5321 section 4.5.3.1.5: the reply line fits 512 octets */
+			int room = SMTP_REPLYLINE_MAX - 20 - (int)strlen(path.addr);
+			smtp_session_reply(s, 550, "5.1.1", "<%s>: %.*s", path.addr,
+					   room > 0 ? room : 0, why[0] ? why : "recipient suppressed");
+			return;
+		}
+	}
 	if (s->nrcpt >= s->srv->max_rcpt) {
 		smtp_session_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;
@@ -168,6 +190,12 @@ static void cmd_data(struct smtp_session *s, const char *args)
 		return;
 	}
 	smtp_receive_begin(s);
+}
+
+void smtp_server_set_rcpt_check(struct smtp_server *srv, smtp_rcpt_check_fn fn, void *arg)
+{
+	srv->rcpt_check = fn;
+	srv->rcpt_check_arg = arg;
 }
 
 void smtp_command_run(struct smtp_session *s, char *line, size_t len)

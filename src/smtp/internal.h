@@ -30,6 +30,7 @@ bool smtp_xtext_valid(const char *s, size_t len, bool allow_utf8);
 /* ---- the server (server.c, session.c, command.c, receive.c) ---- */
 struct bufferevent;
 struct evconnlistener;
+struct event;
 
 #define SMTP_ERROR_LIMIT 20          /* 5xx replies before 421 and close */
 #define SMTP_INPUT_MAX (64 * 1024)   /* read high watermark per session */
@@ -63,6 +64,9 @@ struct smtp_server {
 	const char *hostname;
 	bool normalize;
 	size_t max_rcpt;
+	smtp_rcpt_check_fn rcpt_check; /* suppression hook, may be NULL */
+	void *rcpt_check_arg;
+	struct smtp_limits *limits;    /* connection and message-rate limits */
 };
 
 struct smtp_session {
@@ -74,6 +78,8 @@ struct smtp_session {
 	bool discarding;              /* dropping the rest of an over-long line */
 	bool out_full;                /* waiting for the client to read replies */
 	bool eof;                     /* the client closed its sending side */
+	bool counted;                 /* holds a slot in srv->limits */
+	struct event *deadline;       /* per-command / per-DATA deadline */
 	char ip[64];
 	char helo[256];
 	bool esmtp;
@@ -102,7 +108,9 @@ struct smtp_session {
 };
 
 /* session.c */
-void smtp_session_start(struct smtp_server *srv, int fd, const char *ip);
+/* smtp_session_start - counted: the session holds a limits slot to give
+ * back when it ends */
+void smtp_session_start(struct smtp_server *srv, int fd, const char *ip, bool counted);
 void smtp_session_reply(struct smtp_session *s, int code, const char *status, const char *fmt,
 			...) __attribute__((format(printf, 4, 5)));
 /* smtp_session_raw - preformatted reply lines (multi-line replies) */
@@ -115,6 +123,10 @@ void smtp_session_drop(struct smtp_session *s);
 void smtp_session_hold(struct smtp_session *s);
 void smtp_session_release(struct smtp_session *s);
 void smtp_session_set_timeout(struct smtp_session *s, int64_t ms);
+/* smtp_session_set_deadline - end the session with 421 4.4.2 ms from now
+ * unless re-armed; bytes arriving do not push it back (slowloris) */
+void smtp_session_set_deadline(struct smtp_session *s, int64_t ms);
+void smtp_session_stop_timer(struct smtp_session *s);
 void smtp_session_reset_tx(struct smtp_session *s);
 
 /* command.c */

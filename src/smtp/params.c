@@ -38,6 +38,20 @@ static bool val_is(const struct param *pm, const char *name)
 	       strncasecmp(pm->val, name, pm->vallen) == 0;
 }
 
+/* xtext_printable - RFC 3461 sections 4.2 and 4.4: before encoding, ORCPT
+ * and ENVID are printable text. An encoded control character ("+0D+0A")
+ * would smuggle a line break into the report that quotes the value, so
+ * it is refused here, where the client can still be told. */
+static bool xtext_printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 2 < len; i++) {
+		if (s[i] == '+' && (s[i + 1] == '0' || s[i + 1] == '1' ||
+				    (s[i + 1] == '7' && s[i + 2] == 'F')))
+			return false;
+	}
+	return true;
+}
+
 static int bad_value(struct smtp_error *err, const struct param *pm)
 {
 	smtp_error_set(err, 501, "5.5.4", "Bad %.*s parameter value", (int)pm->kwlen, pm->kw);
@@ -221,7 +235,8 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_path *path,
 				return -1;
 			/* RFC 3461 section 4.4: at most 100 characters of xtext */
 			if (pm.val == NULL || pm.vallen >= sizeof(p->envid) ||
-			    !smtp_xtext_valid(pm.val, pm.vallen, false))
+			    !smtp_xtext_valid(pm.val, pm.vallen, false) ||
+			    !xtext_printable(pm.val, pm.vallen))
 				return bad_value(err, &pm);
 			memcpy(p->envid, pm.val, pm.vallen);
 			p->envid[pm.vallen] = '\0';
@@ -283,7 +298,8 @@ static int parse_orcpt(const struct param *pm, char *out, size_t size, struct sm
 			return bad_value(err, pm);
 	/* RFC 6533 section 3: the "utf-8" type may carry UTF-8 */
 	utf8_type = tlen == 5 && strncasecmp(pm->val, "utf-8", 5) == 0;
-	if (!smtp_xtext_valid(semi + 1, pm->vallen - tlen - 1, utf8_type))
+	if (!smtp_xtext_valid(semi + 1, pm->vallen - tlen - 1, utf8_type) ||
+	    !xtext_printable(semi + 1, pm->vallen - tlen - 1))
 		return bad_value(err, pm);
 	memcpy(out, pm->val, pm->vallen);
 	out[pm->vallen] = '\0';

@@ -52,6 +52,8 @@ void smtp_receive_begin(struct smtp_session *s)
 	s->data_start_ms = util_now_ms();
 	s->state = SESS_DATA;
 	smtp_session_set_timeout(s, s->srv->cfg->smtpd_data_timeout_ms);
+	/* the whole DATA phase is bounded too, not just the gaps */
+	smtp_session_set_deadline(s, s->srv->cfg->smtpd_data_deadline_ms);
 	smtp_session_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 }
 
@@ -163,8 +165,10 @@ static void on_commit(int err, struct spool_msg *msg, void *arg)
 		smtp_session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 	}
 	smtp_session_reset_tx(s);
-	if (s->srv != NULL)
+	if (s->srv != NULL) {
 		smtp_session_set_timeout(s, s->srv->cfg->smtpd_timeout_ms);
+		smtp_session_set_deadline(s, s->srv->cfg->smtpd_timeout_ms);
+	}
 	/* pipelined commands that arrived during the commit */
 	smtp_session_process(s);
 	if (s->eof && s->state != SESS_COMMIT)
@@ -198,6 +202,7 @@ void smtp_receive_end(struct smtp_session *s)
 	struct spool_writer *w;
 
 	smtp_session_set_timeout(s, s->srv->cfg->smtpd_timeout_ms);
+	smtp_session_set_deadline(s, s->srv->cfg->smtpd_timeout_ms);
 	if (!refusing(s) && !s->hdr_done) {
 		/* the header section never ended: it is the whole message, and
 		 * missing fields go at its end */

@@ -10,6 +10,13 @@
  * start-up nothing in this file fails except accept(), which is logged.
  *
  * IPv6 listeners are IPV6_V6ONLY so "0.0.0.0:25, [::]:25" can coexist.
+ *
+ * Admission (limit.c, docs/security.md): past max_connections in total,
+ * or max_connections_per_ip from one address, a new connection gets
+ * "421 4.7.0 ... Too many connections" written straight to the socket and
+ * is closed before a session (and its buffers) exist. The soft limit of
+ * open files is raised towards the hard one at start-up so that
+ * max_connections sessions fit; if they cannot, a warning says so.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,12 +37,15 @@
 #include "smtp/internal.h"
 
 #define LISTEN_BACKLOG 128
+/* descriptors besides the sessions: listeners, spool, log, delivery */
+#define FD_RESERVE 256
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
 	struct smtp_server *srv = arg;
 	char ip[INET6_ADDRSTRLEN] = "unknown";
+	enum smtp_limit_verdict verdict;
 
 	(void)lev;
 	(void)salen;
@@ -42,7 +53,42 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, ip, sizeof(ip));
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, ip, sizeof(ip));
-	smtp_session_start(srv, fd, ip);
+	verdict = smtp_limits_connect(srv->limits, ip, util_now_ms());
+	if (verdict != SMTP_LIMIT_OK) {
+		char msg[400];
+		int n = snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections%s, try again later\r\n",
+				 srv->hostname, verdict == SMTP_LIMIT_PER_IP ? " from your address" : "");
+
+		log_info("smtp: refused connection from [%s]: too many connections%s", ip,
+			 verdict == SMTP_LIMIT_PER_IP ? " from this address" : "");
+		/* a fresh socket's send buffer is empty: this never blocks, and
+		 * if it fails the client just sees the close */
+		if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("smtp: 421 to [%s] not sent: %s", ip, strerror(errno));
+		evutil_closesocket(fd);
+		return;
+	}
+	smtp_session_start(srv, fd, ip, true);
+}
+
+/* raise_nofile - make room for max_connections sessions */
+static void raise_nofile(uint64_t max_connections)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	want = max_connections > 0 ? (rlim_t)(max_connections + FD_RESERVE) : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("smtp: cannot raise the open file limit: %s", strerror(errno));
+	}
+	if (max_connections > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)(max_connections + FD_RESERVE))
+		log_warn("smtp: open file limit %llu is too low for max_connections = %llu",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)max_connections);
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
@@ -171,6 +217,9 @@ struct smtp_server *smtp_server_new(struct event_base *base, const struct config
 	srv->relay = smtp_relay_new(cfg->relay_networks, cfg->local_domains, err, errlen);
 	if (srv->relay == NULL)
 		goto fail;
+	srv->limits = smtp_limits_new(cfg->max_connections, cfg->max_connections_per_ip,
+				      cfg->max_messages_per_ip_per_minute);
+	raise_nofile(cfg->max_connections);
 
 	p = cfg->listen != NULL ? cfg->listen : "";
 	while (*p != '\0') {
@@ -230,6 +279,7 @@ void smtp_server_free(struct smtp_server *srv)
 		srv->sessions = s->next;
 		s->prev = s->next = NULL;
 		s->srv = NULL;
+		smtp_session_stop_timer(s);
 		if (s->bev != NULL) {
 			bufferevent_free(s->bev);
 			s->bev = NULL;
@@ -237,5 +287,6 @@ void smtp_server_free(struct smtp_server *srv)
 		}
 	}
 	smtp_relay_free(srv->relay);
+	smtp_limits_free(srv->limits);
 	free(srv);
 }

@@ -19,7 +19,14 @@
  *
  * Timeouts (RFC 5321 section 4.5.3.2): smtpd_timeout_ms while waiting for
  * a command, smtpd_data_timeout_ms inside DATA; both end the session with
- * "421 4.4.2 host Error: timeout exceeded".
+ * "421 4.4.2 host Error: timeout exceeded". The bufferevent's read timeout
+ * restarts with every byte, so on its own it lets a client that dribbles
+ * one byte at a time (slowloris) hold a session forever. So each session
+ * also has a deadline that bytes do not push back: smtpd_timeout_ms from
+ * the end of the previous command to the end of the next command line,
+ * and smtpd_data_deadline_ms for the whole DATA phase. Nothing runs
+ * against the deadline while a spool commit is in flight (our wait, not
+ * the client's).
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -35,6 +42,7 @@
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
 void smtp_session_hold(struct smtp_session *s)
 {
@@ -67,17 +75,49 @@ void smtp_session_set_timeout(struct smtp_session *s, int64_t ms)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
-void smtp_session_start(struct smtp_server *srv, int fd, const char *ip)
+void smtp_session_set_deadline(struct smtp_session *s, int64_t ms)
+{
+	struct timeval tv;
+
+	if (s->bev == NULL || s->deadline == NULL)
+		return;
+	if (ms <= 0) {
+		evtimer_del(s->deadline);
+		return;
+	}
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	evtimer_add(s->deadline, &tv);
+}
+
+/* smtp_session_stop_timer - the deadline timer goes with the connection */
+void smtp_session_stop_timer(struct smtp_session *s)
+{
+	if (s->deadline != NULL) {
+		event_free(s->deadline);
+		s->deadline = NULL;
+	}
+}
+
+void smtp_session_start(struct smtp_server *srv, int fd, const char *ip, bool counted)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 
 	s->srv = srv;
 	s->refs = 1; /* the connection */
 	util_strlcpy(s->ip, ip, sizeof(s->ip));
+	s->counted = counted;
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
+	s->deadline = evtimer_new(srv->base, on_deadline, s);
+	if (s->bev == NULL || s->deadline == NULL) {
 		log_error("smtp: cannot set up a session for %s", ip);
-		evutil_closesocket(fd);
+		if (s->bev != NULL)
+			bufferevent_free(s->bev);
+		else
+			evutil_closesocket(fd);
+		smtp_session_stop_timer(s);
+		if (counted)
+			smtp_limits_disconnect(srv->limits, ip, util_now_ms());
 		free(s);
 		return;
 	}
@@ -88,6 +128,7 @@ void smtp_session_start(struct smtp_server *srv, int fd, const char *ip)
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	smtp_session_set_timeout(s, srv->cfg->smtpd_timeout_ms);
+	smtp_session_set_deadline(s, srv->cfg->smtpd_timeout_ms);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_debug("smtp: connect from [%s]", ip);
 	/* RFC 5321 section 4.2: the greeting names us */
@@ -102,6 +143,10 @@ void smtp_session_drop(struct smtp_session *s)
 	log_debug("smtp: disconnect from [%s]", s->ip);
 	bufferevent_free(s->bev);
 	s->bev = NULL;
+	smtp_session_stop_timer(s);
+	if (s->srv != NULL && s->counted)
+		smtp_limits_disconnect(s->srv->limits, s->ip, util_now_ms());
+	s->counted = false;
 	if (s->srv != NULL) {
 		if (s->prev != NULL)
 			s->prev->next = s->next;
@@ -200,6 +245,10 @@ static int read_line(struct smtp_session *s, struct evbuffer *in)
 		return 0;
 	}
 	n = (size_t)eol.pos;
+	/* a complete line: the next one has its own smtpd_timeout (DATA
+	 * replaces this with the DATA deadline) */
+	if (s->srv != NULL)
+		smtp_session_set_deadline(s, s->srv->cfg->smtpd_timeout_ms);
 	if (s->discarding || n + 1 > SMTP_CMDLINE_MAX) {
 		evbuffer_drain(in, n + 1);
 		s->discarding = false;
@@ -212,6 +261,13 @@ static int read_line(struct smtp_session *s, struct evbuffer *in)
 		line[--n] = '\0';
 	if (memchr(line, '\0', n) != NULL) {
 		smtp_session_reply(s, 500, "5.5.2", "Error: NUL character in command");
+		return 1;
+	}
+	/* RFC 5321 section 2.3.8: CR only as part of CRLF. A bare CR inside
+	 * a command line is a line end to some parsers and not to others,
+	 * the stuff of command injection: refuse the whole line. */
+	if (memchr(line, '\r', n) != NULL) {
+		smtp_session_reply(s, 500, "5.5.2", "Error: bare CR in command");
 		return 1;
 	}
 	smtp_command_run(s, line, n);
@@ -282,6 +338,23 @@ static void on_write(struct bufferevent *bev, void *arg)
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		smtp_session_process(s);
 	}
+}
+
+/* on_deadline - the client took too long for one command line or for
+ * the whole DATA phase, however steadily its bytes trickled in */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->bev == NULL || s->closing || s->state == SESS_COMMIT)
+		return; /* a commit re-arms it when done */
+	log_info("smtp: deadline exceeded %s from [%s]",
+		 s->state == SESS_DATA ? "in DATA" : "for a command", s->ip);
+	smtp_session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
+			   s->srv != NULL ? s->srv->hostname : "mailerd");
+	smtp_session_close_after_flush(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

@@ -131,6 +131,15 @@ void smtp_received_header(struct buf *out, const char *helo, const char *client_
  * "postmaster" and an empty domain). Callers check out->utf8 against
  * SMTPUTF8 themselves (553 5.6.7). */
 
+/* RCPT policy hook (issue 6, suppression): called for each recipient the
+ * relay rules accepted. Returns 0 to accept, or 1 to refuse with
+ * "550 5.1.1 <rcpt>: TEXT" where TEXT was written into text (why and
+ * since when). Runs on the event loop: it must not block. */
+typedef int (*smtp_rcpt_check_fn)(void *arg, const char *client_ip, const char *sender,
+				  const char *rcpt, char *text, size_t textlen);
+/* smtp_server_set_rcpt_check - install (or, with fn NULL, remove) it */
+void smtp_server_set_rcpt_check(struct smtp_server *srv, smtp_rcpt_check_fn fn, void *arg);
+
 /* smtp_server_port - the local port of listener i (useful with port 0),
  * -1 when there is no such listener */
 int smtp_server_port(const struct smtp_server *srv, size_t i);
@@ -205,5 +214,28 @@ void smtp_hdr_scan_init(struct smtp_hdr_scan *hs);
 /* smtp_hdr_scan_feed - scan the complete lines of data[0..len) from
  * hs->pos; returns true once the header section has ended */
 bool smtp_hdr_scan_feed(struct smtp_hdr_scan *hs, const char *data, size_t len);
+
+/* Admission limits (limit.c): connections in total and per client
+ * address, and a per-address message rate (token bucket refilled at
+ * messages_per_minute per 60 s). 0 = no limit. Times are passed in so the
+ * functions stay pure. */
+struct smtp_limits;
+enum smtp_limit_verdict {
+	SMTP_LIMIT_OK = 0,
+	SMTP_LIMIT_TOTAL,  /* max_connections reached */
+	SMTP_LIMIT_PER_IP, /* max_connections_per_ip reached */
+};
+struct smtp_limits *smtp_limits_new(uint64_t max_connections, uint64_t max_per_ip,
+				    uint64_t messages_per_minute);
+void smtp_limits_free(struct smtp_limits *l);
+/* smtp_limits_connect - take a connection slot for ip, or say why not */
+enum smtp_limit_verdict smtp_limits_connect(struct smtp_limits *l, const char *ip, int64_t now_ms);
+/* smtp_limits_disconnect - give back a slot taken by smtp_limits_connect */
+void smtp_limits_disconnect(struct smtp_limits *l, const char *ip, int64_t now_ms);
+/* smtp_limits_message - may ip start one more message now? (takes a
+ * token when it may) */
+bool smtp_limits_message(struct smtp_limits *l, const char *ip, int64_t now_ms);
+uint64_t smtp_limits_total(const struct smtp_limits *l);
+uint64_t smtp_limits_conns(struct smtp_limits *l, const char *ip, int64_t now_ms);
 
 #endif

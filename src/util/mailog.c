@@ -167,3 +167,27 @@ void mailog_queue_op(const char *qid, const char *op, const char *detail)
 		json_object_set_new(ev, "detail", json_string(d));
 	emit(ev);
 }
+
+void mailog_suppressed(const char *qid, const char *sender, const char *rcpt, const char *client,
+		       const char *why)
+{
+	char s[SMTP_ESC_MAX], r[SMTP_ESC_MAX], c[SMTP_ESC_MAX], w[1024];
+	json_t *ev = json_object();
+
+	util_escape(sender ? sender : "", sender ? strlen(sender) : 0, s, sizeof(s));
+	util_escape(rcpt, strlen(rcpt), r, sizeof(r));
+	util_escape(client ? client : "", client ? strlen(client) : 0, c, sizeof(c));
+	util_escape(why ? why : "", why ? strlen(why) : 0, w, sizeof(w));
+	/* Postfix's wording for a refusal before a queue id exists */
+	log_info("%s: reject: RCPT from %s: 550 5.1.1 <%s>: %s; from=<%s> to=<%s>",
+		 qid ? qid : "NOQUEUE", c, r, w, s, r);
+	json_object_set_new(ev, "event", json_string("suppressed"));
+	if (qid)
+		json_object_set_new(ev, "qid", json_string(qid));
+	json_object_set_new(ev, "sender", json_string(s));
+	json_object_set_new(ev, "rcpt", json_string(r));
+	json_object_set_new(ev, "client", json_string(c));
+	json_object_set_new(ev, "dsn", json_string("5.1.1"));
+	json_object_set_new(ev, "reason", json_string(w));
+	emit(ev);
+}

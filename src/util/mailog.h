@@ -9,7 +9,7 @@
  *
  * Untrusted text is escaped; bodies are never logged. Event kinds in the
  * JSON "event" field: received, attempt, delivered, deferred, failed,
- * expired, held, released, deleted, removed, corrupt.
+ * expired, held, released, deleted, removed, corrupt, suppressed.
  */
 #ifndef MAILERD_MAILOG_H
 #define MAILERD_MAILOG_H
@@ -38,5 +38,11 @@ void mailog_final(const char *qid, const char *sender, const char *rcpt, const c
 
 /* mailog_queue_op - held / released / deleted / removed / corrupt */
 void mailog_queue_op(const char *qid, const char *op, const char *detail);
+
+/* mailog_suppressed - a recipient refused because it is on the
+ * suppression list (event "suppressed"); qid NULL at RCPT time (logged as
+ * NOQUEUE), set when `mailerd send` fails it inside a queued message */
+void mailog_suppressed(const char *qid, const char *sender, const char *rcpt, const char *client,
+		       const char *why);
 
 #endif

@@ -2,6 +2,9 @@
  * test_bounce_parse.c - the bounce parser on hand-made minimal messages
  * (the .eml files in tests/bounce, one per recogniser or rule) and its text helpers.
  * Table-driven: each case names a file and the records it must give.
+ * Also: the reports mailerd itself writes (tests/golden/report) parse
+ * back to their recipients, statuses and reasons (round trip), and the
+ * built-in MIME reader gives the same records as GMime on every message.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +41,31 @@ static const struct {
 	 {{"picky@example.com", "filtered", "5.0.0", false}}},
 	{"rfc3834 vacation", "vacation.eml", 1, {{"away@example.com", "vacation", "", false}}},
 	{"not a bounce", "not-bounce.eml", 0, {{0}}},
+	{"user unknown with a mailbox-status code is filtered", "dsn-mailbox-status-filtered.eml", 1,
+	 {{"picky@example.com", "filtered", "5.2.1", false}}},
+	{"folded 'in reply to RCPT TO'; address named filtered", "postfix-rcpt-folded.eml", 1,
+	 {{"filtered@example.com", "userunknown", "5.0.0", true}}},
+	{"qmail 'does not like recipient' is RCPT", "qmail-rcpt-words.eml", 1,
+	 {{"nobody@example.com", "userunknown", "5.5.0", true}}},
+	{"postfix host or domain name not found", "postfix-nxdomain.eml", 1,
+	 {{"someone@nodomain.example", "hostunknown", "5.0.0", true}}},
+	{"null MX is notaccept", "gsuite-null-mx.eml", 1,
+	 {{"nomail@nomail.example", "notaccept", "5.0.0", true}}},
+	{"base64 / quoted-printable / other charsets", "mime-base64-latin1.eml", 1,
+	 {{"gone@example.com", "userunknown", "5.1.1", true}}},
+	/* round trip: the reports mailerd writes (RFC 3464) */
+	{"own report: failed", "../golden/report/failed.eml", 2,
+	 {{"bob@example.net", "userunknown", "5.1.1", true},
+	  {"carol@gmial.com", "hostunknown", "5.1.2", true}}},
+	{"own report: delayed", "../golden/report/delayed.eml", 2,
+	 {{"bob@example.net", "mailboxfull", "4.2.2", false},
+	  {"carol@example.com", "expired", "4.4.1", false}}},
+	{"own report: delivered", "../golden/report/delivered.eml", 2,
+	 {{"bob@example.net", "delivered", "2.0.0", false},
+	  {"carol@example.com", "delivered", "2.0.0", false}}},
+	{"own report: relayed", "../golden/report/relayed.eml", 2,
+	 {{"bob@example.net", "delivered", "2.0.0", false},
+	  {"carol@example.com", "delivered", "2.0.0", false}}},
 };
 
 static char *slurp(const char *name, size_t *len)
@@ -92,6 +120,67 @@ static void test_cases(void **state)
 		bounce_result_free(&res);
 		free(data);
 	}
+}
+
+/* same_records - the records of one file with the fast reader and with
+ * GMime must be equal field by field */
+static void test_fast_mime_matches_gmime(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bounce_result a = {0}, b = {0};
+		size_t len;
+		char *data = slurp(cases[i].file, &len);
+
+		bounce_set_fast_mime(true);
+		bounce_parse(data, len, &a);
+		bounce_set_fast_mime(false);
+		bounce_parse(data, len, &b);
+		bounce_set_fast_mime(true);
+		if (a.n != b.n)
+			fail_msg("%s: fast reader got %zu records, GMime %zu", cases[i].name, a.n, b.n);
+		for (size_t j = 0; j < a.n; j++) {
+			const struct bounce_record *x = &a.recs[j], *y = &b.recs[j];
+			if (strcmp(x->recipient, y->recipient) || strcmp(x->status, y->status) ||
+			    strcmp(x->reason, y->reason) ||
+			    strcmp(x->diagnostic_code ? x->diagnostic_code : "",
+				   y->diagnostic_code ? y->diagnostic_code : ""))
+				fail_msg("%s: fast reader got %s %s %s, GMime %s %s %s", cases[i].name,
+					 x->recipient, x->status, x->reason, y->recipient, y->status,
+					 y->reason);
+		}
+		bounce_result_free(&a);
+		bounce_result_free(&b);
+		free(data);
+	}
+}
+
+/* the fast reader undoes base64 and quoted-printable and converts
+ * ISO-8859-1, ISO-2022-JP and RFC 2047 words to UTF-8 */
+static void test_fast_mime_decoding(void **state)
+{
+	struct bounce_doc doc;
+	size_t len;
+	char *data = slurp("mime-base64-latin1.eml", &len);
+
+	(void)state;
+	bounce_init();
+	assert_true(bounce_doc_load_lite(&doc, data, len));
+	if (!strstr(doc.text.data, "said: 550 5.1.1"))
+		fail_msg("base64 part: got text [%s]", doc.text.data);
+	if (!strstr(doc.text.data, "R\xc3\xa9ponse du serveur distant: d\xc3\xa9sol\xc3\xa9, voir"))
+		fail_msg("quoted-printable latin-1 part: got text [%s]", doc.text.data);
+	if (!strstr(doc.text.data, "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab"))
+		fail_msg("iso-2022-jp part: got text [%s]", doc.text.data);
+	if (strstr(doc.text.data, "preamble"))
+		fail_msg("the multipart preamble is not a part: got text [%s]", doc.text.data);
+	if (!strstr(doc.hdr.data, "Subject: Non remis \xc3\xa0"))
+		fail_msg("RFC 2047 subject: got header [%s]", doc.hdr.data);
+	bounce_doc_free(&doc);
+	/* a multipart without its boundary is left to GMime */
+	static const char broken[] = "Content-Type: multipart/mixed; boundary=zz\n\n--yy\n\nx\n";
+	assert_false(bounce_doc_load_lite(&doc, broken, sizeof(broken) - 1));
+	free(data);
 }
 
 static void test_find_status(void **state)
@@ -164,6 +253,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_fast_mime_matches_gmime),
+		cmocka_unit_test(test_fast_mime_decoding),
 		cmocka_unit_test(test_find_status),
 		cmocka_unit_test(test_find_addr),
 		cmocka_unit_test(test_hard_table),

@@ -139,6 +139,10 @@ static void test_mail(void **state)
 		{"ret bad", "FROM:<a@example.com> RET=ALL", 501, "5.5.4"},
 		{"envid bad xtext", "FROM:<a@example.com> ENVID=a+zz", 501, "5.5.4"},
 		{"envid lower hex", "FROM:<a@example.com> ENVID=a+2b", 501, "5.5.4"},
+		/* RFC 3461 4.4: printable before encoding; "+0D+0A" is header injection */
+		{"envid encoded crlf", "FROM:<a@example.com> ENVID=a+0D+0ABcc:x", 501, "5.5.4"},
+		{"envid encoded del", "FROM:<a@example.com> ENVID=a+7F", 501, "5.5.4"},
+		{"envid encoded tab", "FROM:<a@example.com> ENVID=a+09b", 501, "5.5.4"},
 		{"envid 101 chars",
 		 "FROM:<a@example.com> ENVID=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
@@ -230,6 +234,8 @@ static void test_rcpt(void **state)
 		{"orcpt empty address", "TO:<b@example.org> ORCPT=rfc822;", 501, "5.5.4"},
 		{"orcpt empty type", "TO:<b@example.org> ORCPT=;b@example.org", 501, "5.5.4"},
 		{"orcpt bad xtext", "TO:<b@example.org> ORCPT=rfc822;b+4", 501, "5.5.4"},
+		{"orcpt encoded crlf", "TO:<b@example.org> ORCPT=rfc822;b+0D+0AX:y", 501, "5.5.4"},
+		{"orcpt encoded nul", "TO:<b@example.org> ORCPT=rfc822;b+00", 501, "5.5.4"},
 	};
 	(void)state;
 	failures = 0;

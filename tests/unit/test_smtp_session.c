@@ -45,6 +45,8 @@ struct step {
 /* special "send" values: half-close the socket / close it at once */
 static const char SHUT_SEND[] = "<shutdown>";
 static const char CLOSE_NOW[] = "<close>";
+/* ... and wait 100 ms before the next step (a slow client) */
+static const char PAUSE[] = "<pause>";
 
 struct run {
 	int port;
@@ -135,6 +137,10 @@ static void *client_main(void *arg)
 			shutdown(fd, SHUT_WR); /* half-close: we still read */
 			continue;
 		}
+		if (st->send == PAUSE) {
+			usleep(100 * 1000);
+			continue;
+		}
 		if (st->send == CLOSE_NOW) {
 			/* linger 0: close() sends RST, an abrupt disconnect */
 			struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -142,8 +148,21 @@ static void *client_main(void *arg)
 			break;
 		}
 		if (st->send != NULL && send(fd, st->send, st->len ? st->len : strlen(st->send), MSG_NOSIGNAL) < 0) {
-			problem(r, "step %zu: send failed: %s\n", i, strerror(errno));
-			break;
+			/* the server may end the session while we still send (a
+			 * deadline): go on to the next step that only reads */
+			size_t j = i + 1;
+
+			while (j < r->nsteps && (r->steps[j].send != NULL && r->steps[j].send != PAUSE))
+				j++;
+			while (j < r->nsteps && r->steps[j].expect == NULL)
+				j++;
+			if ((errno != EPIPE && errno != ECONNRESET) || j >= r->nsteps ||
+			    r->steps[j].send != NULL) {
+				problem(r, "step %zu: send failed: %s\n", i, strerror(errno));
+				break;
+			}
+			i = j - 1;
+			continue;
 		}
 		if (st->expect == NULL)
 			continue;
@@ -522,6 +541,148 @@ static void test_timeout(void **state)
 	fixture_down(&f);
 }
 
+/* Slowloris: one byte per 100 ms keeps the read timeout (300 ms) from
+ * ever firing, but the per-command deadline counts from the last complete
+ * command, so the session ends after ~300 ms, before the line is done. */
+static void test_slowloris_deadline(void **state)
+{
+#define B(c) {c, NULL}, {PAUSE, NULL}
+	static const struct step steps[] = {
+		{NULL, "220 "},
+		{"EHLO c\r\n", "250-"},
+		B("N"), B("O"), B("O"), B("P"), B(" "), B("a"), B("b"), B("c"), B("d"), B("\r"),
+		/* without the deadline this completes the NOOP: "250 2.0.0" */
+		{"\n", NULL},
+		{NULL, "421 4.4.2 mx.test Error: timeout exceeded"},
+	};
+#undef B
+	struct fixture f;
+
+	(void)state;
+	fixture_up(&f, (const char *[]){"smtpd_timeout=300ms", NULL});
+	PLAY(&f, steps);
+	fixture_down(&f);
+}
+
+/* The same in DATA: gaps under smtpd_data_timeout, but the whole DATA
+ * phase is bounded by smtpd_data_deadline; nothing is queued. */
+static void test_slow_data_deadline(void **state)
+{
+	static struct step steps[40] = {
+		{NULL, "220 "},
+		{"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\n"
+		 "DATA\r\n", "250-"},
+		{NULL, "250 2.1.0"},
+		{NULL, "250 2.1.5"},
+		{NULL, "354 "},
+	};
+	struct fixture f;
+	size_t n = 5;
+
+	(void)state;
+	while (n + 2 < sizeof(steps) / sizeof(steps[0]) - 2) {
+		steps[n++] = (struct step){"x", NULL};
+		steps[n++] = (struct step){PAUSE, NULL};
+	}
+	/* without the deadline this ends the data: "250 2.0.0" */
+	steps[n++] = (struct step){"\r\n.\r\n", NULL};
+	steps[n++] = (struct step){NULL, "421 4.4.2 mx.test Error: timeout exceeded"};
+	fixture_up(&f, (const char *[]){"smtpd_data_timeout=500ms", "smtpd_data_deadline=1s", NULL});
+	PLAY(&f, steps);
+	assert_int_equal(naccepted, 0);
+	fixture_down(&f);
+}
+
+/* A bare CR inside a command line never splits it into two commands. */
+static void test_bare_cr_command(void **state)
+{
+	static const struct step steps[] = {
+		{NULL, "220 "},
+		{"EHLO c\r\n", "250-"},
+		{"MAIL FROM:<a@b.example>\rRCPT TO:<postmaster@local.example>\r\n",
+		 "500 5.5.2 Error: bare CR in command"},
+		{"RCPT TO:<postmaster@local.example>\r\n", "503 5.5.1"},
+		{"QUIT\r\n", "221 "},
+	};
+	struct fixture f;
+
+	(void)state;
+	fixture_up(&f, NULL);
+	PLAY(&f, steps);
+	fixture_down(&f);
+}
+
+/* max_messages_per_ip_per_minute: the third MAIL in a minute is refused
+ * with 450 4.7.1; a refused MAIL leaves no transaction behind. */
+static void test_message_rate_limit(void **state)
+{
+	static const struct step steps[] = {
+		{NULL, "220 "},
+		{"EHLO c\r\n", "250-"},
+		{"MAIL FROM:<a@b.example>\r\n", "250 2.1.0"},
+		{"RSET\r\n", "250 2.0.0"},
+		{"MAIL FROM:<a@b.example>\r\n", "250 2.1.0"},
+		{"RSET\r\n", "250 2.0.0"},
+		{"MAIL FROM:<a@b.example>\r\n", "450 4.7.1 Rate limit exceeded, try again later"},
+		{"RCPT TO:<postmaster@local.example>\r\n", "503 5.5.1"},
+		{"QUIT\r\n", "221 "},
+	};
+	struct fixture f;
+
+	(void)state;
+	fixture_up(&f, (const char *[]){"max_messages_per_ip_per_minute=2", NULL});
+	PLAY(&f, steps);
+	fixture_down(&f);
+}
+
+/* max_connections_per_ip = 0 and max_connections = 1: the client thread
+ * is the only one allowed, the fixture's own probe is refused. */
+static void test_connection_limit(void **state)
+{
+	static const struct step steps[] = {
+		{NULL, "220 "},
+		{"NOOP\r\n", "250 2.0.0"},
+		{"QUIT\r\n", "221 "},
+	};
+	struct fixture f;
+	struct run r;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = 5};
+	char buf[256] = "";
+	int fd;
+	ssize_t got;
+
+	(void)state;
+	fixture_up(&f, (const char *[]){"max_connections=1", NULL});
+	/* hold the one slot with a raw connection the loop accepts first */
+	sin.sin_port = htons((uint16_t)smtp_server_port(f.srv, 0));
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	for (int i = 0; i < 20; i++)
+		event_base_loop(f.base, EVLOOP_NONBLOCK);
+	/* the client thread's connection is the second: 421 then close */
+	{
+		static const struct step refused[] = {
+			{NULL, "421 4.7.0 mx.test Too many connections, try again later"},
+		};
+		const char *p = play(&f, &r, refused, 1);
+		if (*p != '\0')
+			print_error("%s", p);
+		assert_string_equal(p, "");
+	}
+	got = recv(fd, buf, sizeof(buf) - 1, 0);
+	assert_true(got > 0);
+	assert_memory_equal(buf, "220 ", 4);
+	close(fd);
+	for (int i = 0; i < 20; i++)
+		event_base_loop(f.base, EVLOOP_NONBLOCK);
+	/* the slot is back */
+	PLAY(&f, steps);
+	fixture_down(&f);
+}
+
 static void test_too_many_recipients(void **state)
 {
 	static const struct step steps[] = {
@@ -633,6 +794,11 @@ int main(void)
 		cmocka_unit_test(test_long_line_and_errors),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_too_many_recipients),
+		cmocka_unit_test(test_slowloris_deadline),
+		cmocka_unit_test(test_slow_data_deadline),
+		cmocka_unit_test(test_bare_cr_command),
+		cmocka_unit_test(test_message_rate_limit),
+		cmocka_unit_test(test_connection_limit),
 		cmocka_unit_test(test_bad_relay_networks),
 		cmocka_unit_test(test_half_close),
 		cmocka_unit_test(test_disconnect_during_commit),
