@@ -5,9 +5,9 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libc-ares-dev libsqlite3-dev
-	libssl-dev libjansson-dev libcmocka-dev libgmime-3.0-dev libidn2-dev)
+	libssl-dev libjansson-dev libcmocka-dev libgmime-3.0-dev libidn2-dev libpq-dev)
 test_pkgs=(clang libclang-rt-14-dev dnsmasq dnsutils postfix swaks python3 python3-pytest
-	python3-aiosmtpd libsisimai-perl sqlite3 valgrind)
+	python3-aiosmtpd libsisimai-perl sqlite3 valgrind postgresql procps)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

@@ -25,7 +25,8 @@ PY=/usr/bin/python3 # Debian's interpreter, the one with pytest + aiosmtpd
 PKGS=(build-essential cmake pkg-config clang libevent-dev libc-ares-dev
 	libsqlite3-dev libssl-dev libjansson-dev libcmocka-dev libgmime-3.0-dev
 	libidn2-dev libclang-rt-14-dev dnsmasq postfix swaks python3-pytest
-	python3-aiosmtpd libsisimai-perl sqlite3 dnsutils)
+	python3-aiosmtpd libsisimai-perl sqlite3 dnsutils libpq-dev postgresql
+	valgrind procps)
 
 declare -a RESULTS=()
 FAILED=0

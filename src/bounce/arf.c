@@ -76,6 +76,21 @@ size_t bounce_arf_parse(const struct bounce_doc *doc, struct bounce_result *res)
 	return count;
 }
 
+/* bounce_jmrp_parse - Microsoft's junk-mail reporting program sends a
+ * complaint without an RFC 5965 report part: the returned message carries
+ * the complaining mailbox in X-HmXmrOriginalRecipient. Reported as an
+ * abuse complaint, like an ARF report of Feedback-Type abuse. */
+size_t bounce_jmrp_parse(const struct bounce_doc *doc, struct bounce_result *res)
+{
+	char val[1024], addr[BOUNCE_ADDR_MAX];
+
+	if (!bounce_header(doc->orig.data, "X-HmXmrOriginalRecipient", val, sizeof(val)) ||
+	    !bounce_find_addr(val, strlen(val), addr, sizeof(addr)))
+		return 0;
+	add_feedback(res, addr, "abuse", doc);
+	return 1;
+}
+
 /* subjects of automatic replies, as mail clients and servers word them */
 static const char *const autoreply_subjects[] = {
 	"automatic reply", "auto reply", "autoreply", "auto-reply", "autorespon",

@@ -15,19 +15,29 @@
  * Fails soft: no family, or no recipient found, means no record.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bounce/internal.h"
 
-enum sig_where { SIG_BODY, SIG_FROM, SIG_SUBJECT };
+enum sig_where { SIG_BODY, SIG_FROM, SIG_SUBJECT, SIG_HEADER };
 
 static const struct family_sig {
 	const char *agent;
 	enum sig_where where;
 	const char *needle;
 } family_sigs[] = {
+	{"McAfee", SIG_HEADER, "X-NAI-Header: Modified by McAfee"},
 	{"qmail", SIG_BODY, "This is the qmail-send program"},
+	{"KDDI", SIG_BODY, "Could not be delivered to: <"},
+	{"GoogleGroups", SIG_BODY, "\nGoogle Groups"},
+	{"X2", SIG_BODY, "Unable to deliver message to the following address(es)"},
+	{"X6", SIG_BODY, "We had trouble delivering your message"},
+	{"Exchange2003", SIG_BODY, "did not reach the following recipient"},
+	{"mFILTER", SIG_BODY, "m-FILTER"},
+	{"ApacheJames", SIG_BODY, "Error message below:"},
+	{"AmazonSES", SIG_BODY, "notificationType\\\""},
 	{"qmail", SIG_BODY, "I'm afraid I wasn't able to deliver your message"},
 	{"Yahoo", SIG_BODY, "Sorry, we were unable to deliver your message"},
 	{"Postfix", SIG_BODY, "This is the mail system at host"},
@@ -90,7 +100,8 @@ static const struct family_sig {
 static const char *const bounce_subjects[] = {
 	"undeliver", "delivery status notification", "failure notice", "returned mail",
 	"mail delivery failed", "delivery failure", "non-delivery", "nondeliverable",
-	"mail system error", "delivery problem", "could not be delivered", NULL,
+	"mail system error", "delivery problem", "could not be delivered", "failure delivery",
+	"mail failed", "error sending your mail", NULL,
 };
 
 /* Lines where the report ends and the returned message starts. */
@@ -114,6 +125,8 @@ static const char *const end_markers[] = {
 	"Original message headers:",
 	"Received: from",
 	"Return-Path: <",
+	"If you know the general guide of this list", /* fml: help text */
+	"Message text follows",
 	NULL,
 };
 
@@ -123,7 +136,8 @@ static const char *const rcpt_labels[] = {
 	"Recipient address:", "address:", "email address :", "delivering your mail to <",
 	"delivering your message to ", "wasn't delivered to ", "The following message to <",
 	"Your message to: ", "Original-Recipient:", "Failed recipient", "Recipient address: ",
-	"<mailto:", "-> ", NULL,
+	"<mailto:", "-> ", "deliver message to ", "rejected recipient", "returned permanent errors:",
+	"undeliverable to ", "mailing list <", NULL,
 };
 
 static bool from_daemon(const char *from)
@@ -141,9 +155,11 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 	bounce_header(doc->hdr.data, "Subject", subj, sizeof(subj));
 	for (size_t i = 0; i < sizeof(family_sigs) / sizeof(family_sigs[0]); i++) {
 		const struct family_sig *s = &family_sigs[i];
-		const char *hay = s->where == SIG_BODY ? doc->text.data
-				  : s->where == SIG_FROM ? from : subj;
-		if (strstr(hay, s->needle) || (s->where != SIG_BODY && bounce_casestr(hay, s->needle))) {
+		const char *hay = s->where == SIG_BODY	   ? doc->text.data
+				  : s->where == SIG_HEADER ? doc->hdr.data
+				  : s->where == SIG_FROM   ? from
+							   : subj;
+		if (strstr(hay, s->needle) || (s->where != SIG_BODY && s->where != SIG_HEADER && bounce_casestr(hay, s->needle))) {
 			/* the loose "X" sentences only count from a daemon */
 			if (strcmp(s->agent, "X") == 0 && !from_daemon(from))
 				continue;
@@ -157,8 +173,8 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 	return NULL;
 }
 
-/* report_end - where the report text stops */
-static size_t report_end(const char *text)
+/* bounce_report_end - where the report text stops */
+size_t bounce_report_end(const char *text)
 {
 	size_t end = strlen(text);
 
@@ -173,44 +189,82 @@ static size_t report_end(const char *text)
 	return end;
 }
 
+/* How a line names a recipient: RCPT_WEAK for a header-like "To:" line
+ * (often the returned message's own To:, a summary of what was sent),
+ * kept only when nothing stronger names a recipient; RCPT_LABEL for an
+ * address after a label; RCPT_OPEN for an address opening the line. */
+enum rcpt_how { RCPT_NONE, RCPT_WEAK, RCPT_LABEL, RCPT_OPEN };
+
+/* colon_tail - "<words>: <addr>" ending the line (IMail "Unknown user:
+ * a@b", "User's mailbox is full: <a@b>"): a sentence of at least two
+ * words, not a header field and not the sender's "MAIL FROM:" */
+static bool colon_tail(const char *p, const char *e, const char *addr)
+{
+	const char *colon = NULL;
+	size_t al = strlen(addr);
+
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '>' || e[-1] == '.'))
+		e--;
+	if ((size_t)(e - p) < al || strncasecmp(e - al, addr, al) != 0)
+		return false;
+	for (const char *q = e - al; q > p; q--)
+		if (q[-1] == ':') {
+			colon = q - 1;
+			break;
+		} else if (q[-1] != ' ' && q[-1] != '<' && q[-1] != '\t') {
+			return false;
+		}
+	if (!colon || colon - p < 5 || colon - p > 60 || !memchr(p, ' ', (size_t)(colon - p)))
+		return false;
+	for (const char *q = p; q < colon; q++)
+		if (*q == '@' || *q == '<' || *q == '"' || strncasecmp(q, "from", 4) == 0)
+			return false;
+	return true;
+}
+
 /* rcpt_on_line - the recipient a line names, if it names one */
-static bool rcpt_on_line(const char *line, size_t len, char *addr, size_t size)
+static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size_t size)
 {
 	const char *p = line, *e = line + len;
-	const char *after;
+	const char *after, *mt;
 
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '*' || *p == '>'))
 		p++;
 	/* an address opening the line, maybe in <> or quotes */
 	after = bounce_find_addr(p, (size_t)(e - p), addr, size);
 	if (!after)
-		return false;
-	const char *at = strchr(addr, '@');
+		return RCPT_NONE;
 	size_t off = (size_t)(after - p) - strlen(addr);
-	(void)at;
-	if (off <= 2)
-		return true;
+	if (off <= 2) {
+		/* Exchange: "a@b (a@b)<mailto:c@d>" names the mailbox c@d */
+		mt = memmem(after, (size_t)(e - after), "<mailto:", 8);
+		if (mt)
+			bounce_find_addr(mt + 8, (size_t)(e - mt - 8), addr, size);
+		return RCPT_OPEN;
+	}
 	/* or following a label */
 	for (size_t i = 0; rcpt_labels[i]; i++) {
 		size_t ll = strlen(rcpt_labels[i]);
 		const char *l = line;
-		while ((l = strstr(l, rcpt_labels[i])) != NULL && l < e) {
+		while ((l = memmem(l, (size_t)(e - l), rcpt_labels[i], ll)) != NULL) {
 			const char *q = l + ll;
 			while (q < e && (*q == ' ' || *q == '\t' || *q == '<' || *q == '"'))
 				q++;
 			if (q < e && bounce_find_addr(q, (size_t)(e - q), addr, size) &&
 			    strncmp(q, addr, strlen(addr)) == 0)
-				return true;
+				return strcmp(rcpt_labels[i], "To:") == 0 ? RCPT_WEAK : RCPT_LABEL;
 			l += ll;
 		}
 	}
-	/* sendmail style: "<a@b>... User unknown" after the codes */
 	bounce_find_addr(p, (size_t)(e - p), addr, size);
+	if (colon_tail(p, e, addr))
+		return RCPT_LABEL;
+	/* sendmail style: "<a@b>... User unknown" after the codes */
 	const char *ab = strstr(p, addr);
-	if (ab && ab > p && ab[-1] == '<' && ab + strlen(addr) + 4 <= e &&
+	if (ab && ab < e && ab > p && ab[-1] == '<' && ab + strlen(addr) + 4 <= e &&
 	    strncmp(ab + strlen(addr), ">...", 4) == 0)
-		return true;
-	return false;
+		return RCPT_LABEL;
+	return RCPT_NONE;
 }
 
 static struct bounce_record *find_rec(struct bounce_result *res, size_t first, const char *addr)
@@ -221,19 +275,64 @@ static struct bounce_record *find_rec(struct bounce_result *res, size_t first, c
 	return NULL;
 }
 
+/* diag_append - add one report line to a record's diagnostic. The text
+ * already held is folded, so only the new line is: folding the whole
+ * each time would make a long report quadratic. */
 static void diag_append(struct bounce_record *rec, const char *s, size_t len)
 {
 	struct buf b = {0};
+	size_t old = rec->diagnostic_code ? strlen(rec->diagnostic_code) : 0;
+	char *line;
 
-	if (rec->diagnostic_code)
-		buf_puts(&b, rec->diagnostic_code);
-	if (b.len + len > 4000)
-		len = b.len >= 4000 ? 0 : 4000 - b.len;
-	buf_putc(&b, ' ');
-	buf_append(&b, s, len);
-	free(rec->diagnostic_code);
-	rec->diagnostic_code = buf_steal(&b);
-	bounce_fold(rec->diagnostic_code);
+	if (old >= 4000)
+		return;
+	if (old + len > 4000)
+		len = 4000 - old;
+	line = xstrndup(s, len);
+	bounce_fold(line);
+	if (line[0]) {
+		if (old) {
+			buf_append(&b, rec->diagnostic_code, old);
+			buf_putc(&b, ' ');
+		}
+		buf_puts(&b, line);
+		free(rec->diagnostic_code);
+		rec->diagnostic_code = buf_steal(&b);
+	}
+	free(line);
+}
+
+/* Lines after which the next address is the message's sender, not a
+ * recipient (Exim: "A message sent by\n\n  <a@b>\n\ncould not be ...") */
+static const char *const sender_intros[] = {"A message sent by", NULL};
+
+static bool sender_intro(const char *p, size_t l)
+{
+	while (l && (p[l - 1] == ' ' || p[l - 1] == ':'))
+		l--;
+	for (size_t i = 0; sender_intros[i]; i++) {
+		size_t il = strlen(sender_intros[i]);
+		if (l >= il && strncasecmp(p + l - il, sender_intros[i], il) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* is_own_line - "<a@b>:" alone: qmail's recipient line, which names the
+ * recipient even when it is also the address the notice went to */
+static bool is_own_line(const char *p, size_t l, const char *addr)
+{
+	size_t al = strlen(addr);
+
+	while (l && (*p == ' ' || *p == '\t'))
+		p++, l--;
+	while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+		l--;
+	/* the address alone on its line: Exim's list of failed addresses */
+	if (l == al && strncasecmp(p, addr, al) == 0)
+		return true;
+	return l >= al + 3 && p[0] == '<' && strncasecmp(p + 1, addr, al) == 0 &&
+	       p[al + 1] == '>' && p[al + 2] == ':';
 }
 
 /* text_scan - read recipients and their diagnostics off the report text */
@@ -241,29 +340,112 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent,
 			struct bounce_result *res, const char *sender)
 {
 	const char *text = doc->text.data;
-	size_t end = report_end(text), first = res->n;
+	size_t end = doc->rend, first = res->n;
 	struct bounce_record *cur = NULL;
 	char addr[BOUNCE_ADDR_MAX];
 	const char *p = text, *stop = text + end;
+	unsigned char how[64]; /* strongest naming per record (first 64) */
+	bool any_strong = false, skip_next = false;
 
 	while (p < stop) {
 		const char *e = memchr(p, '\n', (size_t)(stop - p));
 		size_t l = e ? (size_t)(e - p) : (size_t)(stop - p);
+		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr));
 
-		if (rcpt_on_line(p, l, addr, sizeof(addr)) && strcasecmp(addr, sender) != 0) {
+		if (sender_intro(p, l)) {
+			skip_next = true;
+		} else if (skip_next && h != RCPT_NONE) {
+			skip_next = false;
+			p = e ? e + 1 : stop;
+			continue;
+		}
+
+		if (h != RCPT_NONE && (strcasecmp(addr, sender) != 0 || is_own_line(p, l, addr))) {
 			struct bounce_record *r = find_rec(res, first, addr);
 			if (!r) {
 				r = bounce_record_add(res);
 				util_strlcpy(r->recipient, addr, sizeof(r->recipient));
 				r->smtp_agent = agent;
+				if (r - res->recs - (ptrdiff_t)first < 64)
+					how[r - res->recs - (ptrdiff_t)first] = (unsigned char)h;
+			} else if (r - res->recs - (ptrdiff_t)first < 64 &&
+				   how[r - res->recs - (ptrdiff_t)first] < h) {
+				how[r - res->recs - (ptrdiff_t)first] = (unsigned char)h;
 			}
+			if (h != RCPT_WEAK)
+				any_strong = true;
 			cur = r;
 		}
 		if (cur)
 			diag_append(cur, p, l);
 		p = e ? e + 1 : stop;
 	}
+	/* a "To:" summary line counts only when nothing else names a
+	 * recipient: Exchange's "Your message To: x ... did not reach y" */
+	for (size_t i = first; any_strong && i < res->n && i - first < 64;) {
+			if (how[i - first] == RCPT_WEAK) {
+				free(res->recs[i].diagnostic_code);
+				memmove(&res->recs[i], &res->recs[i + 1],
+					(res->n - i - 1) * sizeof(res->recs[0]));
+				memmove(&how[i - first], &how[i - first + 1], 63 - (i - first));
+				res->n--;
+			} else {
+				i++;
+			}
+	}
 	return res->n - first;
+}
+
+/* Sentences of a warning that delivery is only delayed and still being
+ * retried (RFC 3464 2.3.3 action "delayed") */
+static const char *const delay_phrases[] = {
+	"THIS IS A WARNING MESSAGE ONLY", "Message will be retried for", NULL,
+};
+
+/* bounce_family_fill - an RFC 3464 part without Diagnostic-Code (or with
+ * only the X.0.0 status) leaves the remote's words to the text part
+ * (OpenSMTPD, Gmail): fill those records from the family reader */
+void bounce_family_fill(const struct bounce_doc *doc, const char *agent,
+			struct bounce_result *res, size_t first)
+{
+	struct bounce_result tmp = {0};
+	char sender[BOUNCE_ADDR_MAX] = "", to[1024] = "";
+	bool need = false;
+
+	for (size_t i = first; i < res->n; i++)
+		if (!res->recs[i].diagnostic_code)
+			need = true;
+	if (!need)
+		return;
+	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))
+		bounce_find_addr(to, strlen(to), sender, sizeof(sender));
+	text_scan(doc, agent, &tmp, sender);
+	for (size_t i = first; i < res->n; i++) {
+		struct bounce_record *r = &res->recs[i];
+		struct bounce_record *t = find_rec(&tmp, 0, r->recipient);
+		if (r->diagnostic_code || !t || !t->diagnostic_code)
+			continue;
+		r->diagnostic_code = t->diagnostic_code;
+		t->diagnostic_code = NULL;
+		if (!r->status[0] || strcmp(r->status + 1, ".0.0") == 0)
+			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
+		if (!r->replycode[0])
+			bounce_find_replycode(r->diagnostic_code, r->replycode, sizeof(r->replycode));
+	}
+	bounce_result_free(&tmp);
+}
+
+/* Families whose text is read before the RFC 3464 part they attach:
+ * Domino's part names the next hop's rewritten address, its text the
+ * address that was written. */
+static const char *const text_first[] = {"Domino", NULL};
+
+bool bounce_family_text_first(const char *agent)
+{
+	for (size_t i = 0; text_first[i]; i++)
+		if (strcmp(agent, text_first[i]) == 0)
+			return true;
+	return false;
 }
 
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
@@ -275,8 +457,10 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))
 		bounce_find_addr(to, strlen(to), sender, sizeof(sender));
 	n = text_scan(doc, agent, res, sender);
-	/* Exim lists the failed addresses in a header of its own */
-	if (bounce_header(doc->hdr.data, "X-Failed-Recipients", failed, sizeof(failed))) {
+	/* Exim lists the failed addresses in a header of its own; its
+	 * text, when it names any, is the better source (the header may
+	 * hold the address before a redirect) */
+	if (n == 0 && bounce_header(doc->hdr.data, "X-Failed-Recipients", failed, sizeof(failed))) {
 		const char *p = failed;
 		char addr[BOUNCE_ADDR_MAX];
 		while ((p = bounce_find_addr(p, strlen(p), addr, sizeof(addr))) != NULL)
@@ -287,8 +471,33 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 				n++;
 			}
 	}
+	/* old Sendmail names no address in its transcript: the returned
+	 * message's To: is the recipient (only when nothing else is) */
+	if (n == 0 && (bounce_header(doc->orig.data, "To", to, sizeof(to)) ||
+		       bounce_header(doc->text.data + doc->rend, "To", to,
+				     sizeof(to)))) {
+		char addr[BOUNCE_ADDR_MAX];
+		char ofrom[512] = "";
+		bounce_header(doc->orig.data, "From", ofrom, sizeof(ofrom));
+		/* a returned message that is itself a bounce is read by the
+		 * caller (parse.c), not taken for the original */
+		if (!from_daemon(ofrom) &&
+		    bounce_find_addr(to, strlen(to), addr, sizeof(addr)) && strcasecmp(addr, sender)) {
+			struct bounce_record *r = bounce_record_add(res);
+			util_strlcpy(r->recipient, addr, sizeof(r->recipient));
+			r->smtp_agent = agent;
+			bounce_record_set_diag(r, doc->text.data, doc->rend);
+			n++;
+		}
+	}
+	bool delayed = false;
+	for (size_t i = 0; delay_phrases[i]; i++)
+		if (strstr(doc->text.data, delay_phrases[i]))
+			delayed = true;
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
+		if (delayed && !r->action[0])
+			util_strlcpy(r->action, "delayed", sizeof(r->action));
 		if (r->diagnostic_code) {
 			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
 			bounce_find_replycode(r->diagnostic_code, r->replycode, sizeof(r->replycode));

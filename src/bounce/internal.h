@@ -19,6 +19,7 @@ struct bounce_doc {
 	struct buf orig;  /* header of the returned original message, when present */
 	struct buf inner; /* full text of an attached message (a forwarded bounce) */
 	bool report;      /* Content-Type was multipart/report */
+	size_t rend;      /* where the report text stops (bounce_report_end) */
 };
 
 /* mime.c */
@@ -39,6 +40,19 @@ size_t bounce_arf_parse(const struct bounce_doc *doc, struct bounce_result *res)
 const char *bounce_family_detect(const struct bounce_doc *doc);
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 			   struct bounce_result *res);
+/* bounce_family_text_first - the family's own text names the recipients
+ * better than the RFC 3464 part it attaches */
+bool bounce_family_text_first(const char *agent);
+void bounce_family_fill(const struct bounce_doc *doc, const char *agent,
+			struct bounce_result *res, size_t first);
+/* bounce_report_end - offset where the report text stops and the returned
+ * message begins */
+size_t bounce_report_end(const char *text);
+/* ses.c: Amazon SES JSON event notifications */
+size_t bounce_ses_parse(const struct bounce_doc *doc, struct bounce_result *res);
+/* arf.c: Microsoft JMRP complaints (returned message marked with
+ * X-HmXmrOriginalRecipient) -> feedback */
+size_t bounce_jmrp_parse(const struct bounce_doc *doc, struct bounce_result *res);
 /* arf.c: RFC 3834 auto-replies -> vacation */
 size_t bounce_autoreply_parse(const struct bounce_doc *doc, struct bounce_result *res);
 

@@ -215,8 +215,18 @@ void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
 	if (!fast_mime || !bounce_doc_load_lite(doc, data, len))
 		load_gmime(doc, data, len);
 	if (doc->text.len == 0 && doc->dsn.len == 0 && doc->arf.len == 0) {
-		/* nothing decodable: let the recognisers read the raw bytes */
-		append_utf8(&doc->text, data, (gssize)len);
+		/* nothing decodable: let the recognisers read the raw bytes,
+		 * after the header block when the header fields were read
+		 * (RFC 5322 2.1: the body follows the first empty line), so
+		 * header lines (Received:, Reply-To:) are not taken for the
+		 * report text */
+		const char *body = data;
+		if (doc->hdr.len) {
+			const char *blank = memmem(data, len, "\n\n", 2);
+			if (blank)
+				body = blank + 2;
+		}
+		append_utf8(&doc->text, body, (gssize)(len - (size_t)(body - data)));
 	}
 	/* keep every buffer non-NULL so callers can use .data directly */
 	buf_puts(&doc->hdr, "");
@@ -225,6 +235,8 @@ void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
 	buf_puts(&doc->arf, "");
 	buf_puts(&doc->orig, "");
 	buf_puts(&doc->inner, "");
+	/* computed once: every reader asks where the report text stops */
+	doc->rend = bounce_report_end(doc->text.data);
 }
 
 void bounce_doc_free(struct bounce_doc *doc)

@@ -79,8 +79,86 @@ static void finish(struct bounce_result *res, size_t first, const struct bounce_
 	}
 }
 
-/* parse_one - read one message; returns records added */
-static size_t parse_one(const char *msg, size_t len, struct bounce_result *res)
+/* dsn_in_text - a delivery-status block left inside the text, where a
+ * broken multipart (missing or mismatched boundary) kept GMime from
+ * splitting it off: from the first "Reporting-MTA:" or "Final-Recipient:"
+ * line (RFC 3464 2.2, 2.3) up to the next boundary line */
+static void dsn_in_text(struct bounce_doc *doc)
+{
+	static const char *const starts[] = {"\nReporting-MTA:", "\nFinal-Recipient:",
+					     "\nOriginal-Recipient:", NULL};
+	const char *text = doc->text.data, *b = NULL;
+
+	for (size_t i = 0; starts[i]; i++) {
+		const char *m = strstr(text, starts[i]);
+		if (m && (!b || m < b))
+			b = m;
+	}
+	if (!b || (!strstr(b, "\nAction:") && !strstr(b, "\nStatus:")))
+		return;
+	b++;
+	const char *e = b;
+	while ((e = strchr(e, '\n')) != NULL) {
+		e++;
+		const char *q = e;
+		while (*q == ' ')
+			q++;
+		if (q[0] == '-' && q[1] == '-')
+			break;
+	}
+	buf_append(&doc->dsn, b, e ? (size_t)(e - b) : strlen(b));
+	buf_puts(&doc->dsn, "\n\n");
+}
+
+/* attached_message - the bytes of the first message/rfc822 part in a
+ * message (a bounce forwarded whole), found by its part header; NULL
+ * when there is none */
+static const char *attached_message(const char *msg, size_t len, size_t *outlen)
+{
+	const char *ct = memmem(msg, len, "\nContent-Type: message/rfc822", 29);
+
+	if (!ct)
+		return NULL;
+	const char *blank = memmem(ct, len - (size_t)(ct - msg), "\n\n", 2);
+	if (!blank)
+		return NULL;
+	blank += 2;
+	*outlen = len - (size_t)(blank - msg);
+	return blank;
+}
+
+static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, int depth);
+
+/* read_doc - run the readers over a decoded message; returns records */
+static size_t read_doc(struct bounce_doc *doc, const char *agent, struct bounce_result *res)
+{
+	size_t n = 0;
+
+	if (!doc->dsn.len && agent)
+		dsn_in_text(doc);
+	if (agent && doc->dsn.len && bounce_family_text_first(agent))
+		n = bounce_family_parse(doc, agent, res);
+	if (n == 0 && doc->dsn.len) {
+		size_t first = res->n;
+		n = bounce_dsn_parse(doc, res);
+		if (n && agent)
+			bounce_family_fill(doc, agent, res, first);
+	}
+	if (n == 0 && doc->arf.len)
+		n = bounce_arf_parse(doc, res);
+	if (n == 0 && agent && strcmp(agent, "AmazonSES") == 0)
+		n = bounce_ses_parse(doc, res);
+	if (n == 0)
+		n = bounce_jmrp_parse(doc, res);
+	if (n == 0 && agent)
+		n = bounce_family_parse(doc, agent, res);
+	return n;
+}
+
+/* parse_one - read one message; returns records added. depth counts
+ * forwarded bounces: a notice that only wraps another bounce (a filter's
+ * "returned mail" around the real report) is read through once. */
+static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, int depth)
 {
 	struct bounce_doc doc;
 	size_t first = res->n, n = 0;
@@ -96,12 +174,15 @@ static size_t parse_one(const char *msg, size_t len, struct bounce_result *res)
 	}
 	bounce_doc_load(&doc, msg, len);
 	agent = bounce_family_detect(&doc);
-	if (doc.dsn.len)
-		n = bounce_dsn_parse(&doc, res);
-	if (n == 0 && doc.arf.len)
-		n = bounce_arf_parse(&doc, res);
-	if (n == 0 && agent)
-		n = bounce_family_parse(&doc, agent, res);
+	n = read_doc(&doc, agent, res);
+	if (n == 0 && agent && depth == 0) {
+		size_t alen;
+		const char *att = attached_message(msg, len, &alen);
+		if (att) {
+			bounce_doc_free(&doc);
+			return parse_one(att, alen, res, depth + 1);
+		}
+	}
 	if (n == 0)
 		n = bounce_autoreply_parse(&doc, res);
 	finish(res, first, &doc, agent);
@@ -117,7 +198,7 @@ size_t bounce_parse(const char *data, size_t len, struct bounce_result *res)
 	bounce_init();
 	while (off < nlen) {
 		size_t l = next_message(norm + off, nlen - off);
-		total += parse_one(norm + off, l, res);
+		total += parse_one(norm + off, l, res, 0);
 		off += l;
 	}
 	free(norm);

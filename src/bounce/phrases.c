@@ -8,6 +8,8 @@
  * messages and RFC 3463 wording; matched case-blind.
  */
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "bounce/phrases.h"
 
@@ -124,6 +126,7 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"speeding", "throttl"},
 	/* mailboxfull */
 	{"mailboxfull", "mailbox full"},
+	{"mailboxfull", "mailbox exceeds allowed size"},
 	{"mailboxfull", "mailbox is full"},
 	{"mailboxfull", "mailbox has exceeded"},
 	{"mailboxfull", "quota exceeded"},
@@ -251,6 +254,8 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"hostunknown", "domain is not reachable"},
 	/* userunknown */
 	{"userunknown", "user unknown"},
+	{"userunknown", "address couldn't be found"},
+	{"userunknown", "invalid final delivery userid"},
 	{"userunknown", "unknown user"},
 	{"userunknown", "no such user"},
 	{"userunknown", "no such mailbox"},
@@ -385,3 +390,67 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"userunknown", "no mailbox"},
 	{NULL, NULL},
 };
+
+/*
+ * The index: entries grouped by the 16-bit key of their first two bytes
+ * (counting sort, table order kept inside a group), so a scan of the
+ * text looks at the few phrases that can start at each position. Built
+ * once, on first use; the table is constant, so the index is too.
+ */
+#define NPHRASE_MAX 1024
+
+static uint16_t bucket_start[65537];
+static uint16_t bucket_items[NPHRASE_MAX];
+static uint8_t phrase_len[NPHRASE_MAX];
+static int index_built;
+
+static unsigned key_of(const char *p)
+{
+	return (unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1];
+}
+
+static void index_build(void)
+{
+	static uint16_t count[65536];
+	size_t n = 0;
+
+	for (; bounce_phrases[n].phrase && n < NPHRASE_MAX; n++) {
+		size_t l = strlen(bounce_phrases[n].phrase);
+		phrase_len[n] = (uint8_t)(l > 255 ? 255 : l);
+		/* the separator and one-byte phrases never match by key */
+		if (bounce_phrases[n].reason[0] && l >= 2)
+			count[key_of(bounce_phrases[n].phrase)]++;
+	}
+	bucket_start[0] = 0;
+	for (unsigned k = 0; k < 65536; k++)
+		bucket_start[k + 1] = (uint16_t)(bucket_start[k] + count[k]);
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n; i++) {
+		if (!bounce_phrases[i].reason[0] || phrase_len[i] < 2)
+			continue;
+		unsigned k = key_of(bounce_phrases[i].phrase);
+		bucket_items[bucket_start[k] + count[k]++] = (uint16_t)i;
+	}
+	index_built = 1;
+}
+
+long bounce_phrase_find(const char *text, size_t lo, size_t hi)
+{
+	long best = -1;
+
+	if (!index_built)
+		index_build();
+	for (const char *p = text; p[0] && p[1]; p++) {
+		unsigned k = key_of(p);
+		for (unsigned j = bucket_start[k]; j < bucket_start[k + 1]; j++) {
+			size_t i = bucket_items[j];
+			if (i < lo || i >= hi || (best >= 0 && (long)i >= best))
+				continue;
+			if (memcmp(p, bounce_phrases[i].phrase, phrase_len[i]) == 0)
+				best = (long)i;
+		}
+		if (best == (long)lo)
+			break;
+	}
+	return best;
+}

@@ -13,4 +13,10 @@ struct bounce_phrase {
 
 extern const struct bounce_phrase bounce_phrases[];
 
+/* bounce_phrase_find - index of the first table entry in [lo, hi) whose
+ * phrase occurs in text (lower case), or -1. One pass over text with an
+ * index of the phrases by their first two bytes, instead of one strstr
+ * per phrase. */
+long bounce_phrase_find(const char *text, size_t lo, size_t hi);
+
 #endif

@@ -120,20 +120,26 @@ static const char *status_reason(const char *status)
  * (ASCII), so plain strstr, much faster than a case-blind search, works. */
 static const char *phrase_reason(const char *text, const char **which, bool weak)
 {
-	size_t i = 0;
+	static size_t sep; /* index of the "-- weak --" separator */
+	size_t lo, hi;
+	long i;
 
+	if (!sep)
+		while (bounce_phrases[sep].phrase && bounce_phrases[sep].reason[0])
+			sep++;
+	hi = sep;
+	lo = 0;
 	if (weak) {
-		while (bounce_phrases[i].phrase && bounce_phrases[i].reason[0])
-			i++;
-		if (bounce_phrases[i].phrase)
-			i++;
+		lo = sep + 1;
+		hi = lo;
+		while (bounce_phrases[hi].phrase && bounce_phrases[hi].reason[0])
+			hi++;
 	}
-	for (; bounce_phrases[i].phrase && bounce_phrases[i].reason[0]; i++)
-		if (strstr(text, bounce_phrases[i].phrase)) {
-			*which = bounce_phrases[i].phrase;
-			return bounce_phrases[i].reason;
-		}
-	return NULL;
+	i = bounce_phrase_find(text, lo, hi);
+	if (i < 0)
+		return NULL;
+	*which = bounce_phrases[i].phrase;
+	return bounce_phrases[i].reason;
 }
 
 /* The MTAs' own words for "this reply answered command X" (RFC 5321
@@ -258,13 +264,21 @@ static void blank_names(char *s)
  * remote reply at all. The same words in a remote reply with a
  * mailbox-status code (X.2.x), no code, or after DATA come from a
  * recipient-side filter that accepted the address first. */
+/* Families whose "unknown user" words are always their own verdict on
+ * the address (a gateway that checks recipients before taking mail) */
+static const char *const address_families[] = {"McAfee", NULL};
+
 static bool address_refusal(const struct bounce_record *rec)
 {
 	if (strcmp(rec->command, "RCPT") == 0)
 		return true;
+	for (size_t i = 0; address_families[i]; i++)
+		if (strcmp(rec->smtp_agent, address_families[i]) == 0)
+			return true;
 	/* no remote reply at all: the reporting MTA's own verdict (Exim
 	 * "Unrouteable address"), made from the address alone */
-	if (!rec->replycode[0] && !rec->command[0] && !rec->status[0])
+	if (!rec->replycode[0] && !rec->command[0] &&
+	    (!rec->status[0] || strcmp(rec->status + 1, ".0.0") == 0))
 		return true;
 	if (strcmp(rec->command, "DATA") != 0 && rec->status[0] && rec->status[1] == '.' &&
 	    rec->status[2] == '1' && rec->status[3] == '.')
@@ -293,8 +307,13 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 
 	if (!rec->command[0])
 		command_of(diag, rec->command, sizeof(rec->command));
-	if (!rec->command[0] && doc)
-		text_command(doc->text.data, rec->recipient, rec->command, sizeof(rec->command));
+	if (!rec->command[0] && doc) {
+		/* the report part only: the returned message after it names
+		 * the address in its own header fields, never a command */
+		char *rep = xstrndup(doc->text.data, doc->rend);
+		text_command(rep, rec->recipient, rec->command, sizeof(rec->command));
+		free(rep);
+	}
 	if (strcmp(rec->reason, "undefined") != 0 && rec->rule[0]) {
 		/* a recogniser already decided (feedback, vacation) */
 		goto done;
@@ -355,6 +374,32 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 			rec->rule = "temporary code in a final report";
 			goto set;
 		}
+	}
+	if (doc && rec->smtp_agent[0] && strcmp(rec->rule, rec->smtp_agent) == 0) {
+		/* a text bounce whose words sit before the recipient line
+		 * ("Error: Invalid user address ... RCPT TO: a@b"): the
+		 * report's whole text, when the recipient's own lines say
+		 * nothing */
+		size_t end = doc->rend;
+		char *all = xstrndup(doc->text.data, end);
+		util_lowercase(all);
+		blank_names(all);
+		if ((r = phrase_reason(all, &which, false)) != NULL ||
+		    (r = phrase_reason(all, &which, true)) != NULL) {
+			rec->rule = which;
+			if (strcmp(r, "userunknown") == 0 && !address_refusal(rec))
+				r = "filtered";
+			free(all);
+			goto set;
+		}
+		free(all);
+	}
+	if (strcmp(rec->action, "delayed") == 0) {
+		/* still being retried, no cause given: the queue time is
+		 * what runs out */
+		r = "expired";
+		rec->rule = "action delayed";
+		goto set;
 	}
 	r = "undefined";
 	rec->rule = "nothing matched";

@@ -49,15 +49,9 @@ void bounce_result_free(struct bounce_result *res)
 
 const char *bounce_casestr(const char *hay, const char *needle)
 {
-	size_t nl = strlen(needle);
-
-	if (nl == 0)
-		return hay;
-	for (; *hay; hay++)
-		if (tolower((unsigned char)*hay) == tolower((unsigned char)*needle) &&
-		    strncasecmp(hay, needle, nl) == 0)
-			return hay;
-	return NULL;
+	/* the C library's case-blind search (ASCII in the C locale this
+	 * program runs in) is much faster than a byte loop */
+	return strcasestr(hay, needle);
 }
 
 void bounce_fold(char *s)

@@ -30,6 +30,8 @@ static const char usage_text[] =
 	"  suppress [-c FILE] list|add ADDR [--reason R]|remove ADDR --reason R|check ADDR|\n"
 	"       import FILE.csv|export [FILE.csv]|stats\n"
 	"                                    the suppression list (check: exit 1 when suppressed)\n"
+	"  contacts check [-c FILE] [--report FILE] [--out FILE] CONTACTS.csv\n"
+	"                                    check a contact list: syntax, typos, DNS, suppression\n"
 	"  help                              this text and the settings table\n"
 	"\n"
 	"Run as `sendmail` it is `mailerd send`; run as `mailq` it is `mailerd queue list`.\n"
@@ -78,6 +80,8 @@ int cli_main(int argc, char **argv)
 		r = cli_bounce(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "suppress") == 0)
 		r = cli_suppress(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "contacts") == 0)
+		r = cli_contacts(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 		 strcmp(argv[1], "-h") == 0) {
 		usage(stdout);

@@ -18,6 +18,7 @@ int cli_queue(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
 int cli_bounce(int argc, char **argv);
 int cli_suppress(int argc, char **argv);
+int cli_contacts(int argc, char **argv);
 
 /* For `mailerd send` (cli/suppress.c): cli_suppress_mark fails every
  * pending recipient of m that is on the suppression list (550 5.1.1 with

@@ -90,4 +90,33 @@ enum deliver_dns_status {
 	DELIVER_DNS_TEMP,      /* SERVFAIL, timeout, refused */
 };
 
+/* ---- domain lookups for other parts (`mailerd contacts check`) ----
+ * The same resolution delivery does (MX, null MX, implicit MX, then the
+ * exchangers' A/AAAA), without a transaction: "could mail for this domain
+ * be delivered at all?". Many lookups may be in flight on one channel. */
+struct deliver_dns;
+struct deliver_dns_answer {
+	enum deliver_dns_status status;
+	bool implicit;      /* no MX: the domain's own A/AAAA (RFC 5321 5.1) */
+	bool mx_no_addr;    /* NODATA because no MX host has an address */
+	size_t n_addr;      /* addresses mail would be sent to (OK only) */
+	char first_host[256]; /* the most preferred exchanger with an address */
+	char detail[200];   /* resolver words for TEMP ("Timeout ...") */
+};
+/* Runs on the event loop, never from inside deliver_dns_lookup; a and
+ * domain live only for the call. */
+typedef void (*deliver_dns_fn)(const char *domain, const struct deliver_dns_answer *a, void *arg);
+/* deliver_dns_new - a c-ares channel on base; servers as dns_servers
+ * ("ip:port, ..." or NULL/"" for the system configuration), timeout_ms
+ * per try as dns_timeout. NULL with a message in err. */
+struct deliver_dns *deliver_dns_new(struct event_base *base, const char *servers,
+				    int64_t timeout_ms, char *err, size_t errlen);
+/* deliver_dns_free - lookups still in flight are cancelled (their fn is
+ * never called); takes NULL */
+void deliver_dns_free(struct deliver_dns *d);
+/* deliver_dns_lookup - start one lookup of domain (ASCII or A-labels) */
+void deliver_dns_lookup(struct deliver_dns *d, const char *domain, deliver_dns_fn fn, void *arg);
+/* deliver_dns_pending - lookups started whose fn has not run yet */
+size_t deliver_dns_pending(const struct deliver_dns *d);
+
 #endif

@@ -238,7 +238,30 @@ static const char *const known_domains[] = {
     "orange.fr",   "free.fr",       "laposte.net", "wanadoo.fr",     "libero.it",
     "mail.ru",     "yandex.ru",     "proton.me",   "protonmail.com", "zoho.com",
     "comcast.net", "verizon.net",   "att.net",     "sbcglobal.net",  "qq.com",
-    "163.com",     "naver.com",     NULL};
+    "163.com",     "naver.com",
+    /* Real providers one slip away from those above: listed so that they
+     * are never "corrected" into their neighbours (ymail.com is Yahoo's,
+     * mail.com is its own provider). */
+    "mail.com", "ymail.com", "email.com", "rocketmail.com", "hotmail.de", "hotmail.it",
+    "hotmail.es", "yahoo.de", "yahoo.it", "yahoo.es", "live.fr", "live.co.uk",
+    "outlook.fr", "outlook.de", "btinternet.com", "bigpond.com", "rediffmail.com", NULL};
+
+/* Common slips in the top-level domain. "con" and friends are no TLD at
+ * all, so name.con is corrected even for a name we do not know; "co",
+ * "cm", "om" and "ne" are real country TLDs, corrected only when the
+ * result is a well-known provider (gmail.co -> gmail.com). */
+static const struct {
+	const char *slip, *tld;
+	bool real; /* the slip is itself a delegated TLD */
+} tld_slips[] = {
+    {"con", "com", false},  {"cmo", "com", false}, {"ocm", "com", false},
+    {"vom", "com", false},  {"xom", "com", false}, {"cpm", "com", false},
+    {"comm", "com", false}, {"coom", "com", false}, {"c0m", "com", false},
+    {"cim", "com", false},  {"clm", "com", false},  {"co", "com", true},
+    {"cm", "com", true},    {"om", "com", true},    {"nte", "net", false},
+    {"nett", "net", false}, {"ner", "net", false},  {"ne", "net", true},
+    {"ogr", "org", false},  {"orgg", "org", false}, {"rog", "org", false},
+};
 
 /* Optimal string alignment distance (Levenshtein plus adjacent
  * transpositions: "gmial" is one slip from "gmail", not two). Both inputs
@@ -273,11 +296,52 @@ static int edit_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
+static bool domain_known(const char *d)
+{
+	for (size_t i = 0; known_domains[i] != NULL; i++)
+		if (strcmp(d, known_domains[i]) == 0)
+			return true;
+	return false;
+}
+
+/* same_name_other_tld - a and b differ only in their last label, as
+ * hotmail.it and hotmail.fr do: both are real domains of one provider, not
+ * a slip of the fingers, so that pair is never a suggestion. */
+static bool same_name_other_tld(const char *a, const char *b)
+{
+	const char *da = strrchr(a, '.'), *db = strrchr(b, '.');
+
+	return da != NULL && db != NULL && da - a == db - b && strncmp(a, b, (size_t)(da - a)) == 0;
+}
+
+/* nearest_known - the well-known domain closest to low within the slip
+ * limit, or NULL */
+static const char *nearest_known(const char *low)
+{
+	const char *best = NULL;
+	int best_d = 1000;
+	/* One slip for short names, two for longer ones: "me.com" and
+	 * "mac.com" are two apart and both real. */
+	int limit = strlen(low) >= 10 ? 2 : 1;
+
+	for (size_t i = 0; known_domains[i] != NULL; i++) {
+		int dist;
+
+		if (same_name_other_tld(low, known_domains[i]))
+			continue;
+		dist = edit_distance(low, known_domains[i]);
+		if (dist < best_d) {
+			best_d = dist;
+			best = known_domains[i];
+		}
+	}
+	return best_d <= limit ? best : NULL;
+}
+
 bool report_suggest_domain(const char *domain, char *out, size_t size)
 {
 	char low[DOMAIN_CMP_MAX + 1];
-	const char *best = NULL;
-	int best_d = 1000, limit;
+	const char *best, *dot;
 	size_t len;
 
 	if (domain == NULL || (len = strlen(domain)) == 0 || len > DOMAIN_CMP_MAX)
@@ -286,20 +350,44 @@ bool report_suggest_domain(const char *domain, char *out, size_t size)
 		low[i] = (char)tolower((unsigned char)domain[i]);
 	if (len > 1 && low[len - 1] == '.')
 		low[--len] = '\0';
-	/* One slip for short names, two for longer ones: "me.com" and
-	 * "mac.com" are two apart and both real. */
-	limit = len >= 10 ? 2 : 1;
-	for (size_t i = 0; known_domains[i] != NULL; i++) {
-		int dist = edit_distance(low, known_domains[i]);
+	if (domain_known(low))
+		return false; /* well known already: nothing to suggest */
+	/* "gmail" alone: the ".com" was forgotten */
+	if (strchr(low, '.') == NULL) {
+		char dotcom[DOMAIN_CMP_MAX + 8];
 
-		if (dist == 0)
-			return false; /* well known already: nothing to suggest */
-		if (dist < best_d) {
-			best_d = dist;
-			best = known_domains[i];
-		}
+		snprintf(dotcom, sizeof(dotcom), "%s.com", low);
+		best = domain_known(dotcom) ? dotcom : nearest_known(dotcom);
+		if (best == NULL)
+			return false;
+		util_strlcpy(out, best, size);
+		return true;
 	}
-	if (best == NULL || best_d > limit)
+	/* A TLD slip first: hotmial.con is two slips from hotmail.com, one of
+	 * them in the TLD, and the TLD is where the fingers slip most. */
+	dot = strrchr(low, '.');
+	for (size_t i = 0; dot != NULL && dot > low && i < sizeof(tld_slips) / sizeof(tld_slips[0]);
+	     i++) {
+		char fixed[DOMAIN_CMP_MAX + 8];
+
+		if (strcmp(dot + 1, tld_slips[i].slip) != 0)
+			continue;
+		snprintf(fixed, sizeof(fixed), "%.*s.%s", (int)(dot - low), low, tld_slips[i].tld);
+		if (domain_known(fixed)) {
+			util_strlcpy(out, fixed, size);
+			return true;
+		}
+		if ((best = nearest_known(fixed)) != NULL) {
+			util_strlcpy(out, best, size);
+			return true;
+		}
+		if (!tld_slips[i].real) {
+			util_strlcpy(out, fixed, size);
+			return true;
+		}
+		break;
+	}
+	if ((best = nearest_known(low)) == NULL)
 		return false;
 	util_strlcpy(out, best, size);
 	return true;

@@ -60,7 +60,9 @@ def e2e_dir():
 @pytest.fixture(scope="session")
 def peer_port():
     """The one port every remote SMTP site listens on (mailerd's smtp_port)."""
-    return free_port(ips=world.PEER_IPS, preferred=(2626, 2627, 2727))
+    # random, not a fixed favourite: two sessions on one machine (two
+    # developers, CI and a developer) must not race for the same port
+    return free_port(ips=world.PEER_IPS)
 
 
 @pytest.fixture(scope="session")

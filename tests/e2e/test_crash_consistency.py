@@ -27,7 +27,7 @@ Each message has its own sender and recipients, so counting at the sink
 is exact.
 
 Environment (the soak script uses these): MAILERD_CRASH_KILLS (default
-36), MAILERD_CRASH_BUDGET seconds for the kill phase (default 110),
+36), MAILERD_CRASH_BUDGET seconds for the kill phase (default 90),
 MAILERD_CRASH_SEED.
 """
 
@@ -222,7 +222,7 @@ def _kill_cycles(md, n_kills, budget, rnd):
 
 def test_kill9_stream_loses_nothing(mailerd_factory, peers, fail_site, peer_port, token):
     n_kills = int(os.environ.get("MAILERD_CRASH_KILLS", "36"))
-    budget = float(os.environ.get("MAILERD_CRASH_BUDGET", "110"))
+    budget = float(os.environ.get("MAILERD_CRASH_BUDGET", "90"))
     seed = int(os.environ.get("MAILERD_CRASH_SEED", str(random.randrange(1 << 30))))
     rnd = random.Random(seed)
     md = mailerd_factory(start=False, transport_map="%s=[%s]:%d" % (FAIL_DOMAIN, FAIL_IP, peer_port),
@@ -260,7 +260,7 @@ def test_kill9_stream_loses_nothing(mailerd_factory, peers, fail_site, peer_port
                 out.append((i, "no failure report"))
         return out
 
-    wait_for(lambda: not missing(index()) and md.queue_json() == [], 120, interval=1.0)
+    wait_for(lambda: not missing(index()) and md.queue_json() == [], 60, interval=1.0)
     time.sleep(1.0)  # late duplicates would arrive now
     idx = index()
     lost = missing(idx)

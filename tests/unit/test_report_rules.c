@@ -144,6 +144,15 @@ static void test_did_you_mean(void **state)
 	    {"gmail.com.", NULL},        {"gmail.com", NULL},
 	    {"unknown-corp.com", NULL},  {"example.com", NULL},
 	    {"hotmail.co.uk", NULL},     {"", NULL},
+	    /* TLD slips (issue 6, contacts check) */
+	    {"hotmial.con", "hotmail.com"}, {"gmial.con", "gmail.com"},
+	    {"gmail.cmo", "gmail.com"},     {"yahoo.co", "yahoo.com"},
+	    {"example.con", "example.com"}, {"example.co", NULL},
+	    {"example.cm", NULL},           {"outlook.ocm", "outlook.com"},
+	    /* real neighbours are not slips */
+	    {"hotmail.it", NULL},           {"ymail.com", NULL},
+	    {"mail.com", NULL},             {"att.com", NULL},
+	    {"gmail", "gmail.com"},         {"localhost", NULL},
 	};
 
 	(void)state;

@@ -153,7 +153,7 @@ class Dnsmasq:
             raise RuntimeError("dnsmasq is not installed (tests/run.sh installs it)")
         self.tmpdir = tmpdir
         self.servfail = ServfailResolver()
-        self.port = free_port(udp=True, preferred=(5353,))
+        self.port = free_port(udp=True)
         self.log_path = os.path.join(tmpdir, "dnsmasq.log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
