@@ -7,7 +7,8 @@
 #   2. runs the unit tests (ctest) of both builds;
 #   3. runs the end-to-end suite (tests/e2e, pytest with Debian's python3)
 #      against build/mailerd, then against build-asan/mailerd;
-#   4. runs `bench/relay.sh --quick` when that script exists.
+#   4. runs every fuzz target briefly (tests/fuzz/run.sh);
+#   5. runs `bench/relay.sh --quick` when that script exists.
 # The e2e fixtures start and stop their own peers (dnsmasq, a Postfix, python
 # SMTP servers) on loopback; the trap below removes anything left behind.
 #
@@ -161,6 +162,12 @@ fi
 
 [ $BUILD_OK = 1 ] && step "unit tests (build)" run_ctest build
 [ $ASAN_OK = 1 ] && step "unit tests (build-asan)" run_ctest build-asan
+# Every libFuzzer target (clang, ASan+UBSan) for a short run on its seed
+# corpus; tests/fuzz/run.sh with a longer time is the real fuzzing.
+if [ "${MAILERD_SKIP_FUZZ:-0}" != 1 ]; then
+	step "fuzz (${MAILERD_FUZZ_SECONDS:-30} s per target)" timeout -k 10 900 \
+		bash tests/fuzz/run.sh "${MAILERD_FUZZ_SECONDS:-30}"
+fi
 
 [ $BUILD_OK = 1 ] && step "e2e (build/mailerd)" run_e2e build/mailerd
 [ $ASAN_OK = 1 ] && step "e2e (build-asan/mailerd)" run_e2e build-asan/mailerd \

@@ -9,8 +9,12 @@
  * the words that introduce a recipient inside a sentence. One reader
  * (text_scan) serves every family: a recipient is an address that opens
  * a line (qmail "<a@b>:", Exim "  a@b", Gmail, Exchange "a@b<mailto:a@b>")
- * or follows one of the labels; its diagnostic is the text up to the next
- * recipient. Exim's X-Failed-Recipients header (a list) is used as is.
+ * or follows one of the labels, or ends a "<sentence>: a@b" line; its
+ * diagnostic is the text up to the next recipient. A header-like "To:"
+ * line counts only when nothing stronger names a recipient, and the
+ * address after "A message sent by" is the sender. Exim's
+ * X-Failed-Recipients header is used when the text names nobody, and the
+ * returned message's To: when nothing else does (old Sendmail).
  *
  * Fails soft: no family, or no recipient found, means no record.
  */

@@ -7,10 +7,17 @@
  * original message's "From " line is not a split); each message decoded
  * (mimelite.c for the common shapes, GMime in mime.c for the rest) and
  * read by the first reader that finds records:
- *   1. RFC 3464 delivery-status report (dsn.c),
+ *   1. RFC 3464 delivery-status report (dsn.c); a delivery-status block
+ *      left in the text by a broken multipart counts too, and records
+ *      without Diagnostic-Code take the family text's words; a family
+ *      whose text names recipients better (Domino) is read first,
  *   2. RFC 5965 feedback report (arf.c),
- *   3. an MTA-family text bounce (family.c),
- *   4. an RFC 3834 automatic reply (arf.c).
+ *   3. an Amazon SES JSON notification (ses.c), a Microsoft JMRP
+ *      complaint (arf.c),
+ *   4. an MTA-family text bounce (family.c),
+ *   5. a bounce forwarded whole inside a notice that names nothing
+ *      (read through once),
+ *   6. an RFC 3834 automatic reply (arf.c).
  * Then every record gets its reason and hard/soft verdict (reason.c).
  *
  * Memory: a copy of the input plus GMime's tree of one message at a time.

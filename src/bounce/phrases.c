@@ -446,7 +446,8 @@ long bounce_phrase_find(const char *text, size_t lo, size_t hi)
 			size_t i = bucket_items[j];
 			if (i < lo || i >= hi || (best >= 0 && (long)i >= best))
 				continue;
-			if (memcmp(p, bounce_phrases[i].phrase, phrase_len[i]) == 0)
+			/* strncmp stops at the text's NUL, memcmp would not */
+			if (strncmp(p, bounce_phrases[i].phrase, phrase_len[i]) == 0)
 				best = (long)i;
 		}
 		if (best == (long)lo)

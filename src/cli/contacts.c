@@ -30,7 +30,7 @@ static const char usage_text[] =
 	"                              [--parallel N] CONTACTS.csv|-\n"
 	"  --report FILE  the per-address report (default: stdout)\n"
 	"  --out FILE     the cleaned list: header and ok rows only, other columns kept\n"
-	"  --parallel N   DNS lookups in flight at once (default 256)\n";
+	"  --parallel N   DNS lookups in flight at once (default 32)\n";
 
 struct copts {
 	const char *report, *out;

@@ -32,7 +32,7 @@
 #include "util/util.h"
 
 #define CONTACTS_WINDOW 65536      /* rows held while their domain resolves */
-#define CONTACTS_INFLIGHT 256      /* default DNS lookups at once */
+#define CONTACTS_INFLIGHT 32       /* default DNS lookups at once: see below */
 #define CONTACTS_DOMAIN_BUCKETS 16384
 
 enum dom_state { DOM_QUEUED, DOM_INFLIGHT, DOM_DONE };

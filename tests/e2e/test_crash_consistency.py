@@ -31,6 +31,7 @@ Environment (the soak script uses these): MAILERD_CRASH_KILLS (default
 MAILERD_CRASH_SEED.
 """
 
+import json
 import os
 import random
 import smtplib
@@ -147,7 +148,6 @@ class Stream:
 
 def _events_with_offsets(path):
     """[(byte offset of the line's end, event dict)] of the event log."""
-    import json
     out = []
     try:
         data = open(path, "rb").read()

@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from harness.mailerd import make_message
 from harness.net import wait_for
@@ -197,7 +197,9 @@ class FaultServer:
 
 
 def _ts(e):
-    return datetime.strptime(e["ts"].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+    """an event's time stamp (UTC, ISO 8601) as seconds since the epoch"""
+    t = datetime.strptime(e["ts"].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f")
+    return t.replace(tzinfo=timezone.utc).timestamp()
 
 
 def _attempts(md, rcpt):
