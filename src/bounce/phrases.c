@@ -14,6 +14,17 @@
 #include "bounce/phrases.h"
 
 const struct bounce_phrase bounce_phrases[] = {
+	/* Phrases that contain a looser phrase of another reason, so they
+	 * must be tried first: Domino's "not listed in Domino Directory"
+	 * holds the blocklist words "listed in"; Google's "rejected due to
+	 * spam classification" is followed by advice about SPF records;
+	 * Microsoft's "Message expired, DNS query failed" names the cause
+	 * (DNS) before the consequence (expiry). */
+	{"userunknown", "not listed in domino directory"},
+	{"userunknown", "delivery error: dd "}, /* Yahoo: before "this user doesn't have a" */
+	{"spamdetected", "due to spam classification"},
+	{"networkerror", "dns query failed"},
+	{"expired", "message expired"},
 	/* contenterror */
 	{"contenterror", "duplicate header"},
 	/* mailererror */
@@ -55,6 +66,8 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"requireptr", "iprev"},
 	{"requireptr", "ip name lookup failed"},
 	{"requireptr", "mismatches client ip"},
+	{"requireptr", "unverifyable sending ip"}, /* sic, the MTA's spelling */
+	{"requireptr", "unverifiable sending ip"},
 	/* badreputation */
 	{"badreputation", "reputation"},
 	{"badreputation", "[tss04]"},
@@ -234,6 +247,7 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"networkerror", "dns lookup"},
 	{"networkerror", "unable to connect"},
 	{"networkerror", "network error"},
+	{"networkerror", "wasn't able to establish an smtp connection"},
 	/* hostunknown */
 	{"hostunknown", "host not found"},
 	{"hostunknown", "host unknown"},
@@ -254,6 +268,9 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"hostunknown", "domain is not reachable"},
 	/* userunknown */
 	{"userunknown", "user unknown"},
+	{"userunknown", "wasn't found at the destination domain"},
+	{"userunknown", "wasn\u2019t found at the destination domain"},
+	{"userunknown", "recipient address rejected: access denied"},
 	{"userunknown", "address couldn't be found"},
 	{"userunknown", "invalid final delivery userid"},
 	{"userunknown", "unknown user"},
@@ -295,7 +312,6 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"userunknown", "unknown or illegal alias"},
 	{"userunknown", "destinataire inconnu"},
 	{"userunknown", "unbekannt"},
-	{"userunknown", "not listed in domino directory"},
 	{"userunknown", "見つかりません"},
 	{"userunknown", "存在しません"},
 	/* securityerror */
@@ -358,7 +374,6 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"systemerror", "service unavailable"},
 	{"systemerror", "service currently unavailable"},
 	{"systemerror", "insufficient permission"},
-	{"systemerror", "try again later"},
 	/* syntaxerror */
 	{"syntaxerror", "syntax error"},
 	{"syntaxerror", "command unrecognized"},
@@ -366,6 +381,7 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"syntaxerror", "bad sequence of commands"},
 	/* expired */
 	{"expired", "retry time exceeded"},
+	{"expired", "still undelivered after"},
 	{"expired", "retry timeout exceeded"},
 	{"expired", "message expired"},
 	{"expired", "envelope expired"},
@@ -388,6 +404,7 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"userunknown", "address rejected"},
 	{"userunknown", "invalid address"},
 	{"userunknown", "no mailbox"},
+	{"systemerror", "try again later"},
 	{NULL, NULL},
 };
 

@@ -71,7 +71,8 @@ static const struct {
 	{"4.4", "hostunknown"},     /* unable to route */
 	{"4.6", "networkerror"},    /* routing loop detected */
 	{"4.7", "expired"},         /* delivery time expired */
-	{"5.0", "syntaxerror"},     /* other or undefined protocol status */
+	/* X.5.0 "other or undefined protocol status" names nothing: remote
+	 * servers put it on any refusal; the reply code says more (below) */
 	{"5.1", "syntaxerror"},     /* invalid command */
 	{"5.2", "syntaxerror"},     /* syntax error */
 	{"5.3", "toomanyconn"},     /* too many recipients */
@@ -268,8 +269,20 @@ static void blank_names(char *s)
  * the address (a gateway that checks recipients before taking mail) */
 static const char *const address_families[] = {"McAfee", NULL};
 
+/* Phrases that are the receiving system's verdict on the address even
+ * when given after DATA: Yahoo checks recipients only at end of data
+ * ("554 delivery error: dd This user doesn't have a ... account"), and
+ * Microsoft's directory lookup says so in words. */
+static const char *const address_phrases[] = {
+	"delivery error: dd ", "wasn't found at the destination domain",
+	"wasn\u2019t found at the destination domain", "not listed in domino directory", NULL,
+};
+
 static bool address_refusal(const struct bounce_record *rec)
 {
+	for (size_t i = 0; address_phrases[i]; i++)
+		if (strcmp(rec->rule, address_phrases[i]) == 0)
+			return true;
 	if (strcmp(rec->command, "RCPT") == 0)
 		return true;
 	for (size_t i = 0; address_families[i]; i++)
@@ -360,8 +373,25 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		rec->rule = "diagnostic type x-unix";
 		goto set;
 	}
+	if (rec->replycode[0] && rec->status[0] && rec->status[1] == '.' &&
+	    (strcmp(rec->status + 2, "4.1") == 0 || strcmp(rec->status + 2, "3.0") == 0)) {
+		/* a server that answered cannot mean X.4.1 "no answer from
+		 * host", and X.3.0 is "other mail system status": the code
+		 * says nothing, the words matched nothing, so the cause is
+		 * not known yet (RFC 3463 3.4, 3.5) */
+		r = "onhold";
+		rec->rule = "remote code without a cause";
+		goto set;
+	}
 	if (rec->status[0] && (r = status_reason(rec->status)) != NULL) {
 		rec->rule = "status";
+		goto set;
+	}
+	if (rec->replycode[0] == '5' && rec->replycode[1] == '0' && rec->replycode[2] >= '0' &&
+	    rec->replycode[2] <= '4') {
+		/* RFC 5321 4.2.2: 500-504 are syntax and sequence errors */
+		r = "syntaxerror";
+		rec->rule = "reply code 50x";
 		goto set;
 	}
 	if ((r = phrase_reason(lower, &which, true)) != NULL) {

@@ -26,11 +26,11 @@
 #include "util/util.h"
 
 static const char usage_text[] =
-	"usage: mailerd contacts check [-c FILE] [-o k=v]... [--report FILE] [--out FILE]\n"
-	"                              [--parallel N] CONTACTS.csv|-\n"
-	"  --report FILE  the per-address report (default: stdout)\n"
-	"  --out FILE     the cleaned list: header and ok rows only, other columns kept\n"
-	"  --parallel N   DNS lookups in flight at once (default 32)\n";
+    "usage: mailerd contacts check [-c FILE] [-o k=v]... [--report FILE] [--out FILE]\n"
+    "                              [--parallel N] CONTACTS.csv|-\n"
+    "  --report FILE  the per-address report (default: stdout)\n"
+    "  --out FILE     the cleaned list: header and ok rows only, other columns kept\n"
+    "  --parallel N   DNS lookups in flight at once (default 32)\n";
 
 struct copts {
 	const char *report, *out;
@@ -74,7 +74,8 @@ static int take_long(int *argc, char **argv, struct copts *co)
 			char *end;
 			unsigned long v = strtoul(val, &end, 10);
 			if (*val == '\0' || *end != '\0' || v == 0 || v > 10000) {
-				fprintf(stderr, "contacts: --parallel wants a number from 1 to 10000\n");
+				fprintf(stderr,
+				        "contacts: --parallel wants a number from 1 to 10000\n");
 				return -1;
 			}
 			co->parallel = v;
@@ -137,6 +138,8 @@ int cli_contacts(int argc, char **argv)
 		config_free(cfg);
 		return 2;
 	}
+	/* Outputs are opened before the run so a wrong path fails at once,
+	 * not after minutes of DNS. */
 	input = argv[first];
 	in = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
 	if (in == NULL) {
@@ -166,8 +169,11 @@ int cli_contacts(int argc, char **argv)
 	}
 	contacts_summary_print(&sum, stderr);
 	if (out != NULL)
-		fprintf(stderr, "cleaned list: %llu ok rows written to %s (every other verdict left out)\n",
-			(unsigned long long)sum.written, co.out);
+		fprintf(stderr,
+		        "cleaned list: %llu ok rows written to %s (every other verdict left out)\n",
+		        (unsigned long long)sum.written, co.out);
+	/* Skipped lines mean the report does not cover the whole file: the
+	 * caller of a script must notice. */
 	rc = sum.malformed > 0 ? 1 : 0;
 done:
 	if (close_out(report, co.report) < 0 || close_out(out, co.out) < 0)

@@ -35,13 +35,24 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "deliver/deliver.h"
+#include "intake/intake.h"
 #include "sched/sched.h"
 #include "smtp/smtp.h"
 #include "report/report.h"
+#include "signing/signing.h"
 #include "spool/spool.h"
 #include "suppress/suppress.h"
 #include "util/mailog.h"
 #include "util/util.h"
+
+/* What the hooks below share. */
+struct serve_ctx {
+	const struct config *cfg;
+	struct suppress_cache *supp;
+	struct deliver *dl;
+	struct intake *intake;      /* NULL unless return_path_signing = on */
+	struct signing_key key;
+};
 
 /* on_accepted - the SMTP server queued a message durably: schedule it */
 static void on_accepted(struct spool_msg *msg, void *arg)
@@ -71,13 +82,16 @@ static int on_rcpt_check(void *arg, const char *client_ip, const char *sender, c
  * and neither does what happens to our own reports. */
 static void on_final(void *arg, const struct spool_msg *m, const struct spool_rcpt *r)
 {
+	struct serve_ctx *ctx = arg;
 	struct suppress_bounce b = {0};
 	enum report_reason rr;
 
 	/* a report's own outcome is about the sender of some earlier mail
-	 * (or our postmaster), not about a list the sender mails to */
-	if (m->origin == SPOOL_ORIGIN_REPORT)
+	 * (or our postmaster), not about a list the sender mails to; a
+	 * bounce taken in at the bounce domain is about nobody's list */
+	if (m->origin == SPOOL_ORIGIN_REPORT || intake_is_local(ctx->intake, r->addr))
 		return;
+	arg = ctx->supp;
 	if (r->state == RCPT_DELIVERED) {
 		suppress_cache_delivery(arg, r->addr);
 		return;
@@ -103,6 +117,79 @@ static void on_final(void *arg, const struct spool_msg *m, const struct spool_rc
 	b.diagnostic = r->last.text;
 	b.queue_id = m->id;
 	suppress_cache_bounce(arg, &b);
+}
+
+/* ---- signed return paths (issue 6) ---- */
+
+/* on_sender - bounces+TAG-...@bounce_domain for recipient ri; -1 (send
+ * with the stored sender) only when the queue id cannot be encoded */
+static int on_sender(void *arg, const struct spool_msg *m, size_t ri, char *out, size_t outlen)
+{
+	struct serve_ctx *ctx = arg;
+
+	if (signing_return_path(&ctx->key, ctx->cfg->bounce_domain, m->id, ri, m->rcpt[ri].addr,
+				util_now_ms(), out, outlen) < 0) {
+		log_warn("%s: cannot sign the return path for <%s>; sending with the original "
+			 "sender", m->id, m->rcpt[ri].addr);
+		return -1;
+	}
+	return 0;
+}
+
+/* on_transport - the bounce domain's mail goes to the intake, never out */
+static int on_transport(void *arg, const struct deliver_request *req, deliver_done_fn done,
+			void *done_arg)
+{
+	struct serve_ctx *ctx = arg;
+
+	if (req->n_rcpt > 0 && intake_is_local(ctx->intake, req->rcpt[0].addr))
+		return intake_start(ctx->intake, req, done, done_arg);
+	return deliver_start(ctx->dl, req, done, done_arg);
+}
+
+/* on_local_rcpt - RCPT to the bounce domain: valid tags only */
+static enum smtp_local_verdict on_local_rcpt(void *arg, const char *client_ip,
+					     const char *sender, const char *rcpt, char *text,
+					     size_t textlen)
+{
+	struct serve_ctx *ctx = arg;
+
+	switch (intake_check_rcpt(ctx->intake, client_ip, sender, rcpt, text, textlen)) {
+	case INTAKE_RCPT_ACCEPT:
+		return SMTP_LOCAL_ACCEPT;
+	case INTAKE_RCPT_REFUSE:
+		return SMTP_LOCAL_REFUSE;
+	case INTAKE_RCPT_PASS:
+	default:
+		return SMTP_LOCAL_PASS;
+	}
+}
+
+static int make_parent_dir(const char *file);
+
+/* start_signing - load (or make) the key and start the intake */
+static int start_signing(struct serve_ctx *ctx, struct event_base *base, struct sched *sc)
+{
+	char err[600];
+
+	if (make_parent_dir(ctx->cfg->signing_key_file) < 0) {
+		log_error("signing_key_file %s: cannot create its folder: %s",
+			  ctx->cfg->signing_key_file, strerror(errno));
+		return -1;
+	}
+	if (signing_key_load(ctx->cfg->signing_key_file, true, &ctx->key, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	ctx->intake = intake_new(base, ctx->cfg, &ctx->key, err, sizeof(err));
+	if (ctx->intake == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	sched_set_sender_hook(sc, on_sender, ctx);
+	sched_set_transport(sc, on_transport, ctx);
+	log_info("return path signing on: bounces come back to %s", ctx->cfg->bounce_domain);
+	return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -222,6 +309,7 @@ int cli_serve(int argc, char **argv)
 	struct smtp_server *srv = NULL;
 	struct suppress_cache *supp = NULL;
 	struct suppress_policy pol;
+	struct serve_ctx ctx;
 	struct event *sigterm = NULL, *sigint = NULL;
 	char err[600];
 	char control[4096];
@@ -236,6 +324,8 @@ int cli_serve(int argc, char **argv)
 		return 2;
 	}
 	apply_log_level(cfg);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
 	if (!strchr(cfg->myhostname, '.'))
 		log_warn("myhostname '%s' is not a fully qualified domain name; remote servers may "
 			 "refuse the greeting (set myhostname)", cfg->myhostname);
@@ -272,6 +362,10 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	sc = sched_new(base, cfg, sp, dl);
+	ctx.dl = dl;
+	/* before recovery groups the queued recipients into transactions */
+	if (cfg->return_path_signing && start_signing(&ctx, base, sc) < 0)
+		goto out;
 	if (sched_recover(sc) < 0) {
 		log_error("spool recovery failed in %s: %s", cfg->spool_dir, strerror(errno));
 		goto out;
@@ -288,13 +382,16 @@ int cli_serve(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	sched_set_outcome_hook(sc, on_final, supp);
+	ctx.supp = supp;
+	sched_set_outcome_hook(sc, on_final, &ctx);
 	srv = smtp_server_new(base, cfg, sp, on_accepted, sc, err, sizeof(err));
 	if (srv == NULL) {
 		log_error("%s", err);
 		goto out;
 	}
 	smtp_server_set_rcpt_check(srv, on_rcpt_check, supp);
+	if (ctx.intake != NULL)
+		smtp_server_set_local_rcpt(srv, on_local_rcpt, &ctx);
 	if (drop_privileges(cfg) < 0)
 		goto out;
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
@@ -311,6 +408,9 @@ out:
 	if (sigint)
 		event_free(sigint);
 	smtp_server_free(srv);
+	/* the intake calls back into the scheduler: it goes first */
+	intake_free(ctx.intake);
+	memset(&ctx.key, 0, sizeof(ctx.key));
 	sched_free(sc);
 	/* after the scheduler: its last outcomes are written before exit */
 	suppress_cache_free(supp);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config/settings.h"
@@ -251,6 +252,52 @@ int config_delay_warnings(const struct config *cfg, int64_t *out, int max)
 	return acc.n;
 }
 
+/* ---- signed return paths (issue 6) ---- */
+/* same_domain - is want among the blank-separated names of item (the
+ * listener's relay rules also split on blanks)? ASCII case ignored, one
+ * trailing dot ignored */
+static int same_domain(const char *item, void *arg)
+{
+	const char *want = arg;
+	size_t b = strlen(want);
+
+	if (b > 1 && want[b - 1] == '.')
+		b--;
+	while (*item != '\0') {
+		size_t a = strcspn(item, " \t");
+		size_t n = a;
+		if (n > 1 && item[n - 1] == '.')
+			n--;
+		if (n == b && strncasecmp(item, want, n) == 0)
+			return 1;
+		item += a;
+		item += strspn(item, " \t");
+	}
+	return 0;
+}
+
+/* check_signing - return_path_signing needs a bounce domain this server
+ * takes mail for (local_domains), or bounces would have nowhere to go */
+static int check_signing(const struct config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->return_path_signing)
+		return 0;
+	if (cfg->bounce_domain[0] == '\0') {
+		snprintf(err, errlen, "return_path_signing = on needs bounce_domain");
+		return -1;
+	}
+	if (config_each_item(cfg->local_domains, same_domain, cfg->bounce_domain) == 0) {
+		snprintf(err, errlen, "bounce_domain %s must also be listed in local_domains",
+			 cfg->bounce_domain);
+		return -1;
+	}
+	if (cfg->signing_key_file[0] == '\0') {
+		snprintf(err, errlen, "return_path_signing = on needs signing_key_file");
+		return -1;
+	}
+	return 0;
+}
+
 int config_check(const struct config *cfg, char *err, size_t errlen)
 {
 	int64_t warnings[16];
@@ -290,6 +337,8 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 			 cfg->log_level);
 		return -1;
 	}
+	if (check_signing(cfg, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

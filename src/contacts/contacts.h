@@ -48,11 +48,11 @@ const char *contacts_verdict_name(enum contacts_verdict v);
 #define CONTACTS_ADDR_MAX 254
 
 struct contacts_syntax {
-	size_t pos;        /* error: 1-based character (not byte) position; 0 when ok */
-	char what[160];    /* error: what is wrong there */
-	size_t at;         /* ok: byte offset of the '@' between local part and domain */
-	bool utf8;         /* ok: non-ASCII somewhere (needs SMTPUTF8, RFC 6531) */
-	bool literal;      /* ok: the domain is an address literal "[...]" */
+	size_t pos;     /* error: 1-based character (not byte) position; 0 when ok */
+	char what[160]; /* error: what is wrong there */
+	size_t at;      /* ok: byte offset of the '@' between local part and domain */
+	bool utf8;      /* ok: non-ASCII somewhere (needs SMTPUTF8, RFC 6531) */
+	bool literal;   /* ok: the domain is an address literal "[...]" */
 };
 /* contacts_syntax_check - is s[0..len) a Mailbox (RFC 5321 section 4.1.2
  * with the RFC 6531 section 3.3 UTF-8 extensions)? One trailing dot on
@@ -64,10 +64,10 @@ int contacts_syntax_check(const char *s, size_t len, struct contacts_syntax *out
 
 struct contacts_csv;
 struct contacts_record {
-	char **field;      /* n NUL-terminated fields, owned by the reader */
+	char **field; /* n NUL-terminated fields, owned by the reader */
 	size_t n;
-	size_t line;       /* 1-based line where the record starts */
-	const char *raw;   /* the record's bytes as read, with its line end */
+	size_t line;     /* 1-based line where the record starts */
+	const char *raw; /* the record's bytes as read, with its line end */
 	size_t raw_len;
 };
 /* contacts_csv_new - read from in (borrowed); a UTF-8 BOM at the start is
@@ -80,7 +80,7 @@ void contacts_csv_free(struct contacts_csv *c);
  * (an unterminated quote swallows the rest of the input). Blank lines
  * are skipped. */
 int contacts_csv_next(struct contacts_csv *c, struct contacts_record *rec, char *err,
-		      size_t errlen);
+                      size_t errlen);
 bool contacts_csv_had_bom(const struct contacts_csv *c);
 /* contacts_csv_put - append field to out, quoted when RFC 4180 requires
  * it (comma, quote, CR, LF) or when it has white space at either end */
@@ -94,14 +94,14 @@ void contacts_csv_put(struct buf *out, const char *field);
 typedef void (*contacts_lookup_fn)(void *ctx, const char *domain, deliver_dns_fn fn, void *arg);
 
 struct contacts_options {
-	const char *input_name;    /* for "FILE:LINE: message" */
-	FILE *report;              /* address,verdict,detail,suggestion CSV; NULL = none */
-	FILE *out;                 /* the cleaned list (ok rows only); NULL = none */
-	FILE *errors;              /* malformed-line messages; NULL = stderr */
-	const char *dns_servers;   /* dns_servers setting */
-	int64_t dns_timeout_ms;    /* dns_timeout setting */
-	const char *state_db;      /* suppression store URL; NULL = no suppression check */
-	size_t max_inflight;       /* DNS lookups at once; 0 = default */
+	const char *input_name;  /* for "FILE:LINE: message" */
+	FILE *report;            /* address,verdict,detail,suggestion CSV; NULL = none */
+	FILE *out;               /* the cleaned list (ok rows only); NULL = none */
+	FILE *errors;            /* malformed-line messages; NULL = stderr */
+	const char *dns_servers; /* dns_servers setting */
+	int64_t dns_timeout_ms;  /* dns_timeout setting */
+	const char *state_db;    /* suppression store URL; NULL = no suppression check */
+	size_t max_inflight;     /* DNS lookups at once; 0 = default */
 	/* Seams: base NULL = a loop of its own (else the caller's, which is
 	 * run but not freed); lookup NULL = c-ares with the DNS settings,
 	 * else lookup answers (base must then be set). */
@@ -117,8 +117,8 @@ struct contacts_summary {
 	uint64_t domains;                   /* distinct domains looked up */
 	uint64_t written;                   /* rows in the cleaned list */
 	int64_t elapsed_ms;
-	bool suppress_checked;              /* a suppression store was consulted */
-	char suppress_note[300];            /* why not, when it was not */
+	bool suppress_checked;   /* a suppression store was consulted */
+	char suppress_note[300]; /* why not, when it was not */
 };
 
 /* contacts_check - read the list from in, write the report and the
@@ -129,7 +129,7 @@ struct contacts_summary {
  * malformed lines included: see sum), or -1 with err when it could not
  * run (unreadable input, resolver or store failure, write error). */
 int contacts_check(FILE *in, const struct contacts_options *o, struct contacts_summary *sum,
-		   char *err, size_t errlen);
+                   char *err, size_t errlen);
 
 /* contacts_summary_print - the human summary (counts per verdict, time) */
 void contacts_summary_print(const struct contacts_summary *sum, FILE *f);
@@ -146,9 +146,9 @@ struct contacts_result {
  * then domain (size >= 256) holds the lookup key (lower case, A-labels
  * for U-labels per IDNA 2008, no trailing dot). */
 int contacts_local_verdict(const char *addr, struct contacts_result *r, char *domain,
-			   size_t domlen);
+                           size_t domlen);
 /* contacts_dns_verdict - what a lookup of domain means for an address */
 void contacts_dns_verdict(const char *domain, const struct deliver_dns_answer *a,
-			  struct contacts_result *r);
+                          struct contacts_result *r);
 
 #endif

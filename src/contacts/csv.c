@@ -33,10 +33,10 @@ struct contacts_csv {
 	bool eof;
 	bool started;
 	bool bom;
-	size_t line;           /* line of the next byte */
-	struct buf raw;        /* current record as read */
-	struct buf fields;     /* field values, each NUL-terminated */
-	size_t *offs;          /* start of each field in fields */
+	size_t line;       /* line of the next byte */
+	struct buf raw;    /* current record as read */
+	struct buf fields; /* field values, each NUL-terminated */
+	size_t *offs;      /* start of each field in fields */
 	char **ptrs;
 	size_t n, cap;
 };
@@ -118,6 +118,8 @@ static void skip_line(struct contacts_csv *c)
 		;
 }
 
+/* field_start - a new field begins at the current end of c->fields;
+ * offsets, not pointers, because c->fields may move while growing */
 static void field_start(struct contacts_csv *c)
 {
 	if (c->n == c->cap) {
@@ -143,6 +145,8 @@ static bool at_eol(struct contacts_csv *c, int ch)
 	return false;
 }
 
+/* malformed - say why, and resynchronise at the next line so one bad
+ * line costs one record, not the rest of the file */
 static int malformed(struct contacts_csv *c, char *err, size_t errlen, const char *what)
 {
 	snprintf(err, errlen, "%s", what);
@@ -150,8 +154,7 @@ static int malformed(struct contacts_csv *c, char *err, size_t errlen, const cha
 	return -1;
 }
 
-int contacts_csv_next(struct contacts_csv *c, struct contacts_record *rec, char *err,
-		      size_t errlen)
+int contacts_csv_next(struct contacts_csv *c, struct contacts_record *rec, char *err, size_t errlen)
 {
 	int ch;
 
@@ -177,9 +180,9 @@ int contacts_csv_next(struct contacts_csv *c, struct contacts_record *rec, char 
 				ch = get(c);
 				if (ch == -1) {
 					snprintf(err, errlen,
-						 "the quote opened on line %zu is never closed "
-						 "(the rest of the file was skipped)",
-						 opened);
+					         "the quote opened on line %zu is never closed "
+					         "(the rest of the file was skipped)",
+					         opened);
 					return -1;
 				}
 				if (ch == '"') {
@@ -188,22 +191,26 @@ int contacts_csv_next(struct contacts_csv *c, struct contacts_record *rec, char 
 					get(c); /* "" inside quotes is one quote */
 				}
 				if (ch == '\0')
-					return malformed(c, err, errlen, "a NUL byte inside a field");
+					return malformed(c, err, errlen,
+					                 "a NUL byte inside a field");
 				buf_putc(&c->fields, (char)ch);
 			}
 			ch = get(c);
 			if (ch != ',' && !at_eol(c, ch))
-				return malformed(c, err, errlen,
-						 "only a comma or the end of the line may follow a closing "
-						 "quote");
+				return malformed(
+				    c, err, errlen,
+				    "only a comma or the end of the line may follow a closing "
+				    "quote");
 		} else {
 			while (ch != ',' && !at_eol(c, ch)) {
 				if (ch == '"')
-					return malformed(c, err, errlen,
-							 "a quote inside an unquoted field (quote the "
-							 "whole field and double the quote)");
+					return malformed(
+					    c, err, errlen,
+					    "a quote inside an unquoted field (quote the "
+					    "whole field and double the quote)");
 				if (ch == '\0')
-					return malformed(c, err, errlen, "a NUL byte inside a field");
+					return malformed(c, err, errlen,
+					                 "a NUL byte inside a field");
 				buf_putc(&c->fields, (char)ch);
 				ch = get(c);
 			}
@@ -222,12 +229,14 @@ int contacts_csv_next(struct contacts_csv *c, struct contacts_record *rec, char 
 	return 1;
 }
 
+/* Leading or trailing blanks are quoted too: some readers trim unquoted
+ * fields, and an address with a blank must come back as written. */
 void contacts_csv_put(struct buf *out, const char *field)
 {
 	size_t len = strlen(field);
 	bool quote = strpbrk(field, ",\"\r\n") != NULL ||
-		     (len > 0 && (field[0] == ' ' || field[0] == '\t' || field[len - 1] == ' ' ||
-				  field[len - 1] == '\t'));
+	             (len > 0 && (field[0] == ' ' || field[0] == '\t' || field[len - 1] == ' ' ||
+	                          field[len - 1] == '\t'));
 
 	if (!quote) {
 		buf_append(out, field, len);

@@ -19,11 +19,11 @@ struct contacts_suppress;
  * ask (an sqlite: file that does not exist yet: nobody was ever
  * suppressed, and a check must not create it), or -1 with err. */
 int contacts_suppress_open(const char *url, struct contacts_suppress **out, char *note,
-			   size_t notelen, char *err, size_t errlen);
+                           size_t notelen, char *err, size_t errlen);
 void contacts_suppress_close(struct contacts_suppress *s);
 /* contacts_suppressed - 1 and r filled (verdict, when and why) when addr
  * is suppressed, 0 when not, -1 with err when the store failed */
 int contacts_suppressed(struct contacts_suppress *s, const char *addr, struct contacts_result *r,
-			char *err, size_t errlen);
+                        char *err, size_t errlen);
 
 #endif

@@ -24,7 +24,7 @@ struct contacts_suppress {
 };
 
 int contacts_suppress_open(const char *url, struct contacts_suppress **out, char *note,
-			   size_t notelen, char *err, size_t errlen)
+                           size_t notelen, char *err, size_t errlen)
 {
 	struct suppress_policy pol;
 	struct suppress_store *st;
@@ -57,7 +57,7 @@ void contacts_suppress_close(struct contacts_suppress *s)
 }
 
 int contacts_suppressed(struct contacts_suppress *s, const char *addr, struct contacts_result *r,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	struct suppress_entry e;
 	int rc;

@@ -48,7 +48,7 @@ static size_t char_pos(const unsigned char *s, size_t off)
 }
 
 static int fail(struct sctx *c, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int fail(struct sctx *c, size_t off, const char *fmt, ...)
 {
 	va_list ap;
@@ -139,8 +139,8 @@ static int local_quoted(struct sctx *c, size_t *p)
 		if (ch == '\\') {
 			if (i + 1 >= c->len || s[i + 1] < 32 || s[i + 1] > 126)
 				return fail(c, i + 1,
-					    "a backslash in quotes must be followed by a printable "
-					    "ASCII character");
+				            "a backslash in quotes must be followed by a printable "
+				            "ASCII character");
 			i += 2;
 		} else if (ch >= 0x80) {
 			size_t n = utf8_len(s + i, c->len - i);
@@ -150,7 +150,7 @@ static int local_quoted(struct sctx *c, size_t *p)
 			i += n;
 		} else if (ch < 32 || ch == 127) {
 			return fail(c, i, "%s is not allowed in a quoted local part",
-				    describe(ch, b, sizeof(b)));
+			            describe(ch, b, sizeof(b)));
 		} else {
 			i++; /* qtextSMTP */
 		}
@@ -165,13 +165,14 @@ static int local_dotstring(struct sctx *c, size_t *p)
 	size_t i = *p, atom = 0;
 	char b[40];
 
-	for (; i < c->len && s[i] != '@'; ) {
+	for (; i < c->len && s[i] != '@';) {
 		unsigned char ch = s[i];
 
 		if (ch == '.') {
 			if (atom == 0)
-				return fail(c, i, i == 0 ? "the address starts with a dot"
-							 : "two dots in a row in the local part");
+				return fail(c, i,
+				            i == 0 ? "the address starts with a dot"
+				                   : "two dots in a row in the local part");
 			atom = 0;
 			i++;
 		} else if (ch >= 0x80) {
@@ -185,8 +186,9 @@ static int local_dotstring(struct sctx *c, size_t *p)
 			i++;
 			atom++;
 		} else {
-			return fail(c, i, "%s is not allowed in the local part (unless it is quoted)",
-				    describe(ch, b, sizeof(b)));
+			return fail(c, i,
+			            "%s is not allowed in the local part (unless it is quoted)",
+			            describe(ch, b, sizeof(b)));
 		}
 	}
 	if (i >= c->len)
@@ -199,7 +201,9 @@ static int local_dotstring(struct sctx *c, size_t *p)
 	return 0;
 }
 
-/* domain_names - Domain (not a literal) in [d, end) */
+/* domain_names - Domain (not a literal) in [d, end). U-labels are only
+ * checked for well-formed UTF-8 here; whether IDNA 2008 accepts them is
+ * decided when the name is turned into A-labels for DNS (verdict.c). */
 static int domain_names(struct sctx *c, size_t d, size_t end)
 {
 	const unsigned char *s = c->s;
@@ -213,8 +217,9 @@ static int domain_names(struct sctx *c, size_t d, size_t end)
 
 		if (ch == '.') {
 			if (label == 0)
-				return fail(c, i, i == d ? "the domain starts with a dot"
-							 : "two dots in a row in the domain");
+				return fail(c, i,
+				            i == d ? "the domain starts with a dot"
+				                   : "two dots in a row in the domain");
 			if (s[i - 1] == '-')
 				return fail(c, i - 1, "a domain label ends with a hyphen");
 			label = 0;
@@ -241,7 +246,8 @@ static int domain_names(struct sctx *c, size_t d, size_t end)
 		} else if (ch == '_') {
 			return fail(c, i, "an underscore is not allowed in a mail domain");
 		} else {
-			return fail(c, i, "%s is not allowed in a domain", describe(ch, b, sizeof(b)));
+			return fail(c, i, "%s is not allowed in a domain",
+			            describe(ch, b, sizeof(b)));
 		}
 		if (label > 63)
 			return fail(c, i - 1, "a domain label is longer than 63 octets");
@@ -263,17 +269,22 @@ int contacts_syntax_check(const char *str, size_t len, struct contacts_syntax *o
 		return fail(&c, 0, "the address is empty");
 	if (memchr(str, '\0', len) != NULL)
 		return fail(&c, (size_t)((const char *)memchr(str, '\0', len) - str),
-			    "a NUL byte is not allowed");
+		            "a NUL byte is not allowed");
+	/* RFC 5321 section 4.1.2: a local part is either wholly quoted or a
+	 * dot-string; a quote in the middle is an error of the dot-string. */
 	if (c.s[0] == '"') {
 		if (local_quoted(&c, &p) < 0)
 			return -1;
 		if (p >= len)
 			return fail(&c, len, "there is no '@' and no domain");
 		if (c.s[p] != '@')
-			return fail(&c, p, "only '@' may follow the closing quote of the local part");
+			return fail(&c, p,
+			            "only '@' may follow the closing quote of the local part");
 	} else if (local_dotstring(&c, &p) < 0) {
 		return -1;
 	}
+	/* Lengths are octets (section 4.5.3.1.1), so the position is that of
+	 * the character holding the 65th octet. */
 	if (p > SMTP_LOCAL_MAX)
 		return fail(&c, SMTP_LOCAL_MAX, "the local part is longer than 64 octets");
 	out->at = p;
@@ -285,9 +296,11 @@ int contacts_syntax_check(const char *str, size_t len, struct contacts_syntax *o
 		if (close == NULL)
 			return fail(&c, d, "the address literal is not closed with ']'");
 		if ((size_t)(close - c.s) != len - 1)
-			return fail(&c, (size_t)(close - c.s) + 1, "nothing may follow the address literal");
+			return fail(&c, (size_t)(close - c.s) + 1,
+			            "nothing may follow the address literal");
 		if (!smtp_domain_valid(str + d, len - d))
-			return fail(&c, d + 1, "not a valid address literal (IPv4, IPv6:... or tag:...)");
+			return fail(&c, d + 1,
+			            "not a valid address literal (IPv4, IPv6:... or tag:...)");
 		out->literal = true;
 	} else {
 		/* one trailing dot: tolerated, as the SMTP server does */
@@ -296,6 +309,7 @@ int contacts_syntax_check(const char *str, size_t len, struct contacts_syntax *o
 		if (domain_names(&c, d, end) < 0)
 			return -1;
 	}
+	/* Checked last so the more specific errors above win. */
 	if (len > CONTACTS_ADDR_MAX)
 		return fail(&c, CONTACTS_ADDR_MAX, "the address is longer than 254 octets");
 	return 0;

@@ -34,7 +34,7 @@ const char *contacts_verdict_name(enum contacts_verdict v)
 /* domain_key - the domain as DNS is asked for it; -1 with r set when an
  * internationalized name is not a valid IDNA 2008 name */
 static int domain_key(const char *addr, const struct contacts_syntax *sx, char *domain,
-		      size_t domlen, struct contacts_result *r)
+                      size_t domlen, struct contacts_result *r)
 {
 	const char *d = addr + sx->at + 1;
 	size_t len = strlen(d);
@@ -46,6 +46,9 @@ static int domain_key(const char *addr, const struct contacts_syntax *sx, char *
 		len = sizeof(tmp) - 1;
 	memcpy(tmp, d, len);
 	tmp[len] = '\0';
+	/* DNS knows only A-labels (RFC 5890 section 2.3.2.1): bücher.example
+	 * is asked as xn--bcher-kva.example. Non-transitional processing is
+	 * what IDNA 2008 registries use (ß stays ß). */
 	if (sx->utf8) {
 		char *ace = NULL;
 		int rc = idn2_to_ascii_8z(tmp, &ace, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
@@ -57,9 +60,10 @@ static int domain_key(const char *addr, const struct contacts_syntax *sx, char *
 			for (size_t i = 0; i <= sx->at; i++)
 				if (((unsigned char)addr[i] & 0xC0) != 0x80)
 					pos++;
-			snprintf(r->detail, sizeof(r->detail),
-				 "position %zu: the domain is not a valid internationalized name (%s)",
-				 pos, idn2_strerror(rc));
+			snprintf(
+			    r->detail, sizeof(r->detail),
+			    "position %zu: the domain is not a valid internationalized name (%s)",
+			    pos, idn2_strerror(rc));
 			return -1;
 		}
 		util_strlcpy(domain, ace, domlen);
@@ -71,8 +75,7 @@ static int domain_key(const char *addr, const struct contacts_syntax *sx, char *
 	return 0;
 }
 
-int contacts_local_verdict(const char *addr, struct contacts_result *r, char *domain,
-			   size_t domlen)
+int contacts_local_verdict(const char *addr, struct contacts_result *r, char *domain, size_t domlen)
 {
 	struct contacts_syntax sx;
 	char fixed[300];
@@ -93,9 +96,12 @@ int contacts_local_verdict(const char *addr, struct contacts_result *r, char *do
 		snprintf(r->detail, sizeof(r->detail), "address literal: not looked up in DNS");
 		return 1;
 	}
+	/* A probable typo is not looked up: slips of big providers' names are
+	 * often registered by others, so "it resolves" would prove nothing. */
 	if (report_suggest_domain(dom, fixed, sizeof(fixed))) {
 		r->v = CONTACTS_TYPO;
-		snprintf(r->detail, sizeof(r->detail), "%s looks like a misspelling of %s", dom, fixed);
+		snprintf(r->detail, sizeof(r->detail), "%s looks like a misspelling of %s", dom,
+		         fixed);
 		snprintf(r->suggestion, sizeof(r->suggestion), "%.*s@%s", (int)sx.at, addr, fixed);
 		return 1;
 	}
@@ -105,7 +111,7 @@ int contacts_local_verdict(const char *addr, struct contacts_result *r, char *do
 }
 
 void contacts_dns_verdict(const char *domain, const struct deliver_dns_answer *a,
-			  struct contacts_result *r)
+                          struct contacts_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	switch (a->status) {
@@ -113,7 +119,7 @@ void contacts_dns_verdict(const char *domain, const struct deliver_dns_answer *a
 		r->v = CONTACTS_OK;
 		if (a->implicit)
 			snprintf(r->detail, sizeof(r->detail),
-				 "no MX record: mail goes to the domain's own address");
+			         "no MX record: mail goes to the domain's own address");
 		break;
 	case DELIVER_DNS_NXDOMAIN:
 		r->v = CONTACTS_NODOMAIN;
@@ -122,23 +128,24 @@ void contacts_dns_verdict(const char *domain, const struct deliver_dns_answer *a
 	case DELIVER_DNS_NULLMX:
 		r->v = CONTACTS_NOMAIL;
 		snprintf(r->detail, sizeof(r->detail),
-			 "%s publishes a null MX (RFC 7505): it accepts no mail", domain);
+		         "%s publishes a null MX (RFC 7505): it accepts no mail", domain);
 		break;
 	case DELIVER_DNS_NODATA:
 		r->v = CONTACTS_NOMAIL;
 		if (a->mx_no_addr)
 			snprintf(r->detail, sizeof(r->detail),
-				 "the mail servers (MX) of %s have no address", domain);
+			         "the mail servers (MX) of %s have no address", domain);
 		else
 			snprintf(r->detail, sizeof(r->detail),
-				 "%s has no MX and no A/AAAA record: it has no mail server", domain);
+			         "%s has no MX and no A/AAAA record: it has no mail server",
+			         domain);
 		break;
 	case DELIVER_DNS_TEMP:
 	default:
 		r->v = CONTACTS_DNSERROR;
 		snprintf(r->detail, sizeof(r->detail),
-			 "DNS lookup of %s failed for now (%s): check again later", domain,
-			 a->detail[0] ? a->detail : "no answer");
+		         "DNS lookup of %s failed for now (%s): check again later", domain,
+		         a->detail[0] ? a->detail : "no answer");
 		break;
 	}
 }

@@ -35,7 +35,7 @@ struct deliver_dns {
 };
 
 struct deliver_dns *deliver_dns_new(struct event_base *base, const char *servers,
-				    int64_t timeout_ms, char *err, size_t errlen)
+                                    int64_t timeout_ms, char *err, size_t errlen)
 {
 	struct deliver_dns *d = xcalloc(1, sizeof(*d));
 

@@ -82,6 +82,12 @@ static void job_add_rcpt(struct job *j, size_t ri)
 	j->qm->rjob[ri] = j;
 }
 
+bool msg_signed(const struct qmsg *qm)
+{
+	return qm->s->sender_hook != NULL && qm->msg->origin != SPOOL_ORIGIN_REPORT &&
+	       qm->msg->sender[0] != '\0';
+}
+
 void msg_schedule(struct qmsg *qm, const size_t *ri, size_t n, int64_t now)
 {
 	struct sched *s = qm->s;
@@ -98,10 +104,13 @@ void msg_schedule(struct qmsg *qm, const size_t *ri, size_t n, int64_t now)
 		if (r->state == RCPT_DEFERRED && r->next_attempt_ms > now)
 			due = r->next_attempt_ms;
 		d = dest_get(s, r->addr);
-		/* A message has few destinations; a linear look is fine. */
-		LIST_FOREACH(j, &qm->jobs, mlink)
-			if (j->dest == d && j->where == JOB_SCHED)
-				break;
+		/* A message has few destinations; a linear look is fine.
+		 * Signed return paths differ per recipient: no sharing. */
+		j = NULL;
+		if (!msg_signed(qm))
+			LIST_FOREACH(j, &qm->jobs, mlink)
+				if (j->dest == d && j->where == JOB_SCHED)
+					break;
 		if (j == NULL) {
 			j = job_new(qm, d);
 			j->where = JOB_SCHED;
@@ -299,6 +308,11 @@ void job_start(struct job *j, int64_t now)
 	req->qid = m->id;
 	req->domain = j->dest->name;
 	req->sender = m->sender;
+	/* issue 6: bounces+TAG@bounce_domain, one recipient per job */
+	j->sender[0] = '\0';
+	if (j->n == 1 && msg_signed(qm) &&
+	    s->sender_hook(s->sender_arg, m, j->ri[0], j->sender, sizeof(j->sender)) == 0)
+		req->sender = j->sender;
 	req->envid = m->envid;
 	req->ret = (int)m->ret;
 	req->smtputf8 = m->smtputf8;

@@ -78,6 +78,7 @@ struct job {
 	int64_t started_ms;
 	bool probe;                 /* tries a backed-off site for the others */
 	struct outcome local_err;   /* set when the transaction could not start */
+	char sender[SPOOL_PATH_MAX]; /* signed return path while active, or "" */
 	TAILQ_ENTRY(job) dlink;     /* dest->ready or dest->wait */
 	LIST_ENTRY(job) mlink;      /* qm->jobs */
 };
@@ -173,6 +174,8 @@ struct sched {
 	uint64_t reports_suppressed;
 	sched_outcome_fn outcome_hook;   /* final outcomes (suppression), may be NULL */
 	void *outcome_arg;
+	sched_sender_fn sender_hook;     /* signed return paths, may be NULL */
+	void *sender_arg;
 };
 
 /* control.c */
@@ -224,6 +227,9 @@ void dest_probe_aborted(struct dest *d, int64_t now);
 void dest_wait_job(struct dest *d, struct job *j);
 
 /* job.c */
+/* msg_signed - does the sender hook give each recipient its own
+ * transaction and MAIL FROM? (not for reports and null senders) */
+bool msg_signed(const struct qmsg *qm);
 struct job *job_new(struct qmsg *qm, struct dest *d);
 void job_free(struct job *j);
 void job_start(struct job *j, int64_t now);

@@ -170,6 +170,12 @@ void sched_set_outcome_hook(struct sched *s, sched_outcome_fn fn, void *arg)
 	s->outcome_arg = arg;
 }
 
+void sched_set_sender_hook(struct sched *s, sched_sender_fn fn, void *arg)
+{
+	s->sender_hook = fn;
+	s->sender_arg = arg;
+}
+
 void sched_free(struct sched *s)
 {
 	void **v;

@@ -100,6 +100,16 @@ typedef void (*sched_outcome_fn)(void *arg, const struct spool_msg *msg,
 				 const struct spool_rcpt *rcpt);
 void sched_set_outcome_hook(struct sched *s, sched_outcome_fn fn, void *arg);
 
+/* Return path hook (issue 6, signed return paths): when set, a message
+ * that is not a report and has a sender is sent one recipient per
+ * transaction (each recipient gets its own MAIL FROM), with the envelope
+ * sender fn writes into out for recipient ri (return 0), or with the
+ * stored sender when fn returns -1. The spool keeps the original sender,
+ * so reports still go to it. Called on the event loop; must not block. */
+typedef int (*sched_sender_fn)(void *arg, const struct spool_msg *msg, size_t ri, char *out,
+			       size_t outlen);
+void sched_set_sender_hook(struct sched *s, sched_sender_fn fn, void *arg);
+
 /* ---- control socket (control.c) ---- */
 /* sched_control_listen - accept `mailerd queue` requests on a Unix socket
  * at path (mode 0600). One request line, reply lines, then close. */

@@ -13,6 +13,8 @@
  *   - non-ASCII addresses without SMTPUTF8: 553 5.6.7 (RFC 6531 3.6.1)
  *   - more than max_recipients: 452 4.5.3 (RFC 5321 section 4.5.3.1.10)
  *   - a suppressed recipient (the rcpt_check hook): 550 5.1.1 with when and why
+ *   - the bounce domain (the local_rcpt hook, asked first, for any client):
+ *     a bad or expired return path tag: 550 5.1.1
  *   - more MAIL commands than max_messages_per_ip_per_minute: 450 4.7.1
  * VRFY answers 252 (we cannot verify remote users), EXPN 502, and commands
  * of extensions we do not announce (STARTTLS, AUTH, BDAT) 502 5.5.1.
@@ -113,6 +115,7 @@ static void cmd_rcpt(struct smtp_session *s, const char *args)
 	struct smtp_path path;
 	struct smtp_rcpt_params rp;
 	struct smtp_rcpt_entry *e;
+	bool local = false;
 
 	if (s->state != SESS_MAIL) {
 		smtp_session_reply(s, 503, "5.5.1", "Error: need MAIL command");
@@ -131,7 +134,25 @@ static void cmd_rcpt(struct smtp_session *s, const char *args)
 		smtp_session_reply(s, 553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8");
 		return;
 	}
-	switch (smtp_relay_check(s->srv->relay, s->ip, path.addr)) {
+	if (s->srv->local_rcpt != NULL && path.domain[0] != '\0') {
+		/* the bounce domain's signed return paths (issue 6): refused
+		 * here when the tag is bad, whoever the client is */
+		char why[400] = "";
+		switch (s->srv->local_rcpt(s->srv->local_rcpt_arg, s->ip, s->sender.addr, path.addr,
+					   why, sizeof(why))) {
+		case SMTP_LOCAL_REFUSE:
+			smtp_session_reply(s, 550, "5.1.1", "<%s>: %s", path.addr,
+					   why[0] ? why : "no such user here");
+			return;
+		case SMTP_LOCAL_ACCEPT:
+			local = true;
+			break;
+		case SMTP_LOCAL_PASS:
+		default:
+			break;
+		}
+	}
+	switch (local ? SMTP_RCPT_ACCEPT : smtp_relay_check(s->srv->relay, s->ip, path.addr)) {
 	case SMTP_RCPT_ACCEPT:
 		break;
 	case SMTP_RCPT_NO_SUCH_USER:
@@ -196,6 +217,12 @@ void smtp_server_set_rcpt_check(struct smtp_server *srv, smtp_rcpt_check_fn fn, 
 {
 	srv->rcpt_check = fn;
 	srv->rcpt_check_arg = arg;
+}
+
+void smtp_server_set_local_rcpt(struct smtp_server *srv, smtp_local_rcpt_fn fn, void *arg)
+{
+	srv->local_rcpt = fn;
+	srv->local_rcpt_arg = arg;
 }
 
 void smtp_command_run(struct smtp_session *s, char *line, size_t len)

@@ -66,6 +66,8 @@ struct smtp_server {
 	size_t max_rcpt;
 	smtp_rcpt_check_fn rcpt_check; /* suppression hook, may be NULL */
 	void *rcpt_check_arg;
+	smtp_local_rcpt_fn local_rcpt; /* signed return paths hook, may be NULL */
+	void *local_rcpt_arg;
 	struct smtp_limits *limits;    /* connection and message-rate limits */
 };
 

@@ -140,6 +140,19 @@ typedef int (*smtp_rcpt_check_fn)(void *arg, const char *client_ip, const char *
 /* smtp_server_set_rcpt_check - install (or, with fn NULL, remove) it */
 void smtp_server_set_rcpt_check(struct smtp_server *srv, smtp_rcpt_check_fn fn, void *arg);
 
+/* Local mailbox hook (issue 6, signed return paths): asked first about
+ * every recipient with a domain, from any client (relay_networks
+ * included), before the relay rules. SMTP_LOCAL_PASS leaves the decision
+ * to the relay rules; SMTP_LOCAL_ACCEPT takes the recipient as a mailbox
+ * of ours (the rcpt_check hook still runs); SMTP_LOCAL_REFUSE answers
+ * "550 5.1.1 <rcpt>: TEXT". Runs on the event loop: it must not block. */
+enum smtp_local_verdict { SMTP_LOCAL_PASS = 0, SMTP_LOCAL_ACCEPT, SMTP_LOCAL_REFUSE };
+typedef enum smtp_local_verdict (*smtp_local_rcpt_fn)(void *arg, const char *client_ip,
+						      const char *sender, const char *rcpt,
+						      char *text, size_t textlen);
+/* smtp_server_set_local_rcpt - install (or, with fn NULL, remove) it */
+void smtp_server_set_local_rcpt(struct smtp_server *srv, smtp_local_rcpt_fn fn, void *arg);
+
 /* smtp_server_port - the local port of listener i (useful with port 0),
  * -1 when there is no such listener */
 int smtp_server_port(const struct smtp_server *srv, size_t i);

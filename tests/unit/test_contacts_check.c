@@ -58,7 +58,10 @@ static void test_csv_reader(void **state)
 	    {"doubled quote", "\"say \"\"hi\"\"\",x\n", "1:say \"hi\"|x"},
 	    {"newline in quotes", "\"l1\nl2\",x\ny,z\n", "1:l1\nl2|x;3:y|z"},
 	    {"blank lines skipped", "a\n\n\r\nb\n", "1:a;4:b"},
-	    {"bom", "\xEF\xBB\xBF" "email\nx@y\n", "1:email;2:x@y"},
+	    {"bom",
+	     "\xEF\xBB\xBF"
+	     "email\nx@y\n",
+	     "1:email;2:x@y"},
 	    {"bare cr is data", "a\rb,c\n", "1:a\rb|c"},
 	    {"quote in unquoted", "a\"b,c\nd\n", "1!;2:d"},
 	    {"junk after quote", "\"a\"b,c\nd\n", "1!;2:d"},
@@ -73,8 +76,8 @@ static void test_csv_reader(void **state)
 		buf_init(&got);
 		dump(cases[i].in, strlen(cases[i].in), &got);
 		if (strcmp(got.data ? got.data : "", cases[i].want) != 0)
-			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].name, got.data ? got.data : "",
-				 cases[i].want);
+			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].name,
+			         got.data ? got.data : "", cases[i].want);
 		buf_free(&got);
 	}
 }
@@ -84,8 +87,12 @@ static void test_csv_put(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-	    {"plain", "plain"},         {"a,b", "\"a,b\""},       {"say \"x\"", "\"say \"\"x\"\"\""},
-	    {"two\nlines", "\"two\nlines\""}, {" lead", "\" lead\""}, {"", ""},
+	    {"plain", "plain"},
+	    {"a,b", "\"a,b\""},
+	    {"say \"x\"", "\"say \"\"x\"\"\""},
+	    {"two\nlines", "\"two\nlines\""},
+	    {" lead", "\" lead\""},
+	    {"", ""},
 	};
 
 	(void)state;
@@ -95,7 +102,8 @@ static void test_csv_put(void **state)
 		buf_init(&b);
 		contacts_csv_put(&b, cases[i].in);
 		if (strcmp(b.data ? b.data : "", cases[i].want) != 0)
-			fail_msg("%s: got %s, want %s", cases[i].in, b.data ? b.data : "", cases[i].want);
+			fail_msg("%s: got %s, want %s", cases[i].in, b.data ? b.data : "",
+			         cases[i].want);
 		buf_free(&b);
 	}
 }
@@ -149,38 +157,41 @@ static const char *const SERVFAIL[] = {"fail.test", NULL};
 
 static void test_run_real_resolver(void **state)
 {
-	static const char list[] =
-	    "\xEF\xBB\xBF" "Name,E-Mail,Note\r\n"
-	    "Ann,ann@ok.test,\"first, kept\"\r\n"
-	    "Ben,ben@implicit.test,kept\r\n"
-	    "Cat,cat@nullmx.test,x\r\n"
-	    "Dan,dan@noaddr.test,x\r\n"
-	    "Eve,eve@empty.test,x\r\n"
-	    "Fay,fay@gone.test,x\r\n"
-	    "Gus,gus@fail.test,x\r\n"
-	    "Hal,hal@gmial.com,x\r\n"
-	    "Ian,ian smith@ok.test,x\r\n"
-	    "Bad,\"broken\"x,x\r\n"
-	    "Jo,  JO@OK.TEST ,\"last\"\r\n";
+	static const char list[] = "\xEF\xBB\xBF"
+	                           "Name,E-Mail,Note\r\n"
+	                           "Ann,ann@ok.test,\"first, kept\"\r\n"
+	                           "Ben,ben@implicit.test,kept\r\n"
+	                           "Cat,cat@nullmx.test,x\r\n"
+	                           "Dan,dan@noaddr.test,x\r\n"
+	                           "Eve,eve@empty.test,x\r\n"
+	                           "Fay,fay@gone.test,x\r\n"
+	                           "Gus,gus@fail.test,x\r\n"
+	                           "Hal,hal@gmial.com,x\r\n"
+	                           "Ian,ian smith@ok.test,x\r\n"
+	                           "Bad,\"broken\"x,x\r\n"
+	                           "Jo,  JO@OK.TEST ,\"last\"\r\n";
 	static const char want_report[] =
 	    "address,verdict,detail,suggestion\n"
 	    "ann@ok.test,ok,,\n"
 	    "ben@implicit.test,ok,no MX record: mail goes to the domain's own address,\n"
-	    "cat@nullmx.test,nomail,nullmx.test publishes a null MX (RFC 7505): it accepts no mail,\n"
+	    "cat@nullmx.test,nomail,nullmx.test publishes a null MX (RFC 7505): it accepts no "
+	    "mail,\n"
 	    "dan@noaddr.test,nomail,the mail servers (MX) of noaddr.test have no address,\n"
-	    "eve@empty.test,nomail,empty.test has no MX and no A/AAAA record: it has no mail server,\n"
+	    "eve@empty.test,nomail,empty.test has no MX and no A/AAAA record: it has no mail "
+	    "server,\n"
 	    "fay@gone.test,nodomain,the domain gone.test does not exist,\n"
 	    "gus@fail.test,dnserror,DNS lookup of fail.test failed for now (Could not contact DNS "
 	    "servers): check again later,\n"
 	    "hal@gmial.com,typo,gmial.com looks like a misspelling of gmail.com,hal@gmail.com\n"
-	    "ian smith@ok.test,syntax,position 4: a space is not allowed in the local part (unless it "
+	    "ian smith@ok.test,syntax,position 4: a space is not allowed in the local part (unless "
+	    "it "
 	    "is quoted),\n"
 	    "JO@OK.TEST,ok,,\n";
-	static const char want_out[] =
-	    "\xEF\xBB\xBF" "Name,E-Mail,Note\r\n"
-	    "Ann,ann@ok.test,\"first, kept\"\r\n"
-	    "Ben,ben@implicit.test,kept\r\n"
-	    "Jo,  JO@OK.TEST ,\"last\"\r\n";
+	static const char want_out[] = "\xEF\xBB\xBF"
+	                               "Name,E-Mail,Note\r\n"
+	                               "Ann,ann@ok.test,\"first, kept\"\r\n"
+	                               "Ben,ben@implicit.test,kept\r\n"
+	                               "Jo,  JO@OK.TEST ,\"last\"\r\n";
 	struct event_base *base = event_base_new();
 	struct tdns dns;
 	struct contacts_options o;
@@ -207,17 +218,18 @@ static void test_run_real_resolver(void **state)
 	outputs_close(&out);
 	expect_text("report", out.report, want_report);
 	expect_text("cleaned list", out.out, want_out);
-	expect_text("errors", out.errors,
-		    "list.csv:11: only a comma or the end of the line may follow a closing quote\n");
+	expect_text(
+	    "errors", out.errors,
+	    "list.csv:11: only a comma or the end of the line may follow a closing quote\n");
 	if (sum.rows != 10 || sum.n[CONTACTS_OK] != 3 || sum.n[CONTACTS_NOMAIL] != 3 ||
 	    sum.n[CONTACTS_NODOMAIN] != 1 || sum.n[CONTACTS_DNSERROR] != 1 ||
 	    sum.n[CONTACTS_TYPO] != 1 || sum.n[CONTACTS_SYNTAX] != 1 || sum.malformed != 1 ||
 	    sum.written != 3)
 		fail_msg("summary: got rows %llu ok %llu nomail %llu malformed %llu written %llu, "
-			 "want 10 3 3 1 3",
-			 (unsigned long long)sum.rows, (unsigned long long)sum.n[CONTACTS_OK],
-			 (unsigned long long)sum.n[CONTACTS_NOMAIL], (unsigned long long)sum.malformed,
-			 (unsigned long long)sum.written);
+		         "want 10 3 3 1 3",
+		         (unsigned long long)sum.rows, (unsigned long long)sum.n[CONTACTS_OK],
+		         (unsigned long long)sum.n[CONTACTS_NOMAIL],
+		         (unsigned long long)sum.malformed, (unsigned long long)sum.written);
 	/* ok.test once for Ann and Jo: one lookup per distinct domain */
 	if (sum.domains != 7)
 		fail_msg("domains looked up: got %llu, want 7", (unsigned long long)sum.domains);
@@ -254,7 +266,8 @@ static void fake_answer(evutil_socket_t fd, short what, void *arg)
 		size_t i = --f->n_pending;
 
 		memset(&a, 0, sizeof(a));
-		a.status = strncmp(f->pending[i].name, "nx", 2) == 0 ? DELIVER_DNS_NXDOMAIN : DELIVER_DNS_OK;
+		a.status = strncmp(f->pending[i].name, "nx", 2) == 0 ? DELIVER_DNS_NXDOMAIN
+		                                                     : DELIVER_DNS_OK;
 		f->pending[i].fn(f->pending[i].name, &a, f->pending[i].arg);
 	}
 }
@@ -279,13 +292,13 @@ static void fake_lookup(void *ctx, const char *domain, deliver_dns_fn fn, void *
 static void test_run_seam_order_and_cache(void **state)
 {
 	static const char list[] = "joe@a.example\nann@nx.example\nbob@a.example\n"
-				   "cy@b.example\ndi@A.Example\n";
+	                           "cy@b.example\ndi@A.Example\n";
 	static const char want[] = "address,verdict,detail,suggestion\n"
-				   "joe@a.example,ok,,\n"
-				   "ann@nx.example,nodomain,the domain nx.example does not exist,\n"
-				   "bob@a.example,ok,,\n"
-				   "cy@b.example,ok,,\n"
-				   "di@A.Example,ok,,\n";
+	                           "joe@a.example,ok,,\n"
+	                           "ann@nx.example,nodomain,the domain nx.example does not exist,\n"
+	                           "bob@a.example,ok,,\n"
+	                           "cy@b.example,ok,,\n"
+	                           "di@A.Example,ok,,\n";
 	struct fake f;
 	struct contacts_options o;
 	struct contacts_summary sum;
@@ -310,7 +323,8 @@ static void test_run_seam_order_and_cache(void **state)
 	outputs_close(&out);
 	expect_text("report", out.report, want);
 	/* no header line (line 1 holds an address): ok rows only */
-	expect_text("cleaned list", out.out, "joe@a.example\nbob@a.example\ncy@b.example\ndi@A.Example\n");
+	expect_text("cleaned list", out.out,
+	            "joe@a.example\nbob@a.example\ncy@b.example\ndi@A.Example\n");
 	if (f.n != 3)
 		fail_msg("distinct domains asked: got %zu, want 3", f.n);
 	for (size_t i = 0; i < f.n; i++)
@@ -362,7 +376,7 @@ static void test_run_header_column(void **state)
 		if (cases[i].want_first != NULL &&
 		    strncmp(line2, cases[i].want_first, strlen(cases[i].want_first)) != 0)
 			fail_msg("case %zu: got %s, want it to start with %s", i, line2,
-				 cases[i].want_first);
+			         cases[i].want_first);
 		outputs_free(&out);
 		fclose(in);
 		event_free(f.ev);

@@ -26,7 +26,10 @@ static void test_syntax_table(void **state)
 	    {"quoted with space", "\"john doe\"@example.com", 0, NULL},
 	    {"quoted pair", "\"a\\\"b\"@example.com", 0, NULL},
 	    {"utf8 local", "jos\xc3\xa9@example.com", 0, NULL},
-	    {"utf8 domain", "joe@b\xc3\xbc" "cher.example", 0, NULL},
+	    {"utf8 domain",
+	     "joe@b\xc3\xbc"
+	     "cher.example",
+	     0, NULL},
 	    {"literal v4", "joe@[192.0.2.1]", 0, NULL},
 	    {"literal v6", "joe@[IPv6:2001:db8::1]", 0, NULL},
 	    {"trailing dot tolerated", "joe@example.com.", 0, NULL},
@@ -40,7 +43,10 @@ static void test_syntax_table(void **state)
 	    {"empty local", "@example.com", 1, "local part before '@' is empty"},
 	    {"comma", "joe,x@example.com", 4, "a comma"},
 	    {"angle", "<joe@example.com>", 1, "'<'"},
-	    {"control", "jo\x01" "e@example.com", 3, "control character 0x01"},
+	    {"control",
+	     "jo\x01"
+	     "e@example.com",
+	     3, "control character 0x01"},
 	    {"unclosed quote", "\"joe@example.com", 1, "never closed"},
 	    {"after quote", "\"joe\"x@example.com", 6, "only '@' may follow"},
 	    {"empty domain", "joe@", 5, "domain after '@' is empty"},
@@ -72,15 +78,16 @@ static void test_syntax_table(void **state)
 		int rc = contacts_syntax_check(cases[i].in, strlen(cases[i].in), &sx);
 
 		if (cases[i].pos == 0 && rc != 0)
-			fail_msg("%s: got error at %zu (%s), want valid", cases[i].name, sx.pos, sx.what);
+			fail_msg("%s: got error at %zu (%s), want valid", cases[i].name, sx.pos,
+			         sx.what);
 		if (cases[i].pos != 0 && rc == 0)
 			fail_msg("%s: got valid, want error at %zu", cases[i].name, cases[i].pos);
 		if (cases[i].pos != 0 && sx.pos != cases[i].pos)
-			fail_msg("%s: got position %zu (%s), want %zu", cases[i].name, sx.pos, sx.what,
-				 cases[i].pos);
+			fail_msg("%s: got position %zu (%s), want %zu", cases[i].name, sx.pos,
+			         sx.what, cases[i].pos);
 		if (cases[i].what != NULL && strstr(sx.what, cases[i].what) == NULL)
 			fail_msg("%s: got \"%s\", want it to say \"%s\"", cases[i].name, sx.what,
-				 cases[i].what);
+			         cases[i].what);
 	}
 }
 
@@ -106,8 +113,8 @@ static void test_syntax_limits(void **state)
 		fail_msg("255 octets: got %zu (%s), want 255 and the 254 limit", sx.pos, sx.what);
 	assert_int_equal(contacts_syntax_check("joe@example.com", 15, &sx), 0);
 	if (sx.at != 3 || sx.utf8 || sx.literal)
-		fail_msg("joe@example.com: got at %zu utf8 %d literal %d, want 3 0 0", sx.at, sx.utf8,
-			 sx.literal);
+		fail_msg("joe@example.com: got at %zu utf8 %d literal %d, want 3 0 0", sx.at,
+		         sx.utf8, sx.literal);
 }
 
 static void test_local_verdicts(void **state)
@@ -116,13 +123,15 @@ static void test_local_verdicts(void **state)
 		const char *in;
 		int decided;
 		enum contacts_verdict v;
-		const char *key;     /* decided == 0: the DNS key */
-		const char *sugg;    /* typo: the suggestion */
-		const char *detail;  /* part of the detail */
+		const char *key;    /* decided == 0: the DNS key */
+		const char *sugg;   /* typo: the suggestion */
+		const char *detail; /* part of the detail */
 	} cases[] = {
 	    {"joe@Example.COM", 0, CONTACTS_OK, "example.com", "", ""},
 	    {"joe@example.com.", 0, CONTACTS_OK, "example.com", "", ""},
-	    {"joe@b\xc3\xbc" "cher.example", 0, CONTACTS_OK, "xn--bcher-kva.example", "", ""},
+	    {"joe@b\xc3\xbc"
+	     "cher.example",
+	     0, CONTACTS_OK, "xn--bcher-kva.example", "", ""},
 	    {"Joe@gmial.com", 1, CONTACTS_TYPO, NULL, "Joe@gmail.com", "misspelling of gmail.com"},
 	    {"a@hotmial.con", 1, CONTACTS_TYPO, NULL, "a@hotmail.com", "hotmial.con"},
 	    {"a@yahoo.co", 1, CONTACTS_TYPO, NULL, "a@yahoo.com", ""},
@@ -145,13 +154,13 @@ static void test_local_verdicts(void **state)
 			fail_msg("%s: got key %s, want %s", cases[i].in, key, cases[i].key);
 		if (d == 1 && r.v != cases[i].v)
 			fail_msg("%s: got %s, want %s", cases[i].in, contacts_verdict_name(r.v),
-				 contacts_verdict_name(cases[i].v));
+			         contacts_verdict_name(cases[i].v));
 		if (d == 1 && strcmp(r.suggestion, cases[i].sugg) != 0)
-			fail_msg("%s: got suggestion \"%s\", want \"%s\"", cases[i].in, r.suggestion,
-				 cases[i].sugg);
+			fail_msg("%s: got suggestion \"%s\", want \"%s\"", cases[i].in,
+			         r.suggestion, cases[i].sugg);
 		if (d == 1 && strstr(r.detail, cases[i].detail) == NULL)
 			fail_msg("%s: got detail \"%s\", want \"%s\" in it", cases[i].in, r.detail,
-				 cases[i].detail);
+			         cases[i].detail);
 	}
 }
 
@@ -166,7 +175,7 @@ static void test_idna_invalid(void **state)
 	assert_int_equal(contacts_local_verdict("a@\xe2\x98\x83.example", &r, key, sizeof(key)), 1);
 	if (r.v != CONTACTS_SYNTAX || strstr(r.detail, "position 3:") == NULL)
 		fail_msg("snowman domain: got %s \"%s\", want syntax at position 3",
-			 contacts_verdict_name(r.v), r.detail);
+		         contacts_verdict_name(r.v), r.detail);
 }
 
 static void test_dns_verdicts(void **state)
@@ -177,11 +186,15 @@ static void test_dns_verdicts(void **state)
 		const char *detail;
 	} cases[] = {
 	    {{.status = DELIVER_DNS_OK, .n_addr = 1}, CONTACTS_OK, ""},
-	    {{.status = DELIVER_DNS_OK, .implicit = true, .n_addr = 1}, CONTACTS_OK, "no MX record"},
+	    {{.status = DELIVER_DNS_OK, .implicit = true, .n_addr = 1},
+	     CONTACTS_OK,
+	     "no MX record"},
 	    {{.status = DELIVER_DNS_NXDOMAIN}, CONTACTS_NODOMAIN, "does not exist"},
 	    {{.status = DELIVER_DNS_NULLMX}, CONTACTS_NOMAIL, "null MX"},
 	    {{.status = DELIVER_DNS_NODATA}, CONTACTS_NOMAIL, "no MX and no A/AAAA"},
-	    {{.status = DELIVER_DNS_NODATA, .mx_no_addr = true}, CONTACTS_NOMAIL, "have no address"},
+	    {{.status = DELIVER_DNS_NODATA, .mx_no_addr = true},
+	     CONTACTS_NOMAIL,
+	     "have no address"},
 	    {{.status = DELIVER_DNS_TEMP, .detail = "Timeout"}, CONTACTS_DNSERROR, "(Timeout)"},
 	};
 
@@ -191,8 +204,9 @@ static void test_dns_verdicts(void **state)
 
 		contacts_dns_verdict("d.example", &cases[i].a, &r);
 		if (r.v != cases[i].want || strstr(r.detail, cases[i].detail) == NULL)
-			fail_msg("case %zu: got %s \"%s\", want %s \"%s\"", i, contacts_verdict_name(r.v),
-				 r.detail, contacts_verdict_name(cases[i].want), cases[i].detail);
+			fail_msg("case %zu: got %s \"%s\", want %s \"%s\"", i,
+			         contacts_verdict_name(r.v), r.detail,
+			         contacts_verdict_name(cases[i].want), cases[i].detail);
 	}
 }
 
