@@ -124,8 +124,8 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--misses", help="write the miss list here instead of stdout")
     ap.add_argument("--quiet", action="store_true", help="totals only")
-    for k in ("recall", "precision", "reason", "status", "class"):
-        ap.add_argument("--floor-" + k, type=float)
+    for k in ("recall", "precision", "reason", "status", "status_rfc", "class"):
+        ap.add_argument("--floor-" + k.replace("_", "-"), type=float)
     ap.add_argument("--floor-not", action="store_true",
                     help="fail if any not/ email yields a record")
     a = ap.parse_args()
@@ -174,7 +174,7 @@ def main():
 
     f = total.figures()
     bad = []
-    for k in ("recall", "precision", "reason", "status", "class"):
+    for k in ("recall", "precision", "reason", "status", "status_rfc", "class"):
         floor = getattr(a, "floor_" + k)
         if floor is not None and f[k] < floor:
             bad.append("%s %.1f%% below floor %.1f%%" % (k, f[k], floor))

@@ -19,7 +19,9 @@
  * Fails soft: no family, or no recipient found, means no record.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +146,92 @@ static const char *const rcpt_labels[] = {
 	"undeliverable to ", "mailing list <", NULL,
 };
 
+/*
+ * One pass instead of one strstr per needle: the body signatures and the
+ * end markers are indexed by their first byte (counting sort, table order
+ * kept inside a bucket), so a scan of the text looks only at the needles
+ * that can start at each position. Built once (pthread_once: parsing runs
+ * in worker threads), read only after.
+ */
+#define NEEDLE_MAX 255
+_Static_assert(sizeof(end_markers) / sizeof(end_markers[0]) <= 64, "end marker mask is 64 bits");
+
+struct needle_ix {
+	uint8_t start[257];          /* bucket of first byte b: [start[b], start[b+1]) */
+	uint8_t item[NEEDLE_MAX];    /* table index of each bucketed needle */
+	uint8_t len[NEEDLE_MAX];     /* needle length, by table index */
+	uint8_t pair[65536 / 8];     /* bit set: some needle starts with these two bytes */
+};
+
+static struct needle_ix sig_ix, end_ix;
+static pthread_once_t ix_once = PTHREAD_ONCE_INIT;
+
+/* ix_build - index needles[i] for the i where use[i] (NULL: all) */
+static void ix_build(struct needle_ix *ix, const char *(*get)(size_t), size_t n)
+{
+	uint8_t count[256] = {0};
+
+	for (size_t i = 0; i < n && i < NEEDLE_MAX; i++) {
+		const char *s = get(i);
+		ix->len[i] = (uint8_t)(s ? strlen(s) : 0);
+		if (s && s[0]) {
+			unsigned k = (unsigned)(unsigned char)s[0] << 8 | (unsigned char)s[1];
+			count[(unsigned char)s[0]]++;
+			ix->pair[k >> 3] |= (uint8_t)(1u << (k & 7));
+		}
+	}
+	ix->start[0] = 0;
+	for (unsigned b = 0; b < 256; b++)
+		ix->start[b + 1] = (uint8_t)(ix->start[b] + count[b]);
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n && i < NEEDLE_MAX; i++) {
+		const char *s = get(i);
+		if (s && s[0]) {
+			unsigned b = (unsigned char)s[0];
+			ix->item[ix->start[b] + count[b]++] = (uint8_t)i;
+		}
+	}
+}
+
+static const char *sig_needle(size_t i)
+{
+	return family_sigs[i].where == SIG_BODY ? family_sigs[i].needle : NULL;
+}
+
+static const char *end_needle(size_t i)
+{
+	return end_markers[i];
+}
+
+static void ix_init(void)
+{
+	ix_build(&sig_ix, sig_needle, sizeof(family_sigs) / sizeof(family_sigs[0]));
+	ix_build(&end_ix, end_needle, sizeof(end_markers) / sizeof(end_markers[0]) - 1);
+}
+
+/* body_sig_first - lowest table index of a body signature found in
+ * text[0..end) (a signature may run past end), or SIZE_MAX */
+static size_t body_sig_first(const char *text, const char *end)
+{
+	size_t best = SIZE_MAX;
+
+	for (const char *p = text; p < end && *p; p++) {
+		unsigned b = (unsigned char)*p;
+		unsigned k = b << 8 | (unsigned char)p[1];
+		/* one bit test rejects almost every position */
+		if (!(sig_ix.pair[k >> 3] & (1u << (k & 7))))
+			continue;
+		for (unsigned j = sig_ix.start[b]; j < sig_ix.start[b + 1]; j++) {
+			size_t i = sig_ix.item[j];
+			const char *n = family_sigs[i].needle;
+			/* the second byte first: most candidates end there */
+			if (i < best && p[1] == n[1] && strncmp(p, n, sig_ix.len[i]) == 0)
+				best = i;
+		}
+	}
+	return best;
+}
+
 static bool from_daemon(const char *from)
 {
 	return bounce_casestr(from, "mailer-daemon") || bounce_casestr(from, "postmaster") ||
@@ -155,18 +243,32 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 {
 	char from[512] = "", subj[512] = "";
 
+	size_t body;
+
+	pthread_once(&ix_once, ix_init);
 	bounce_header(doc->hdr.data, "From", from, sizeof(from));
 	bounce_header(doc->hdr.data, "Subject", subj, sizeof(subj));
+	/* the report part names its writer; the returned message after it
+	 * (often most of the bytes) is read only when the report does not */
+	body = body_sig_first(doc->text.data, doc->text.data + doc->rend);
+	if (body == SIZE_MAX)
+		body = body_sig_first(doc->text.data + doc->rend, doc->text.data + doc->text.len);
 	for (size_t i = 0; i < sizeof(family_sigs) / sizeof(family_sigs[0]); i++) {
 		const struct family_sig *s = &family_sigs[i];
-		const char *hay = s->where == SIG_BODY	   ? doc->text.data
-				  : s->where == SIG_HEADER ? doc->hdr.data
-				  : s->where == SIG_FROM   ? from
-							   : subj;
-		if (strstr(hay, s->needle) || (s->where != SIG_BODY && s->where != SIG_HEADER && bounce_casestr(hay, s->needle))) {
-			/* the loose "X" sentences only count from a daemon */
-			if (strcmp(s->agent, "X") == 0 && !from_daemon(from))
-				continue;
+		bool hit;
+
+		if (s->where == SIG_BODY)
+			hit = i == body;
+		else if (s->where == SIG_HEADER)
+			hit = strstr(doc->hdr.data, s->needle) != NULL;
+		else
+			hit = bounce_casestr(s->where == SIG_FROM ? from : subj, s->needle) != NULL;
+		if (hit && s->where == SIG_BODY && strcmp(s->agent, "X") == 0 && !from_daemon(from)) {
+			/* the loose "X" sentences only count from a daemon
+			 * (they close the table: nothing after them) */
+			break;
+		}
+		if (hit) {
 			return s->agent;
 		}
 	}
@@ -180,17 +282,29 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 /* bounce_report_end - where the report text stops */
 size_t bounce_report_end(const char *text)
 {
-	size_t end = strlen(text);
+	uint64_t opening = 0; /* markers the text starts with */
 
-	for (size_t i = 0; end_markers[i]; i++) {
-		const char *m = strstr(text, end_markers[i]);
-		/* a marker counts at a line start only */
-		while (m && m != text && m[-1] != '\n' && m[-1] != ' ')
-			m = strstr(m + 1, end_markers[i]);
-		if (m && (size_t)(m - text) < end && m != text)
-			end = (size_t)(m - text);
+	pthread_once(&ix_once, ix_init);
+	/* the first marker that starts a line (or follows a space), in one
+	 * pass. A marker the text opens with is not an end at all (a MIME
+	 * boundary line of a body that was not split): it is skipped
+	 * everywhere, and reading the text beats reading nothing */
+	for (const char *p = text; *p; p++) {
+		if (p != text && p[-1] != '\n' && p[-1] != ' ')
+			continue;
+		unsigned b = (unsigned char)*p;
+		for (unsigned j = end_ix.start[b]; j < end_ix.start[b + 1]; j++) {
+			size_t i = end_ix.item[j];
+			if (p[1] != end_markers[i][1] ||
+			    strncmp(p, end_markers[i], end_ix.len[i]) != 0)
+				continue;
+			if (p == text)
+				opening |= (uint64_t)1 << i;
+			else if (!(opening & (uint64_t)1 << i))
+				return (size_t)(p - text);
+		}
 	}
-	return end;
+	return strlen(text);
 }
 
 /* How a line names a recipient: RCPT_WEAK for a header-like "To:" line
@@ -406,6 +520,36 @@ static const char *const delay_phrases[] = {
 	"THIS IS A WARNING MESSAGE ONLY", "Message will be retried for", NULL,
 };
 
+/* mailto_name - Exchange's text names each recipient as "display
+ * (address)<mailto:mailbox>", and the mailbox is the address that was
+ * written; its RFC 3464 part names the address the directory resolved.
+ * When the text's line for the record's address ends in a different
+ * mailto: address, the record takes that one. */
+static void mailto_name(const struct bounce_doc *doc, struct bounce_record *rec)
+{
+	size_t al = strlen(rec->recipient);
+	const char *text = doc->text.data, *end = text + doc->rend;
+
+	if (al == 0)
+		return;
+	for (const char *p = bounce_casestr(text, rec->recipient); p && p < end;
+	     p = bounce_casestr(p + al, rec->recipient)) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		char addr[BOUNCE_ADDR_MAX];
+		/* at a line start, "(address)" straight after it, and the
+		 * mailto: closing the same line */
+		if ((p != text && p[-1] != '\n') || p[al] != ' ' || p[al + 1] != '(')
+			continue;
+		const char *mt = memmem(p, (size_t)(le - p), ")<mailto:", 9);
+		if (!mt || !bounce_find_addr(mt + 9, (size_t)(le - mt - 9), addr, sizeof(addr)))
+			continue;
+		if (strcasecmp(addr, rec->recipient) != 0)
+			util_strlcpy(rec->recipient, addr, sizeof(rec->recipient));
+		return;
+	}
+}
+
 /* bounce_family_fill - an RFC 3464 part without Diagnostic-Code (or with
  * only the X.0.0 status) leaves the remote's words to the text part
  * (OpenSMTPD, Gmail): fill those records from the family reader */
@@ -416,9 +560,11 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent,
 	char sender[BOUNCE_ADDR_MAX] = "", to[1024] = "";
 	bool need = false;
 
-	for (size_t i = first; i < res->n; i++)
+	for (size_t i = first; i < res->n; i++) {
+		mailto_name(doc, &res->recs[i]);
 		if (!res->recs[i].diagnostic_code)
 			need = true;
+	}
 	if (!need)
 		return;
 	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))

@@ -19,18 +19,23 @@
  */
 #include <ctype.h>
 #include <gmime/gmime.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "bounce/internal.h"
 
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_gmime(void)
+{
+	g_mime_init();
+}
+
+/* bounce_init - once per process, whichever thread comes first: parsing
+ * may start in several worker threads at once */
 void bounce_init(void)
 {
-	static bool done;
-
-	if (done)
-		return;
-	g_mime_init();
-	done = true;
+	pthread_once(&init_once, init_gmime);
 }
 
 /* append_utf8 - append bytes to b, made valid UTF-8, CR dropped */

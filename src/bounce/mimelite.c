@@ -272,8 +272,14 @@ static bool body_decode(const char *h, size_t hlen, const char *b, size_t blen,
 	    strcasecmp(tmp->data, "binary") == 0) {
 		buf_append(out, b, blen);
 	} else if (strcasecmp(tmp->data, "base64") == 0) {
+		/* decoded bytes are fewer than encoded ones: room for all
+		 * first, then written in place (no per-byte append) */
 		unsigned acc = 0;
 		int bits = 0;
+		char *w;
+
+		buf_reserve(out, blen);
+		w = out->data + out->len;
 		for (size_t i = 0; i < blen; i++) {
 			int v = b64val((unsigned char)b[i]);
 			if (b[i] == '=')
@@ -284,13 +290,19 @@ static bool body_decode(const char *h, size_t hlen, const char *b, size_t blen,
 			bits += 6;
 			if (bits >= 8) {
 				bits -= 8;
-				buf_putc(out, (char)((acc >> bits) & 0xff));
+				*w++ = (char)((acc >> bits) & 0xff);
 			}
 		}
+		out->len = (size_t)(w - out->data);
+		out->data[out->len] = '\0';
 	} else if (strcasecmp(tmp->data, "quoted-printable") == 0) {
+		char *w;
+
+		buf_reserve(out, blen);
+		w = out->data + out->len;
 		for (size_t i = 0; i < blen; i++) {
 			if (b[i] != '=') {
-				buf_putc(out, b[i]);
+				*w++ = b[i];
 				continue;
 			}
 			if (i + 1 < blen && b[i + 1] == '\n') {
@@ -300,12 +312,14 @@ static bool body_decode(const char *h, size_t hlen, const char *b, size_t blen,
 			int hi = i + 2 < blen ? hexval((unsigned char)b[i + 1]) : -1;
 			int lo = i + 2 < blen ? hexval((unsigned char)b[i + 2]) : -1;
 			if (hi >= 0 && lo >= 0) {
-				buf_putc(out, (char)(hi * 16 + lo));
+				*w++ = (char)(hi * 16 + lo);
 				i += 2;
 			} else {
-				buf_putc(out, '=');
+				*w++ = '=';
 			}
 		}
+		out->len = (size_t)(w - out->data);
+		out->data[out->len] = '\0';
 	} else {
 		return false;
 	}
@@ -321,10 +335,16 @@ static void put_utf8(struct buf *out, const char *s, size_t len)
 		return;
 	}
 	gchar *valid = g_utf8_make_valid(s, (gssize)len);
+	size_t vl = strlen(valid);
+	char *w;
 
+	buf_reserve(out, vl);
+	w = out->data + out->len;
 	for (const char *p = valid; *p; p++)
 		if (*p != '\r')
-			buf_putc(out, *p);
+			*w++ = *p;
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
 	g_free(valid);
 }
 

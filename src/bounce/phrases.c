@@ -7,6 +7,7 @@
  * the enhanced status code names no reason. Written from the corpus
  * messages and RFC 3463 wording; matched case-blind.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -24,6 +25,12 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"userunknown", "delivery error: dd "}, /* Yahoo: before "this user doesn't have a" */
 	{"spamdetected", "due to spam classification"},
 	{"networkerror", "dns query failed"},
+	/* "DNS lookup failure: host X not found" names the host as missing,
+	 * above the generic "dns lookup" */
+	{"hostunknown", "dns lookup failure: host"},
+	/* "The account or domain may not exist, they may be blacklisted":
+	 * the first cause offered is the address, above "blacklisted" */
+	{"hostunknown", "account or domain may not exist"},
 	{"expired", "message expired"},
 	/* contenterror */
 	{"contenterror", "duplicate header"},
@@ -217,6 +224,7 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"rejected", "address verification failed"},
 	{"rejected", "unroutable sender"},
 	{"rejected", "purported responsible address"},
+	{"rejected", "not a member of this mailing list"}, /* the sender is refused */
 	/* filtered */
 	{"filtered", "refused by recipient"},
 	{"filtered", "rejected by recipient"},
@@ -304,6 +312,7 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"userunknown", "user does not exist"},
 	{"userunknown", "unknown local part"},
 	{"userunknown", "not a valid recipient"},
+	{"userunknown", "please check if address is correct"},
 	{"userunknown", "there is no one at this address"},
 	{"userunknown", "user invalid"},
 	{"userunknown", "not our customer"},
@@ -412,14 +421,18 @@ const struct bounce_phrase bounce_phrases[] = {
  * The index: entries grouped by the 16-bit key of their first two bytes
  * (counting sort, table order kept inside a group), so a scan of the
  * text looks at the few phrases that can start at each position. Built
- * once, on first use; the table is constant, so the index is too.
+ * once, on first use, under pthread_once: the parser is called from
+ * worker threads, and two threads building the index at once would
+ * each see the other's half-filled counts. After that it is read only.
  */
 #define NPHRASE_MAX 1024
 
 static uint16_t bucket_start[65537];
 static uint16_t bucket_items[NPHRASE_MAX];
 static uint8_t phrase_len[NPHRASE_MAX];
-static int index_built;
+static uint8_t pair_bits[65536 / 8]; /* bit k: some phrase starts with key k */
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+static size_t weak_sep; /* index of the "-- weak --" separator */
 
 static unsigned key_of(const char *p)
 {
@@ -433,6 +446,8 @@ static void index_build(void)
 
 	for (; bounce_phrases[n].phrase && n < NPHRASE_MAX; n++) {
 		size_t l = strlen(bounce_phrases[n].phrase);
+		if (!bounce_phrases[n].reason[0] && !weak_sep)
+			weak_sep = n;
 		phrase_len[n] = (uint8_t)(l > 255 ? 255 : l);
 		/* the separator and one-byte phrases never match by key */
 		if (bounce_phrases[n].reason[0] && l >= 2)
@@ -447,18 +462,27 @@ static void index_build(void)
 			continue;
 		unsigned k = key_of(bounce_phrases[i].phrase);
 		bucket_items[bucket_start[k] + count[k]++] = (uint16_t)i;
+		pair_bits[k >> 3] |= (uint8_t)(1u << (k & 7));
 	}
-	index_built = 1;
+}
+
+size_t bounce_phrase_weak_start(void)
+{
+	pthread_once(&index_once, index_build);
+	return weak_sep;
 }
 
 long bounce_phrase_find(const char *text, size_t lo, size_t hi)
 {
 	long best = -1;
 
-	if (!index_built)
-		index_build();
+	pthread_once(&index_once, index_build);
 	for (const char *p = text; p[0] && p[1]; p++) {
 		unsigned k = key_of(p);
+		/* a small bit set (fits in cache) rejects most positions
+		 * before the large bucket table is touched */
+		if (!(pair_bits[k >> 3] & (1u << (k & 7))))
+			continue;
 		for (unsigned j = bucket_start[k]; j < bucket_start[k + 1]; j++) {
 			size_t i = bucket_items[j];
 			if (i < lo || i >= hi || (best >= 0 && (long)i >= best))

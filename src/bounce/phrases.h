@@ -19,4 +19,8 @@ extern const struct bounce_phrase bounce_phrases[];
  * per phrase. */
 long bounce_phrase_find(const char *text, size_t lo, size_t hi);
 
+/* bounce_phrase_weak_start - index of the separator entry (reason "")
+ * that ends the strong phrases; the weak ones follow it. Thread-safe. */
+size_t bounce_phrase_weak_start(void);
+
 #endif

@@ -121,13 +121,9 @@ static const char *status_reason(const char *status)
  * (ASCII), so plain strstr, much faster than a case-blind search, works. */
 static const char *phrase_reason(const char *text, const char **which, bool weak)
 {
-	static size_t sep; /* index of the "-- weak --" separator */
-	size_t lo, hi;
+	size_t sep = bounce_phrase_weak_start(), lo, hi;
 	long i;
 
-	if (!sep)
-		while (bounce_phrases[sep].phrase && bounce_phrases[sep].reason[0])
-			sep++;
 	hi = sep;
 	lo = 0;
 	if (weak) {
@@ -164,6 +160,7 @@ static const struct {
 	{"does not like recipient", "RCPT"}, {"did not like our rcpt", "RCPT"},
 	{"did not like our mail", "MAIL"},   {"did not like our data", "DATA"},
 	{">>> data", "DATA"},                {"data command", "DATA"},
+	{"after initial connection", "CONN"}, {"refused to talk to me", "CONN"},
 };
 
 /* command_of - the SMTP command a quoted reply answered, from the MTA's
@@ -258,6 +255,39 @@ static void blank_names(char *s)
 	}
 }
 
+/* drop_reply_codes - remove the reply code (and enhanced code after it)
+ * that a multi-line reply repeats on every line (RFC 5321 4.2.1:
+ * "550-5.7.1 Messages with multiple\n550 5.7.1 addresses in From:"),
+ * so the remote's sentence reads whole again; runs of spaces left by
+ * this and by blank_names become one. */
+static void drop_reply_codes(char *s, const char *replycode)
+{
+	char *w = s;
+
+	for (char *r = s; *r;) {
+		if (replycode[0] && strncmp(r, replycode, 3) == 0 && (r[3] == '-' || r[3] == ' ') &&
+		    (r == s || r[-1] == ' ')) {
+			char *q = r + 4;
+			/* an enhanced code right after it goes too */
+			if ((*q == '2' || *q == '4' || *q == '5') && q[1] == '.') {
+				char *t = q + 2;
+				while (isdigit((unsigned char)*t) || *t == '.')
+					t++;
+				if (*t == ' ' || *t == '\0')
+					q = t;
+			}
+			r = q;
+			continue;
+		}
+		if (*r == ' ' && (w == s || w[-1] == ' ')) {
+			r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
 /* address_refusal - is a "no such user" reply really about the address?
  * Only when the enhanced code names the address (RFC 3463 X.1.x: bad
  * destination mailbox) or the reply answered RCPT TO (RFC 5321 3.3): the
@@ -300,6 +330,38 @@ static bool address_refusal(const struct bounce_record *rec)
 	       !isdigit((unsigned char)rec->status[5]);
 }
 
+/* mailbox_reason - reasons that describe one recipient's mailbox */
+static bool mailbox_reason(const char *r)
+{
+	return strcmp(r, "mailboxfull") == 0 || strcmp(r, "userunknown") == 0 ||
+	       strcmp(r, "suspend") == 0 || strcmp(r, "filtered") == 0;
+}
+
+/* phrase_subject - "X does not exist": when X is a host name (dots, no
+ * '@': addresses were blanked before), the host is what is missing */
+static const char *phrase_subject(const char *r, const char *which, const char *lower)
+{
+	const char *at, *w;
+
+	if (strcmp(which, "does not exist") != 0 && strcmp(which, "doesn't exist") != 0)
+		return r;
+	at = strstr(lower, which);
+	if (!at || at == lower || at[-1] != ' ')
+		return r;
+	w = at - 1;
+	while (w > lower && !isspace((unsigned char)w[-1]))
+		w--;
+	bool dot = false;
+	for (const char *q = w; q < at - 1; q++) {
+		if (*q == '.')
+			dot = true;
+		else if (!isalnum((unsigned char)*q) && *q != '-')
+			return r;
+	}
+	/* a dotted name that ends in letters (not "5.1.1" nor a version) */
+	return dot && at - 1 > w && isalpha((unsigned char)at[-2]) ? "hostunknown" : r;
+}
+
 /* Families whose notices say one thing only, whatever words they use. */
 static const struct {
 	const char *agent, *reason;
@@ -309,14 +371,57 @@ static const struct {
 	{"Facebook", "filtered"},      /* refused by the person's preferences */
 };
 
+/* refine_status - a Status that says little (X.0.0: undefined, X.4.7:
+ * the reporting MTA's own "delivery time expired") gives way to the
+ * remote server's code quoted in the diagnostic: the last specific code
+ * of the same class there ("554 4.4.7 Message expired ... <421 4.4.2
+ * Connection timed out>" is 4.4.2, the reply that kept failing). RFC
+ * 3464 2.3.4 lets the reporting MTA choose; the remote knew why. */
+static void refine_status(struct bounce_record *rec)
+{
+	const char *p = rec->diagnostic_code;
+	char code[16], best[16] = "";
+
+	/* Action "failed" with a class-4 Status contradicts itself (RFC
+	 * 3464 2.3.3: failed is permanent); the remote's class-5 code
+	 * quoted in the diagnostic settles it */
+	char want = rec->status[0];
+	bool contradicts = want == '4' && strcmp(rec->action, "failed") == 0;
+
+	if (!p || !rec->status[0] || rec->status[1] != '.' ||
+	    (strcmp(rec->status + 1, ".0.0") != 0 && strcmp(rec->status + 1, ".4.7") != 0 &&
+	     !contradicts))
+		return;
+	while (*p && bounce_find_status(p, code, sizeof(code))) {
+		const char *at = strstr(p, code);
+		if (strcmp(code + 1, ".0.0") != 0 && strcmp(code, rec->status) != 0) {
+			if (contradicts && code[0] == '5' && want != '5') {
+				/* a permanent code outranks the temporary ones */
+				want = '5';
+				best[0] = '\0';
+			}
+			if (code[0] == want)
+				util_strlcpy(best, code, sizeof(best));
+		}
+		p = at ? at + strlen(code) : p + strlen(p);
+	}
+	if (contradicts && want == '4' && strcmp(rec->status + 1, ".0.0") != 0 &&
+	    strcmp(rec->status + 1, ".4.7") != 0)
+		best[0] = '\0'; /* no permanent code: the Status stands */
+	if (best[0])
+		util_strlcpy(rec->status, best, sizeof(rec->status));
+}
+
 void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc)
 {
 	const char *diag = rec->diagnostic_code ? rec->diagnostic_code : "";
 	const char *r = NULL, *which = NULL;
 	char *lower = xstrdup(diag);
 
+	refine_status(rec);
 	util_lowercase(lower);
 	blank_names(lower);
+	drop_reply_codes(lower, rec->replycode);
 
 	if (!rec->command[0])
 		command_of(diag, rec->command, sizeof(rec->command));
@@ -350,6 +455,15 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		}
 	if ((r = phrase_reason(lower, &which, false)) != NULL) {
 		rec->rule = which;
+		r = phrase_subject(r, which, lower);
+		if (strcmp(rec->command, "CONN") == 0 && mailbox_reason(r)) {
+			/* refused at the greeting (RFC 5321 3.1), before any
+			 * recipient was named: the words ("relay quota") are
+			 * about the sending host, not a mailbox */
+			r = "blocked";
+			rec->rule = "refused at connection";
+			goto set;
+		}
 		/* a "no such user" answered after DATA is a content decision
 		 * dressed up as an address one (the address was accepted at
 		 * RCPT): the recipient's filter refused the message */
@@ -362,7 +476,8 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		rec->rule = "command MAIL";
 		goto set;
 	}
-	if (strcmp(rec->command, "HELO") == 0 || strcmp(rec->command, "EHLO") == 0) {
+	if (strcmp(rec->command, "HELO") == 0 || strcmp(rec->command, "EHLO") == 0 ||
+	    strcmp(rec->command, "CONN") == 0) {
 		r = "blocked";
 		rec->rule = "command HELO";
 		goto set;
@@ -405,11 +520,13 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 			goto set;
 		}
 	}
-	if (doc && rec->smtp_agent[0] && strcmp(rec->rule, rec->smtp_agent) == 0) {
+	if (doc && rec->smtp_agent[0] &&
+	    (strcmp(rec->rule, rec->smtp_agent) == 0 || (!diag[0] && rec->status[0] != '4'))) {
 		/* a text bounce whose words sit before the recipient line
 		 * ("Error: Invalid user address ... RCPT TO: a@b"): the
 		 * report's whole text, when the recipient's own lines say
-		 * nothing */
+		 * nothing, or a report record that carries no diagnostic at
+		 * all (Exim's "pipe to |..." is only in its text) */
 		size_t end = doc->rend;
 		char *all = xstrndup(doc->text.data, end);
 		util_lowercase(all);

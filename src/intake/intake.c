@@ -41,14 +41,14 @@
 
 struct intake {
 	struct intake_ctx ctx;
-	char *domain;               /* bounce_domain, lower case */
-	struct event *done_ev;      /* activated by the worker */
+	char *domain;          /* bounce_domain, lower case */
+	struct event *done_ev; /* activated by the worker */
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;          /* wakes the worker */
-	pthread_cond_t idle_cv;     /* wakes intake_sync */
-	struct ijob *head, *tail;   /* waiting for the worker */
-	struct ijob *done;          /* finished, waiting for the loop */
+	pthread_cond_t cv;        /* wakes the worker */
+	pthread_cond_t idle_cv;   /* wakes intake_sync */
+	struct ijob *head, *tail; /* waiting for the worker */
+	struct ijob *done;        /* finished, waiting for the loop */
 	size_t queued;
 	bool busy, stop;
 };
@@ -136,7 +136,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 struct intake *intake_new(struct event_base *base, const struct config *cfg,
-			  const struct signing_key *key, char *err, size_t errlen)
+                          const struct signing_key *key, char *err, size_t errlen)
 {
 	struct intake *in = xcalloc(1, sizeof(*in));
 	struct suppress_policy pol;
@@ -248,8 +248,8 @@ void intake_backscatter(struct intake *in, const char *kind, const char *detail)
 }
 
 enum intake_rcpt_verdict intake_check_rcpt(struct intake *in, const char *client_ip,
-					   const char *sender, const char *rcpt, char *text,
-					   size_t textlen)
+                                           const char *sender, const char *rcpt, char *text,
+                                           size_t textlen)
 {
 	enum signing_verdict v;
 	char detail[1024], esc[700];
@@ -265,17 +265,16 @@ enum intake_rcpt_verdict intake_check_rcpt(struct intake *in, const char *client
 		return INTAKE_RCPT_ACCEPT;
 	util_strlcpy(text, "invalid or expired bounce address", textlen);
 	snprintf(detail, sizeof(detail), "rcpt=<%s> sender=<%s> client=[%s] verdict=%s", rcpt,
-		 sender ? sender : "", client_ip ? client_ip : "", signing_verdict_name(v));
+	         sender ? sender : "", client_ip ? client_ip : "", signing_verdict_name(v));
 	util_escape(detail, strlen(detail), esc, sizeof(esc));
 	log_info("NOQUEUE: reject: RCPT from [%s]: 550 5.1.1 backscatter: %s",
-		 client_ip ? client_ip : "", esc);
+	         client_ip ? client_ip : "", esc);
 	mailog_queue_op("NOQUEUE", "backscatter", detail);
 	intake_backscatter(in, v == SIGNING_UNTAGGED ? "no-tag" : signing_verdict_name(v), detail);
 	return INTAKE_RCPT_REFUSE;
 }
 
-int intake_start(void *arg, const struct deliver_request *req, deliver_done_fn done,
-		 void *done_arg)
+int intake_start(void *arg, const struct deliver_request *req, deliver_done_fn done, void *done_arg)
 {
 	struct intake *in = arg;
 	struct ijob *j;

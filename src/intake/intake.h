@@ -34,7 +34,7 @@ struct intake;
 /* intake_new - open a store connection (state_db) and start the worker.
  * key is copied. NULL with err. */
 struct intake *intake_new(struct event_base *base, const struct config *cfg,
-			  const struct signing_key *key, char *err, size_t errlen);
+                          const struct signing_key *key, char *err, size_t errlen);
 /* intake_free - stop the worker after the job it is on; queued and
  * finished jobs are dropped without calling back (the messages stay in
  * the spool and are taken in again at the next start). Takes NULL. */
@@ -51,13 +51,12 @@ enum intake_rcpt_verdict {
 /* intake_check_rcpt - the RCPT decision for the bounce domain; a refusal
  * is counted as backscatter. Never blocks. */
 enum intake_rcpt_verdict intake_check_rcpt(struct intake *in, const char *client_ip,
-					   const char *sender, const char *rcpt, char *text,
-					   size_t textlen);
+                                           const char *sender, const char *rcpt, char *text,
+                                           size_t textlen);
 
 /* intake_start - a sched_transport_fn for the bounce domain's messages:
  * takes req->body_fd, calls done once, later, on the loop. 0 or -1. */
-int intake_start(void *in, const struct deliver_request *req, deliver_done_fn done,
-		 void *done_arg);
+int intake_start(void *in, const struct deliver_request *req, deliver_done_fn done, void *done_arg);
 
 /* intake_backscatter - queue one backscatter count for the worker */
 void intake_backscatter(struct intake *in, const char *kind, const char *detail);

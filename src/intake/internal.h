@@ -39,16 +39,15 @@ struct ijob {
 
 /* What handle.c needs of the intake (read-only while the worker runs). */
 struct intake_ctx {
-	struct suppress_store *st;  /* the worker's connection */
+	struct suppress_store *st; /* the worker's connection */
 	struct signing_key key;
-	int64_t lifetime_ms;        /* queue_lifetime, for tag expiry */
+	int64_t lifetime_ms; /* queue_lifetime, for tag expiry */
 };
 
 /* intake_handle_message - read, parse and record one queued message;
  * fills j->out (OK, or TEMP when the store failed so it is tried again) */
 void intake_handle_message(const struct intake_ctx *ctx, struct ijob *j);
 /* intake_record_backscatter - one count; logs and drops a failure */
-void intake_record_backscatter(const struct intake_ctx *ctx, const char *kind,
-			       const char *detail);
+void intake_record_backscatter(const struct intake_ctx *ctx, const char *kind, const char *detail);
 
 #endif

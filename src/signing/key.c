@@ -53,12 +53,13 @@ static int key_create(const char *path, struct signing_key *key, char *err, size
 		if (errno == EEXIST)
 			return 1;
 		snprintf(err, errlen, "signing_key_file %s: cannot create: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	if (key_random(key->k, sizeof(key->k)) < 0 ||
 	    util_write_all(fd, key->k, sizeof(key->k)) < 0 || fsync(fd) < 0) {
-		snprintf(err, errlen, "signing_key_file %s: cannot write: %s", path, strerror(errno));
+		snprintf(err, errlen, "signing_key_file %s: cannot write: %s", path,
+		         strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -73,7 +74,7 @@ static int key_create(const char *path, struct signing_key *key, char *err, size
 	free(copy);
 	if (r < 0) {
 		snprintf(err, errlen, "signing_key_file %s: cannot sync its folder: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	log_info("signing_key_file %s: new return path key created", path);
@@ -81,7 +82,7 @@ static int key_create(const char *path, struct signing_key *key, char *err, size
 }
 
 int signing_key_load(const char *path, bool create, struct signing_key *key, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	struct stat st;
 	ssize_t n;
@@ -108,14 +109,16 @@ int signing_key_load(const char *path, bool create, struct signing_key *key, cha
 		return -1;
 	}
 	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "signing_key_file %s: readable by others (mode %03o); "
-			 "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+		snprintf(err, errlen,
+		         "signing_key_file %s: readable by others (mode %03o); "
+		         "chmod 600 it",
+		         path, (unsigned)(st.st_mode & 0777));
 		close(fd);
 		return -1;
 	}
 	if (st.st_size != SIGNING_KEY_LEN) {
 		snprintf(err, errlen, "signing_key_file %s: %lld bytes, want %d", path,
-			 (long long)st.st_size, SIGNING_KEY_LEN);
+		         (long long)st.st_size, SIGNING_KEY_LEN);
 		close(fd);
 		return -1;
 	}

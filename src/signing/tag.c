@@ -1,10 +1,11 @@
 /*
  * tag.c - making and checking signed return paths (format in signing.h).
  *
- * Invariants: a tag is exactly SIGNING_TAG_LEN base32 characters; the
- * HMAC is compared in constant time; the recipient carried after the tag
- * is lower-cased before it enters the HMAC, so a remote MTA that changes
- * case does not break the tag. Nothing here allocates or does I/O.
+ * Invariants: a tag is exactly SIGNING_TAG_CARRIED or SIGNING_TAG_HASHED
+ * base32 characters, and its flag bit says which; the MAC is compared in
+ * constant time; addresses are lower-cased before they enter an HMAC, so
+ * a remote MTA that changes case does not break the tag. Nothing here
+ * allocates or does I/O.
  *
  * Failure: signing_return_path returns -1 (EINVAL) when the queue id is
  * not hex or nothing fits; the caller then sends with the stored sender.
@@ -22,11 +23,15 @@
 #include "signing/signing.h"
 #include "util/util.h"
 
-#define TAG_BYTES 22     /* 1 + 9 + 2 + 2 + 8 */
-#define TAG_FIELDS 14    /* the bytes the MAC covers before the address */
-#define TAG_MAC 8        /* 64 bits: forging takes 2^64 tries per address */
-#define TAG_CONTEXT "mailerd-rp1"
-#define PATH_MAX_OCTETS 256 /* RFC 5321 section 4.5.3.1.3 */
+#define TAG_FIELDS        14 /* flags+length, qid, index, day */
+#define TAG_RHASH         4  /* hashed form: recipient hash */
+#define TAG_MAC           6  /* 48 bits: forging takes 2^48 tries per address */
+#define TAG_CARRIED_BYTES (TAG_FIELDS + TAG_MAC)
+#define TAG_HASHED_BYTES  (TAG_FIELDS + TAG_RHASH + TAG_MAC)
+#define TAG_CARRIED_FLAG  0x80
+#define TAG_CONTEXT       "mailerd-rp1"
+#define RHASH_CONTEXT     "mailerd-rh1"
+#define PATH_MAX_OCTETS   256 /* RFC 5321 section 4.5.3.1.3 */
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -45,16 +50,12 @@ unsigned signing_valid_days(int64_t queue_lifetime_ms)
 const char *signing_verdict_name(enum signing_verdict v)
 {
 	switch (v) {
-	case SIGNING_OK:
-		return "ok";
-	case SIGNING_UNTAGGED:
-		return "no-tag";
-	case SIGNING_EXPIRED:
-		return "expired-tag";
+	case SIGNING_OK: return "ok";
+	case SIGNING_UNTAGGED: return "no-tag";
+	case SIGNING_EXPIRED: return "expired-tag";
 	case SIGNING_MALFORMED:
 	case SIGNING_BAD_MAC:
-	default:
-		return "bad-tag";
+	default: return "bad-tag";
 	}
 }
 
@@ -105,27 +106,34 @@ static int b32_decode(const char *in, size_t len, unsigned char *out, size_t n)
 	return 0;
 }
 
-/* tag_mac - the truncated HMAC over the fields and the lower-case rcpt */
-static void tag_mac(const struct signing_key *key, const unsigned char *fields,
-		    const char *rcpt, unsigned char *mac)
+/* hmac_trunc - HMAC-SHA256(key, ctx NUL head[0..n) lower(addr)), the
+ * first outlen bytes */
+static void hmac_trunc(const struct signing_key *key, const char *ctx, const unsigned char *head,
+                       size_t n, const char *addr, unsigned char *out, size_t outlen)
 {
-	unsigned char msg[sizeof(TAG_CONTEXT) + TAG_FIELDS + SIGNING_ADDR_MAX];
+	unsigned char msg[16 + TAG_FIELDS + TAG_RHASH + SIGNING_ADDR_MAX];
 	unsigned char full[EVP_MAX_MD_SIZE];
 	unsigned int full_len = 0;
-	size_t n = 0, rl = strlen(rcpt);
+	size_t m = strlen(ctx) + 1, al = strlen(addr);
 
-	if (rl >= SIGNING_ADDR_MAX)
-		rl = SIGNING_ADDR_MAX - 1;
-	memcpy(msg, TAG_CONTEXT, sizeof(TAG_CONTEXT)); /* with its NUL: a separator */
-	n = sizeof(TAG_CONTEXT);
-	memcpy(msg + n, fields, TAG_FIELDS);
-	n += TAG_FIELDS;
-	for (size_t i = 0; i < rl; i++)
-		msg[n++] = (unsigned char)tolower((unsigned char)rcpt[i]);
-	if (HMAC(EVP_sha256(), key->k, SIGNING_KEY_LEN, msg, n, full, &full_len) == NULL ||
-	    full_len < TAG_MAC)
+	if (al >= SIGNING_ADDR_MAX)
+		al = SIGNING_ADDR_MAX - 1;
+	memcpy(msg, ctx, m); /* with its NUL: a separator */
+	if (n > 0)
+		memcpy(msg + m, head, n);
+	m += n;
+	for (size_t i = 0; i < al; i++)
+		msg[m++] = (unsigned char)tolower((unsigned char)addr[i]);
+	if (HMAC(EVP_sha256(), key->k, SIGNING_KEY_LEN, msg, m, full, &full_len) == NULL ||
+	    full_len < outlen)
 		fatal("HMAC-SHA256 is not available");
-	memcpy(mac, full, TAG_MAC);
+	memcpy(out, full, outlen);
+}
+
+/* rcpt_hash - the hashed form's recipient hash */
+static void rcpt_hash(const struct signing_key *key, const char *rcpt, unsigned char *out)
+{
+	hmac_trunc(key, RHASH_CONTEXT, NULL, 0, rcpt, out, TAG_RHASH);
 }
 
 static int hexval(int c)
@@ -163,11 +171,11 @@ static bool carryable(const char *rcpt)
 }
 
 int signing_return_path(const struct signing_key *key, const char *bounce_domain, const char *qid,
-			size_t ri, const char *rcpt, int64_t now_ms, char *out, size_t size)
+                        size_t ri, const char *rcpt, int64_t now_ms, char *out, size_t size)
 {
-	unsigned char raw[TAG_BYTES];
-	char tag[SIGNING_TAG_LEN + 1];
-	size_t ql = strlen(qid);
+	unsigned char raw[TAG_HASHED_BYTES];
+	char tag[SIGNING_TAG_HASHED + 1];
+	size_t ql = strlen(qid), plen = strlen(SIGNING_PREFIX);
 	uint16_t day = signing_day(now_ms);
 	bool carry = carryable(rcpt);
 	int n;
@@ -176,8 +184,15 @@ int signing_return_path(const struct signing_key *key, const char *bounce_domain
 		errno = EINVAL;
 		return -1;
 	}
+	if (carry) {
+		/* "-LOCAL=DOMAIN" must keep the local part within 64 octets and
+		 * the path within 256 */
+		size_t local = plen + SIGNING_TAG_CARRIED + 1 + strlen(rcpt);
+		carry = local <= SIGNING_LOCAL_MAX &&
+		        local + 1 + strlen(bounce_domain) <= PATH_MAX_OCTETS;
+	}
 	memset(raw, 0, sizeof(raw));
-	raw[0] = (unsigned char)ql;
+	raw[0] = (unsigned char)(ql | (carry ? TAG_CARRIED_FLAG : 0));
 	/* nibbles right-aligned in 9 bytes, so 17 digits keep their value */
 	for (size_t i = 0; i < ql; i++) {
 		int v = hexval((unsigned char)qid[ql - 1 - i]);
@@ -192,21 +207,20 @@ int signing_return_path(const struct signing_key *key, const char *bounce_domain
 	raw[12] = (unsigned char)(day >> 8);
 	raw[13] = (unsigned char)day;
 	if (carry) {
-		/* LOCAL=DOMAIN must fit the 256-octet path with everything else */
-		size_t len = strlen(SIGNING_PREFIX) + SIGNING_TAG_LEN + 1 + strlen(rcpt) + 1 +
-			     strlen(bounce_domain);
-		carry = len <= PATH_MAX_OCTETS;
-	}
-	tag_mac(key, raw, carry ? rcpt : "", raw + TAG_FIELDS);
-	b32_encode(raw, sizeof(raw), tag);
-	if (carry) {
 		const char *at = strrchr(rcpt, '@');
 		char dom[SIGNING_ADDR_MAX];
+
+		hmac_trunc(key, TAG_CONTEXT, raw, TAG_FIELDS, rcpt, raw + TAG_FIELDS, TAG_MAC);
+		b32_encode(raw, TAG_CARRIED_BYTES, tag);
 		util_strlcpy(dom, at + 1, sizeof(dom));
 		util_lowercase(dom);
 		n = snprintf(out, size, "%s%s-%.*s=%s@%s", SIGNING_PREFIX, tag, (int)(at - rcpt),
-			     rcpt, dom, bounce_domain);
+		             rcpt, dom, bounce_domain);
 	} else {
+		rcpt_hash(key, rcpt, raw + TAG_FIELDS);
+		hmac_trunc(key, TAG_CONTEXT, raw, TAG_FIELDS + TAG_RHASH, "",
+		           raw + TAG_FIELDS + TAG_RHASH, TAG_MAC);
+		b32_encode(raw, TAG_HASHED_BYTES, tag);
 		n = snprintf(out, size, "%s%s@%s", SIGNING_PREFIX, tag, bounce_domain);
 	}
 	if (n < 0 || (size_t)n >= size) {
@@ -214,6 +228,18 @@ int signing_return_path(const struct signing_key *key, const char *bounce_domain
 		return -1;
 	}
 	return 0;
+}
+
+bool signing_tag_names(const struct signing_key *key, const struct signing_tag *t, const char *addr)
+{
+	unsigned char h[TAG_RHASH];
+
+	if (addr == NULL || addr[0] == '\0')
+		return false;
+	if (t->rcpt[0] != '\0')
+		return strcasecmp(t->rcpt, addr) == 0;
+	rcpt_hash(key, addr, h);
+	return CRYPTO_memcmp(h, t->rhash, TAG_RHASH) == 0;
 }
 
 bool signing_is_tagged(const char *addr)
@@ -231,51 +257,61 @@ static bool day_ok(uint16_t day, int64_t now_ms, int64_t lifetime_ms)
 	return age <= signing_valid_days(lifetime_ms) || age == 0xffff;
 }
 
-enum signing_verdict signing_verify(const struct signing_key *key, const char *addr,
-				    int64_t now_ms, int64_t queue_lifetime_ms,
-				    struct signing_tag *out)
+enum signing_verdict signing_verify(const struct signing_key *key, const char *addr, int64_t now_ms,
+                                    int64_t queue_lifetime_ms, struct signing_tag *out)
 {
-	unsigned char raw[TAG_BYTES], mac[TAG_MAC];
+	unsigned char raw[TAG_HASHED_BYTES], mac[TAG_MAC];
 	char rcpt[SIGNING_ADDR_MAX] = "";
 	const char *p, *at = strrchr(addr, '@');
-	size_t plen = strlen(SIGNING_PREFIX), ql;
+	size_t ql, len, nbytes, head;
+	bool carried;
 	uint16_t day;
 
 	if (!signing_is_tagged(addr))
 		return SIGNING_UNTAGGED;
 	if (at == NULL)
 		at = addr + strlen(addr);
-	p = addr + plen;
-	if ((size_t)(at - p) < SIGNING_TAG_LEN || b32_decode(p, SIGNING_TAG_LEN, raw, sizeof(raw)) < 0)
+	p = addr + strlen(SIGNING_PREFIX);
+	len = (size_t)(at - p);
+	/* the form is told by the length: 39 alone, or 32 then "-" */
+	if (len == SIGNING_TAG_HASHED && memchr(p, '-', len) == NULL) {
+		carried = false;
+		nbytes = TAG_HASHED_BYTES;
+	} else if (len > SIGNING_TAG_CARRIED + 1 && p[SIGNING_TAG_CARRIED] == '-') {
+		carried = true;
+		nbytes = TAG_CARRIED_BYTES;
+	} else {
 		return SIGNING_MALFORMED;
-	p += SIGNING_TAG_LEN;
-	if (p < at) {
-		/* "-LOCAL=DOMAIN": the domain cannot hold '=', so the last one splits */
-		const char *eq = NULL;
-		if (*p != '-')
-			return SIGNING_MALFORMED;
-		p++;
-		for (const char *q = p; q < at; q++)
+	}
+	if (b32_decode(p, carried ? SIGNING_TAG_CARRIED : SIGNING_TAG_HASHED, raw, nbytes) < 0)
+		return SIGNING_MALFORMED;
+	if (((raw[0] & TAG_CARRIED_FLAG) != 0) != carried)
+		return SIGNING_MALFORMED;
+	if (carried) {
+		/* "LOCAL=DOMAIN": the domain cannot hold '=', so the last one splits */
+		const char *v = p + SIGNING_TAG_CARRIED + 1, *eq = NULL;
+		for (const char *q = v; q < at; q++)
 			if (*q == '=')
 				eq = q;
-		if (eq == NULL || eq == p || eq + 1 == at ||
-		    (size_t)(at - p) >= sizeof(rcpt))
+		if (eq == NULL || eq == v || eq + 1 == at || (size_t)(at - v) >= sizeof(rcpt))
 			return SIGNING_MALFORMED;
-		snprintf(rcpt, sizeof(rcpt), "%.*s@%.*s", (int)(eq - p), p, (int)(at - eq - 1),
-			 eq + 1);
+		snprintf(rcpt, sizeof(rcpt), "%.*s@%.*s", (int)(eq - v), v, (int)(at - eq - 1),
+		         eq + 1);
 		util_lowercase(rcpt);
 	}
-	ql = raw[0];
+	ql = raw[0] & 0x1f;
 	if (ql == 0 || ql > 18)
 		return SIGNING_MALFORMED;
-	tag_mac(key, raw, rcpt, mac);
-	if (CRYPTO_memcmp(mac, raw + TAG_FIELDS, TAG_MAC) != 0)
+	head = carried ? TAG_FIELDS : TAG_FIELDS + TAG_RHASH;
+	hmac_trunc(key, TAG_CONTEXT, raw, head, rcpt, mac, TAG_MAC);
+	if (CRYPTO_memcmp(mac, raw + head, TAG_MAC) != 0)
 		return SIGNING_BAD_MAC;
 	day = (uint16_t)(raw[12] << 8 | raw[13]);
 	if (!day_ok(day, now_ms, queue_lifetime_ms))
 		return SIGNING_EXPIRED;
 	if (out != NULL) {
 		static const char hex[] = "0123456789ABCDEF";
+		memset(out, 0, sizeof(*out));
 		for (size_t i = 0; i < ql; i++) {
 			unsigned char b = raw[9 - i / 2];
 			out->qid[ql - 1 - i] = hex[i % 2 ? b >> 4 : b & 15];
@@ -284,6 +320,8 @@ enum signing_verdict signing_verify(const struct signing_key *key, const char *a
 		out->ri = (unsigned)(raw[10] << 8 | raw[11]);
 		out->day = day;
 		util_strlcpy(out->rcpt, rcpt, sizeof(out->rcpt));
+		if (!carried)
+			memcpy(out->rhash, raw + TAG_FIELDS, TAG_RHASH);
 	}
 	return SIGNING_OK;
 }

@@ -18,16 +18,16 @@
 
 #include "signing/signing.h"
 
-static char dir[512];
+static char dir[600];
 
 static int setup(void **state)
 {
 	const char *base = getenv("MAILERD_TEST_TMP");
-	char tmpl[600];
+	char tmpl[sizeof(dir)];
 
 	(void)state;
 	if (base == NULL || base[0] == '\0')
-		base = "/tmp";
+		base = ".";
 	mkdir(base, 0755);
 	snprintf(tmpl, sizeof(tmpl), "%s/signing.XXXXXX", base);
 	if (mkdtemp(tmpl) == NULL)
@@ -43,7 +43,7 @@ static void path_of(char *out, size_t size, const char *name)
 
 static void test_create_and_reuse(void **state)
 {
-	char path[700], err[600];
+	char path[sizeof(dir) + 40], err[600];
 	struct signing_key k1, k2;
 	struct stat st;
 	static const unsigned char zero[SIGNING_KEY_LEN];
@@ -64,15 +64,17 @@ static void test_create_and_reuse(void **state)
 	/* a tag made with the first load verifies with the second */
 	{
 		char rp[300];
-		assert_int_equal(signing_return_path(&k1, "b.test", "0191A2B3C4D5E6F70", 1, "a@b.test",
-						     1796299200000LL, rp, sizeof(rp)), 0);
-		assert_int_equal(signing_verify(&k2, rp, 1796299200000LL, 86400000LL, NULL), SIGNING_OK);
+		assert_int_equal(signing_return_path(&k1, "b.test", "0191A2B3C4D5E6F70", 1,
+		                                     "a@b.test", 1796299200000LL, rp, sizeof(rp)),
+		                 0);
+		assert_int_equal(signing_verify(&k2, rp, 1796299200000LL, 86400000LL, NULL),
+		                 SIGNING_OK);
 	}
 }
 
 static void test_two_files_differ(void **state)
 {
-	char p1[700], p2[700], err[600];
+	char p1[sizeof(dir) + 40], p2[sizeof(dir) + 40], err[600];
 	struct signing_key k1, k2;
 
 	(void)state;
@@ -99,7 +101,7 @@ static void write_file(const char *path, const char *data, size_t len, mode_t mo
 
 static void test_refused(void **state)
 {
-	char path[700], err[600];
+	char path[sizeof(dir) + 40], err[600];
 	struct signing_key k;
 	char bytes[SIGNING_KEY_LEN + 1];
 
@@ -131,9 +133,9 @@ static void test_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_and_reuse),
-		cmocka_unit_test(test_two_files_differ),
-		cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_create_and_reuse),
+	    cmocka_unit_test(test_two_files_differ),
+	    cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
