@@ -71,7 +71,10 @@ static void json_str(struct buf *o, const char *s)
 			p++;
 		} else {
 			/* one UTF-8 sequence (RFC 3629 section 3) */
-			int n = c >= 0xf0 && c < 0xf5 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : -1;
+			int n = c >= 0xf0 && c < 0xf5   ? 3
+			        : c >= 0xe0             ? 2
+			        : c >= 0xc2 && c < 0xe0 ? 1
+			                                : -1;
 			unsigned cp = n == 3 ? c & 0x07 : n == 2 ? c & 0x0f : c & 0x1f;
 			int k;
 			for (k = 1; n > 0 && k <= n; k++) {
@@ -88,7 +91,7 @@ static void json_str(struct buf *o, const char *s)
 			if (cp >= 0x10000) {
 				cp -= 0x10000;
 				snprintf(esc, sizeof(esc), "\\u%04x\\u%04x", 0xd800 + (cp >> 10),
-					 0xdc00 + (cp & 0x3ff));
+				         0xdc00 + (cp & 0x3ff));
 			} else {
 				snprintf(esc, sizeof(esc), "\\u%04x", cp);
 			}

@@ -14,31 +14,31 @@
 #include "util/util.h"
 
 static const char usage_text[] =
-	"usage: mailerd COMMAND [OPTIONS]\n"
-	"\n"
-	"Commands:\n"
-	"  serve -c FILE [-o key=value]...   run the mail server in the foreground (logs to stderr)\n"
-	"  send [-c FILE] [-o k=v] [-f sender] [-t] [-i] [-N never|success,failure,delay]\n"
-	"       [-R full|hdrs] [-V envid] [rcpt...]\n"
-	"                                    queue a message read from stdin (sendmail style)\n"
-	"  queue [-c FILE] list [--json]|show ID|flush|hold ID|release ID|delete ID\n"
-	"                                    look at and act on the running daemon's queue\n"
-	"  check-config -c FILE [-o k=v] [--print]\n"
-	"                                    validate a config; errors as FILE:LINE: message\n"
-	"  bounce parse [--explain] [FILE|-]...\n"
-	"                                    read bounces; one JSON line per failed recipient\n"
-	"  suppress [-c FILE] list|add ADDR [--reason R]|remove ADDR --reason R|check ADDR|\n"
-	"       import FILE.csv|export [FILE.csv]|stats\n"
-	"                                    the suppression list (check: exit 1 when suppressed)\n"
-	"  contacts check [-c FILE] [--report FILE] [--out FILE] CONTACTS.csv\n"
-	"                                    check a contact list: syntax, typos, DNS, suppression\n"
-	"  help                              this text and the settings table\n"
-	"\n"
-	"Run as `sendmail` it is `mailerd send`; run as `mailq` it is `mailerd queue list`.\n"
-	"Without -c, settings come from the built-in defaults (SQLite store and spool in ./var).\n"
-	"\n"
-	"Settings (config file lines `key = value`, or -o key=value; durations take\n"
-	"ms/s/m/h/d, sizes k/m/g):\n";
+    "usage: mailerd COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  serve -c FILE [-o key=value]...   run the mail server in the foreground (logs to stderr)\n"
+    "  send [-c FILE] [-o k=v] [-f sender] [-t] [-i] [-N never|success,failure,delay]\n"
+    "       [-R full|hdrs] [-V envid] [rcpt...]\n"
+    "                                    queue a message read from stdin (sendmail style)\n"
+    "  queue [-c FILE] list [--json]|show ID|flush|hold ID|release ID|delete ID\n"
+    "                                    look at and act on the running daemon's queue\n"
+    "  check-config -c FILE [-o k=v] [--print]\n"
+    "                                    validate a config; errors as FILE:LINE: message\n"
+    "  bounce parse [--explain] [FILE|-]...\n"
+    "                                    read bounces; one JSON line per failed recipient\n"
+    "  suppress [-c FILE] list|add ADDR [--reason R]|remove ADDR --reason R|check ADDR|\n"
+    "       import FILE.csv|export [FILE.csv]|stats\n"
+    "                                    the suppression list (check: exit 1 when suppressed)\n"
+    "  contacts check [-c FILE] [--report FILE] [--out FILE] CONTACTS.csv\n"
+    "                                    check a contact list: syntax, typos, DNS, suppression\n"
+    "  help                              this text and the settings table\n"
+    "\n"
+    "Run as `sendmail` it is `mailerd send`; run as `mailq` it is `mailerd queue list`.\n"
+    "Without -c, settings come from the built-in defaults (SQLite store and spool in ./var).\n"
+    "\n"
+    "Settings (config file lines `key = value`, or -o key=value; durations take\n"
+    "ms/s/m/h/d, sizes k/m/g):\n";
 
 static void usage(FILE *f)
 {
@@ -83,7 +83,7 @@ int cli_main(int argc, char **argv)
 	else if (strcmp(argv[1], "contacts") == 0)
 		r = cli_contacts(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-		 strcmp(argv[1], "-h") == 0) {
+	         strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		r = 0;
 	} else {
@@ -95,8 +95,8 @@ int cli_main(int argc, char **argv)
 }
 
 struct config *cli_load_config(int argc, char **argv, const char *flags_with_value,
-			       const char *flags_plain, cli_flag_fn other_fn, void *arg,
-			       int *optind_out)
+                               const char *flags_plain, cli_flag_fn other_fn, void *arg,
+                               int *optind_out)
 {
 	struct config *cfg = config_new();
 	const char *file = NULL;

@@ -36,8 +36,8 @@ void cli_suppress_log(const struct spool_msg *m, const char *client);
  * "fNRVF") and flags without value ("ti"); other_fn receives them. */
 typedef int (*cli_flag_fn)(char flag, const char *value, void *arg);
 struct config *cli_load_config(int argc, char **argv, const char *flags_with_value,
-			       const char *flags_plain, cli_flag_fn other_fn, void *arg,
-			       int *optind_out);
+                               const char *flags_plain, cli_flag_fn other_fn, void *arg,
+                               int *optind_out);
 
 /* cli_control - send one request line to the daemon's control socket in
  * spool_dir and collect the reply lines (without the final OK/ERR line)

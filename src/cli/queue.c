@@ -144,7 +144,8 @@ static void print_table(const struct listing *l)
 		strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
 		/* Postfix marks held messages with '!' after the id. */
 		snprintf(id, sizeof(id), "%s%s", m->id, m->held ? "!" : "");
-		printf("%-18s %8zu %-20s  %s\n", id, m->body_len, when, m->sender[0] ? m->sender : "<>");
+		printf("%-18s %8zu %-20s  %s\n", id, m->body_len, when,
+		       m->sender[0] ? m->sender : "<>");
 		bytes += m->body_len;
 		for (size_t k = 0; k < m->n_rcpt; k++) {
 			const struct spool_rcpt *r = &m->rcpt[k];
@@ -162,8 +163,8 @@ static void print_table(const struct listing *l)
 		}
 		printf("\n");
 	}
-	printf("-- %llu Kbytes in %zu Request%s.\n", (unsigned long long)((bytes + 1023) / 1024), l->n,
-	       l->n == 1 ? "" : "s");
+	printf("-- %llu Kbytes in %zu Request%s.\n", (unsigned long long)((bytes + 1023) / 1024),
+	       l->n, l->n == 1 ? "" : "s");
 }
 
 static void print_json(const struct listing *l)
@@ -184,7 +185,8 @@ static void print_json(const struct listing *l)
 			json_object_set_new(jr, "recipient", json_string(r->addr));
 			json_object_set_new(jr, "state", json_string(state_name(r->state)));
 			json_object_set_new(jr, "attempts", json_integer(r->attempts));
-			json_object_set_new(jr, "next_attempt_ms", json_integer(r->next_attempt_ms));
+			json_object_set_new(jr, "next_attempt_ms",
+			                    json_integer(r->next_attempt_ms));
 			json_object_set_new(jr, "status", json_string(r->last.status));
 			json_t *jt = json_string(r->last.text);
 			json_object_set_new(jr, "text", jt ? jt : json_string(""));
@@ -309,8 +311,9 @@ int cli_queue(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	if (first >= argc) {
-		fprintf(stderr, "usage: mailerd queue [-c FILE] list [--json]|show ID|flush|hold ID|"
-				"release ID|delete ID\n");
+		fprintf(stderr,
+		        "usage: mailerd queue [-c FILE] list [--json]|show ID|flush|hold ID|"
+		        "release ID|delete ID\n");
 		config_free(cfg);
 		return 2;
 	}
@@ -322,7 +325,7 @@ int cli_queue(int argc, char **argv)
 			id = argv[i];
 	}
 	bool needs_id = strcmp(sub, "show") == 0 || strcmp(sub, "hold") == 0 ||
-			strcmp(sub, "release") == 0 || strcmp(sub, "delete") == 0;
+	                strcmp(sub, "release") == 0 || strcmp(sub, "delete") == 0;
 	if (needs_id && id == NULL) {
 		fprintf(stderr, "queue %s: needs a queue id\n", sub);
 		rc = 2;

@@ -31,11 +31,11 @@ enum { EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_CANTCREAT_ = 73, EX_TEMPFAIL_ = 75 }
 
 struct send_opts {
 	const char *sender;
-	bool from_headers;   /* -t */
-	bool ignore_dots;    /* -i / -oi */
-	const char *notify;  /* -N */
-	const char *ret;     /* -R */
-	const char *envid;   /* -V */
+	bool from_headers;  /* -t */
+	bool ignore_dots;   /* -i / -oi */
+	const char *notify; /* -N */
+	const char *ret;    /* -R */
+	const char *envid;  /* -V */
 };
 
 static int send_flag(char flag, const char *value, void *arg)
@@ -138,8 +138,8 @@ static int header_addresses(const char *value, struct spool_msg *m, const char *
 /* read_message - stdin as lines; fills headers (raw, LF ends) and body
  * (wire form). Without -i a line "." alone ends the input. */
 struct input {
-	struct buf header;   /* header section, unfolded lines kept as read */
-	struct buf body;     /* wire form after the blank line */
+	struct buf header; /* header section, unfolded lines kept as read */
+	struct buf body;   /* wire form after the blank line */
 	bool has_from, has_date, has_msgid;
 	uint64_t size;
 };
@@ -153,7 +153,7 @@ static void wire_line(struct buf *out, const char *line, size_t len)
 }
 
 static int read_message(const struct send_opts *o, const struct config *cfg, struct spool_msg *m,
-			struct input *in)
+                        struct input *in)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -178,7 +178,7 @@ static int read_message(const struct send_opts *o, const struct config *cfg, str
 		in->size += len + 2;
 		if (in->size > cfg->max_message_size) {
 			fprintf(stderr, "send: message larger than max_message_size (%llu bytes)\n",
-				(unsigned long long)cfg->max_message_size);
+			        (unsigned long long)cfg->max_message_size);
 			rc = EX_DATAERR_;
 			break;
 		}
@@ -198,7 +198,8 @@ static int read_message(const struct send_opts *o, const struct config *cfg, str
 			in->has_date |= util_strcaseprefix(line, "date:");
 			in->has_msgid |= util_strcaseprefix(line, "message-id:");
 			if (o->from_headers &&
-			    (util_strcaseprefix(line, "to:") || util_strcaseprefix(line, "cc:") || in_bcc) &&
+			    (util_strcaseprefix(line, "to:") || util_strcaseprefix(line, "cc:") ||
+			     in_bcc) &&
 			    header_addresses(strchr(line, ':') + 1, m, cfg->myhostname) < 0)
 				rc = EX_DATAERR_;
 		} else if (o->from_headers && in_bcc) {
@@ -229,14 +230,14 @@ static const char *login_name(void)
 
 /* build_envelope - sender, DSN options and command-line recipients */
 static int build_envelope(const struct send_opts *o, const struct config *cfg, int argc,
-			  char **argv, int first, struct spool_msg *m)
+                          char **argv, int first, struct spool_msg *m)
 {
 	unsigned notify = 0;
 
 	if (o->sender && (strcmp(o->sender, "<>") == 0 || o->sender[0] == '\0')) {
 		m->sender[0] = '\0';
 	} else if (qualify(o->sender ? o->sender : login_name(), cfg->myhostname, m->sender,
-			   sizeof(m->sender)) < 0) {
+	                   sizeof(m->sender)) < 0) {
 		fprintf(stderr, "send: bad sender address '%s'\n", o->sender);
 		return EX_USAGE_;
 	}
@@ -274,8 +275,8 @@ static int build_envelope(const struct send_opts *o, const struct config *cfg, i
 }
 
 /* write_message - Received: and missing headers, then the input, into w */
-static int write_message(struct spool_writer *w, const struct config *cfg, const struct spool_msg *m,
-			 const struct input *in)
+static int write_message(struct spool_writer *w, const struct config *cfg,
+                         const struct spool_msg *m, const struct input *in)
 {
 	const char *qid = spool_writer_id(w);
 	struct buf head = {0};
@@ -284,7 +285,7 @@ static int write_message(struct spool_writer *w, const struct config *cfg, const
 
 	util_rfc5322_date(util_now_ms(), date, sizeof(date));
 	buf_printf(&head, "Received: by %s (mailerd, from userid %u)\r\n\tid %s; %s\r\n",
-		   cfg->myhostname, (unsigned)getuid(), qid, date);
+	           cfg->myhostname, (unsigned)getuid(), qid, date);
 	buf_append(&head, in->header.data ? in->header.data : "", in->header.len);
 	if (!in->has_from)
 		buf_printf(&head, "From: %s\r\n", m->sender[0] ? m->sender : "MAILER-DAEMON");
@@ -292,7 +293,7 @@ static int write_message(struct spool_writer *w, const struct config *cfg, const
 		buf_printf(&head, "Date: %s\r\n", date);
 	if (!in->has_msgid)
 		buf_printf(&head, "Message-ID: <%s.%lld@%s>\r\n", qid, (long long)util_now_ms(),
-			   cfg->myhostname);
+		           cfg->myhostname);
 	buf_append(&head, "\r\n", 2);
 	rc = spool_writer_write(w, head.data, head.len);
 	if (rc == 0 && in->body.len > 0)
@@ -329,7 +330,7 @@ int cli_send(int argc, char **argv)
 	if (util_mkdir_p(cfg->spool_dir, 0750) < 0 ||
 	    (sp = spool_open(cfg->spool_dir, NULL, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "send: spool_dir %s: %s\n", cfg->spool_dir,
-			sp == NULL && err[0] ? err : strerror(errno));
+		        sp == NULL && err[0] ? err : strerror(errno));
 		rc = EX_CANTCREAT_;
 		goto out;
 	}

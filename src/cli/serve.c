@@ -36,10 +36,10 @@
 #include "config/config.h"
 #include "deliver/deliver.h"
 #include "intake/intake.h"
-#include "sched/sched.h"
-#include "smtp/smtp.h"
 #include "report/report.h"
+#include "sched/sched.h"
 #include "signing/signing.h"
+#include "smtp/smtp.h"
 #include "spool/spool.h"
 #include "suppress/suppress.h"
 #include "util/mailog.h"
@@ -50,7 +50,7 @@ struct serve_ctx {
 	const struct config *cfg;
 	struct suppress_cache *supp;
 	struct deliver *dl;
-	struct intake *intake;      /* NULL unless return_path_signing = on */
+	struct intake *intake; /* NULL unless return_path_signing = on */
 	struct signing_key key;
 };
 
@@ -63,7 +63,7 @@ static void on_accepted(struct spool_msg *msg, void *arg)
 /* on_rcpt_check - the SMTP server asks whether rcpt is suppressed: one
  * probe of the in-memory set, no I/O (suppress_cache_check) */
 static int on_rcpt_check(void *arg, const char *client_ip, const char *sender, const char *rcpt,
-			 char *text, size_t textlen)
+                         char *text, size_t textlen)
 {
 	struct suppress_hit hit;
 
@@ -102,14 +102,10 @@ static void on_final(void *arg, const struct spool_msg *m, const struct spool_rc
 	switch (rr) {
 	case REPORT_REASON_USERUNKNOWN:
 	case REPORT_REASON_HOSTUNKNOWN:
-	case REPORT_REASON_NOTACCEPT:
-		b.hard = r->last.kind == OUTCOME_PERM;
-		break;
+	case REPORT_REASON_NOTACCEPT: b.hard = r->last.kind == OUTCOME_PERM; break;
 	case REPORT_REASON_MAILBOXFULL:
-	case REPORT_REASON_EXPIRED:
-		break;
-	default:
-		return;
+	case REPORT_REASON_EXPIRED: break;
+	default: return;
 	}
 	b.address = r->addr;
 	b.reason = report_reason_name(rr);
@@ -128,9 +124,10 @@ static int on_sender(void *arg, const struct spool_msg *m, size_t ri, char *out,
 	struct serve_ctx *ctx = arg;
 
 	if (signing_return_path(&ctx->key, ctx->cfg->bounce_domain, m->id, ri, m->rcpt[ri].addr,
-				util_now_ms(), out, outlen) < 0) {
+	                        util_now_ms(), out, outlen) < 0) {
 		log_warn("%s: cannot sign the return path for <%s>; sending with the original "
-			 "sender", m->id, m->rcpt[ri].addr);
+		         "sender",
+		         m->id, m->rcpt[ri].addr);
 		return -1;
 	}
 	return 0;
@@ -138,7 +135,7 @@ static int on_sender(void *arg, const struct spool_msg *m, size_t ri, char *out,
 
 /* on_transport - the bounce domain's mail goes to the intake, never out */
 static int on_transport(void *arg, const struct deliver_request *req, deliver_done_fn done,
-			void *done_arg)
+                        void *done_arg)
 {
 	struct serve_ctx *ctx = arg;
 
@@ -148,20 +145,16 @@ static int on_transport(void *arg, const struct deliver_request *req, deliver_do
 }
 
 /* on_local_rcpt - RCPT to the bounce domain: valid tags only */
-static enum smtp_local_verdict on_local_rcpt(void *arg, const char *client_ip,
-					     const char *sender, const char *rcpt, char *text,
-					     size_t textlen)
+static enum smtp_local_verdict on_local_rcpt(void *arg, const char *client_ip, const char *sender,
+                                             const char *rcpt, char *text, size_t textlen)
 {
 	struct serve_ctx *ctx = arg;
 
 	switch (intake_check_rcpt(ctx->intake, client_ip, sender, rcpt, text, textlen)) {
-	case INTAKE_RCPT_ACCEPT:
-		return SMTP_LOCAL_ACCEPT;
-	case INTAKE_RCPT_REFUSE:
-		return SMTP_LOCAL_REFUSE;
+	case INTAKE_RCPT_ACCEPT: return SMTP_LOCAL_ACCEPT;
+	case INTAKE_RCPT_REFUSE: return SMTP_LOCAL_REFUSE;
 	case INTAKE_RCPT_PASS:
-	default:
-		return SMTP_LOCAL_PASS;
+	default: return SMTP_LOCAL_PASS;
 	}
 }
 
@@ -174,7 +167,7 @@ static int start_signing(struct serve_ctx *ctx, struct event_base *base, struct 
 
 	if (make_parent_dir(ctx->cfg->signing_key_file) < 0) {
 		log_error("signing_key_file %s: cannot create its folder: %s",
-			  ctx->cfg->signing_key_file, strerror(errno));
+		          ctx->cfg->signing_key_file, strerror(errno));
 		return -1;
 	}
 	if (signing_key_load(ctx->cfg->signing_key_file, true, &ctx->key, err, sizeof(err)) < 0) {
@@ -237,22 +230,25 @@ static int drop_privileges(const struct config *cfg)
 
 	if (cfg->run_user == NULL || cfg->run_user[0] == '\0') {
 		if (geteuid() == 0)
-			log_warn("running as root: set run_user so mailerd drops to an unprivileged "
-				 "user once its ports are bound");
+			log_warn(
+			    "running as root: set run_user so mailerd drops to an unprivileged "
+			    "user once its ports are bound");
 		return 0;
 	}
 	errno = 0;
 	pw = getpwnam(cfg->run_user);
 	if (pw == NULL) {
 		log_error("run_user %s: no such user%s%s", cfg->run_user, errno ? ": " : "",
-			  errno ? strerror(errno) : "");
+		          errno ? strerror(errno) : "");
 		return -1;
 	}
 	if (geteuid() != 0) {
 		if (geteuid() == pw->pw_uid)
 			return 0; /* started as that user already */
-		log_error("run_user = %s: mailerd serve must be started as root (or as %s) to switch "
-			  "user", cfg->run_user, cfg->run_user);
+		log_error(
+		    "run_user = %s: mailerd serve must be started as root (or as %s) to switch "
+		    "user",
+		    cfg->run_user, cfg->run_user);
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
@@ -283,7 +279,7 @@ static int drop_privileges(const struct config *cfg)
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 #endif
 	log_info("running as user %s (uid %u, gid %u)", cfg->run_user, (unsigned)chown_uid,
-		 (unsigned)chown_gid);
+	         (unsigned)chown_gid);
 	return 0;
 }
 
@@ -328,7 +324,8 @@ int cli_serve(int argc, char **argv)
 	ctx.cfg = cfg;
 	if (!strchr(cfg->myhostname, '.'))
 		log_warn("myhostname '%s' is not a fully qualified domain name; remote servers may "
-			 "refuse the greeting (set myhostname)", cfg->myhostname);
+		         "refuse the greeting (set myhostname)",
+		         cfg->myhostname);
 	/* Spool and database must not be world-readable: they hold mail. */
 	umask(027);
 	signal(SIGPIPE, SIG_IGN);
@@ -344,7 +341,8 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	if (cfg->event_log[0] && make_parent_dir(cfg->event_log) < 0) {
-		log_error("event_log %s: cannot create its folder: %s", cfg->event_log, strerror(errno));
+		log_error("event_log %s: cannot create its folder: %s", cfg->event_log,
+		          strerror(errno));
 		goto out;
 	}
 	if (mailog_open(cfg->event_log, err, sizeof(err)) < 0) {
@@ -399,7 +397,7 @@ int cli_serve(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	log_info("mailerd started: listen=%s, spool_dir=%s, %zu message(s) queued", cfg->listen,
-		 cfg->spool_dir, sched_count(sc));
+	         cfg->spool_dir, sched_count(sc));
 	event_base_dispatch(base);
 	rc = 0;
 out:

@@ -34,14 +34,13 @@
 
 #define EX_ERR 2
 
-static const char usage_text[] =
-	"usage: mailerd suppress [-c FILE] [-o k=v] list\n"
-	"       mailerd suppress [-c FILE] add ADDR [--reason TEXT]\n"
-	"       mailerd suppress [-c FILE] remove ADDR --reason TEXT\n"
-	"       mailerd suppress [-c FILE] check ADDR\n"
-	"       mailerd suppress [-c FILE] import FILE.csv\n"
-	"       mailerd suppress [-c FILE] export [FILE.csv]\n"
-	"       mailerd suppress [-c FILE] stats\n";
+static const char usage_text[] = "usage: mailerd suppress [-c FILE] [-o k=v] list\n"
+                                 "       mailerd suppress [-c FILE] add ADDR [--reason TEXT]\n"
+                                 "       mailerd suppress [-c FILE] remove ADDR --reason TEXT\n"
+                                 "       mailerd suppress [-c FILE] check ADDR\n"
+                                 "       mailerd suppress [-c FILE] import FILE.csv\n"
+                                 "       mailerd suppress [-c FILE] export [FILE.csv]\n"
+                                 "       mailerd suppress [-c FILE] stats\n";
 
 static void iso_date(int64_t ms, char *out, size_t size)
 {
@@ -147,8 +146,9 @@ static int run(struct suppress_store *st, int argc, char **argv, const char *rea
 	}
 	if (strcmp(cmd, "remove") == 0 && argc == 2) {
 		if (reason == NULL || reason[0] == '\0') {
-			fprintf(stderr, "suppress remove: give the reason with --reason TEXT (it is "
-				"kept in the audit trail)\n");
+			fprintf(stderr,
+			        "suppress remove: give the reason with --reason TEXT (it is "
+			        "kept in the audit trail)\n");
 			return EX_ERR;
 		}
 		r = suppress_remove(st, argv[1], reason, err, sizeof(err));
@@ -268,7 +268,8 @@ int cli_suppress_mark(const struct config *cfg, struct spool_msg *m)
 	for (size_t i = 0; i < m->n_rcpt; i++) {
 		struct spool_rcpt *r = &m->rcpt[i];
 		struct suppress_entry e;
-		if (r->state != RCPT_PENDING || suppress_lookup(st, r->addr, &e, err, sizeof(err)) != 1)
+		if (r->state != RCPT_PENDING ||
+		    suppress_lookup(st, r->addr, &e, err, sizeof(err)) != 1)
 			continue;
 		suppress_describe(&e, text, sizeof(text));
 		r->state = RCPT_FAILED;

@@ -45,7 +45,7 @@ static int parse_bool(const char *v, bool *out)
 
 /* apply - parse value for setting s and store it in cfg */
 static int apply(struct config *cfg, const struct setting *s, const char *value, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	char *field = (char *)cfg + s->offset;
 	uint64_t u;
@@ -70,25 +70,29 @@ static int apply(struct config *cfg, const struct setting *s, const char *value,
 		if (util_parse_size(value, &u) < 0 ||
 		    (s->type == SET_UINT && strspn(value, "0123456789") != strlen(value))) {
 			snprintf(err, errlen, "%s: expected a %s, got '%s'", s->name,
-				 s->type == SET_SIZE ? "size (bytes, or with k/m/g)" : "whole number", value);
+			         s->type == SET_SIZE ? "size (bytes, or with k/m/g)"
+			                             : "whole number",
+			         value);
 			return -1;
 		}
 		if (u < s->min || u > s->max) {
 			snprintf(err, errlen, "%s: %llu is out of range (%llu to %llu)", s->name,
-				 (unsigned long long)u, (unsigned long long)s->min, (unsigned long long)s->max);
+			         (unsigned long long)u, (unsigned long long)s->min,
+			         (unsigned long long)s->max);
 			return -1;
 		}
 		*(uint64_t *)field = u;
 		return 0;
 	case SET_DURATION:
 		if (util_parse_duration(value, &ms) < 0) {
-			snprintf(err, errlen, "%s: expected a duration like 30s, 5m, 4h or 5d, got '%s'",
-				 s->name, value);
+			snprintf(err, errlen,
+			         "%s: expected a duration like 30s, 5m, 4h or 5d, got '%s'",
+			         s->name, value);
 			return -1;
 		}
 		if ((uint64_t)ms < s->min || (uint64_t)ms > s->max) {
-			snprintf(err, errlen, "%s: %s is out of range (%llums to %llums)", s->name, value,
-				 (unsigned long long)s->min, (unsigned long long)s->max);
+			snprintf(err, errlen, "%s: %s is out of range (%llums to %llums)", s->name,
+			         value, (unsigned long long)s->min, (unsigned long long)s->max);
 			return -1;
 		}
 		*(int64_t *)field = ms;
@@ -288,7 +292,7 @@ static int check_signing(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (config_each_item(cfg->local_domains, same_domain, cfg->bounce_domain) == 0) {
 		snprintf(err, errlen, "bounce_domain %s must also be listed in local_domains",
-			 cfg->bounce_domain);
+		         cfg->bounce_domain);
 		return -1;
 	}
 	if (cfg->signing_key_file[0] == '\0') {
@@ -307,25 +311,29 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (config_delay_warnings(cfg, warnings, 16) < 0) {
-		snprintf(err, errlen,
-			 "delay_warning: expected ascending durations like '4h' or '4h,24h', got '%s'",
-			 cfg->delay_warning);
+		snprintf(
+		    err, errlen,
+		    "delay_warning: expected ascending durations like '4h' or '4h,24h', got '%s'",
+		    cfg->delay_warning);
 		return -1;
 	}
 	if (strcmp(cfg->bare_line_ending, "reject") != 0 &&
 	    strcmp(cfg->bare_line_ending, "normalize") != 0) {
 		snprintf(err, errlen, "bare_line_ending: expected reject or normalize, got '%s'",
-			 cfg->bare_line_ending);
+		         cfg->bare_line_ending);
 		return -1;
 	}
 	if (cfg->submission_listen[0] != '\0') {
-		snprintf(err, errlen, "submission_listen: AUTH is not available yet; leave it empty");
+		snprintf(err, errlen,
+		         "submission_listen: AUTH is not available yet; leave it empty");
 		return -1;
 	}
-	if (strncmp(cfg->state_db, "sqlite:", 7) != 0 && strncmp(cfg->state_db, "postgresql://", 13) != 0 &&
+	if (strncmp(cfg->state_db, "sqlite:", 7) != 0 &&
+	    strncmp(cfg->state_db, "postgresql://", 13) != 0 &&
 	    strncmp(cfg->state_db, "postgres://", 11) != 0) {
-		snprintf(err, errlen, "state_db: expected sqlite:PATH or postgresql://..., got '%s'",
-			 cfg->state_db);
+		snprintf(err, errlen,
+		         "state_db: expected sqlite:PATH or postgresql://..., got '%s'",
+		         cfg->state_db);
 		return -1;
 	}
 	static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -334,7 +342,7 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 		level_ok |= strcmp(cfg->log_level, levels[i]) == 0;
 	if (!level_ok) {
 		snprintf(err, errlen, "log_level: expected debug, info, warn or error, got '%s'",
-			 cfg->log_level);
+		         cfg->log_level);
 		return -1;
 	}
 	if (check_signing(cfg, err, errlen) < 0)
@@ -349,15 +357,14 @@ void config_print(const struct config *cfg, void *stream)
 	for (const struct setting *s = config_settings; s->name; s++) {
 		const char *field = (const char *)cfg + s->offset;
 		switch (s->type) {
-		case SET_STR:
-			fprintf(f, "%s = %s\n", s->name, *(char *const *)field);
-			break;
+		case SET_STR: fprintf(f, "%s = %s\n", s->name, *(char *const *)field); break;
 		case SET_BOOL:
 			fprintf(f, "%s = %s\n", s->name, *(const bool *)field ? "on" : "off");
 			break;
 		case SET_UINT:
 		case SET_SIZE:
-			fprintf(f, "%s = %llu\n", s->name, (unsigned long long)*(const uint64_t *)field);
+			fprintf(f, "%s = %llu\n", s->name,
+			        (unsigned long long)*(const uint64_t *)field);
 			break;
 		case SET_DURATION:
 			fprintf(f, "%s = %lldms\n", s->name, (long long)*(const int64_t *)field);
@@ -372,5 +379,5 @@ void config_help(void *stream)
 
 	for (const struct setting *s = config_settings; s->name; s++)
 		fprintf(f, "  %-24s %s (default: %s)\n", s->name, s->help,
-			s->def[0] ? s->def : "none");
+		        s->def[0] ? s->def : "none");
 }

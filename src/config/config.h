@@ -21,8 +21,8 @@ struct config {
 	char *spool_dir;
 	char *state_db;
 	char *event_log;
-	char *relay_networks;    /* CIDR list */
-	char *local_domains;     /* domain list */
+	char *relay_networks; /* CIDR list */
+	char *local_domains;  /* domain list */
 
 	/* acceptance limits */
 	uint64_t max_message_size;
@@ -47,10 +47,10 @@ struct config {
 	int64_t max_backoff_ms;
 	int64_t greylist_retry_ms;
 	int64_t queue_lifetime_ms;
-	char *delay_warning;           /* "4h" or "4h,24h" */
+	char *delay_warning; /* "4h" or "4h,24h" */
 	uint64_t report_return_limit;
-	uint64_t report_rate_limit;    /* reports per sender address per hour, 0 = no limit */
-	char *report_templates;        /* directory of replacement texts, "" = built in */
+	uint64_t report_rate_limit; /* reports per sender address per hour, 0 = no limit */
+	char *report_templates;     /* directory of replacement texts, "" = built in */
 
 	/* later issues; parsed and validated now so configs stay stable */
 	bool return_path_signing;
@@ -60,21 +60,21 @@ struct config {
 	char *tls_key_file;
 	char *metrics_listen;
 
-	char *log_level;               /* debug, info, warn, error */
+	char *log_level; /* debug, info, warn, error */
 
 	/* suppression (src/suppress): policy and the daemon's cache */
-	bool suppress_hard_bounce;       /* a hard bounce suppresses at once */
-	uint64_t soft_bounce_limit;      /* soft bounces that suppress ... */
-	int64_t soft_bounce_window_ms;   /* ... within this window, no delivery between */
-	bool suppress_complaints;        /* a complaint (ARF) suppresses */
-	int64_t suppress_refresh_ms;     /* daemon cache: poll the store for changes */
+	bool suppress_hard_bounce;     /* a hard bounce suppresses at once */
+	uint64_t soft_bounce_limit;    /* soft bounces that suppress ... */
+	int64_t soft_bounce_window_ms; /* ... within this window, no delivery between */
+	bool suppress_complaints;      /* a complaint (ARF) suppresses */
+	int64_t suppress_refresh_ms;   /* daemon cache: poll the store for changes */
 
 	/* connection limits and privileges (0 = no limit) */
-	uint64_t max_connections;            /* SMTP sessions open at once */
-	uint64_t max_connections_per_ip;     /* ... from one client address */
+	uint64_t max_connections;                /* SMTP sessions open at once */
+	uint64_t max_connections_per_ip;         /* ... from one client address */
 	uint64_t max_messages_per_ip_per_minute; /* MAIL commands per client address */
-	int64_t smtpd_data_deadline_ms;      /* whole DATA phase, however fast bytes come */
-	char *run_user;                      /* drop to this user after binding ("" = stay) */
+	int64_t smtpd_data_deadline_ms;          /* whole DATA phase, however fast bytes come */
+	char *run_user;                          /* drop to this user after binding ("" = stay) */
 };
 
 /* config_new - a config holding every default */

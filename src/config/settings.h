@@ -15,9 +15,9 @@ enum setting_type { SET_STR, SET_BOOL, SET_UINT, SET_SIZE, SET_DURATION };
 struct setting {
 	const char *name;
 	enum setting_type type;
-	size_t offset;          /* field in struct config */
-	const char *def;        /* default, as text (parsed like a config line) */
-	uint64_t min, max;      /* bounds for numbers (durations in ms) */
+	size_t offset;     /* field in struct config */
+	const char *def;   /* default, as text (parsed like a config line) */
+	uint64_t min, max; /* bounds for numbers (durations in ms) */
 	const char *help;
 };
 

@@ -71,7 +71,8 @@ void deliver_ehlo_line(struct deliver_caps *c, const char *text, size_t len)
 	}
 }
 
-void deliver_mail_cmd(struct buf *out, const struct deliver_request *req, const struct deliver_caps *c)
+void deliver_mail_cmd(struct buf *out, const struct deliver_request *req,
+                      const struct deliver_caps *c)
 {
 	buf_printf(out, "MAIL FROM:<%s>", req->sender != NULL ? req->sender : "");
 	if (c->size)
@@ -91,7 +92,8 @@ void deliver_mail_cmd(struct buf *out, const struct deliver_request *req, const 
 	buf_puts(out, "\r\n");
 }
 
-void deliver_rcpt_cmd(struct buf *out, const struct deliver_rcpt *rcpt, const struct deliver_caps *c)
+void deliver_rcpt_cmd(struct buf *out, const struct deliver_rcpt *rcpt,
+                      const struct deliver_caps *c)
 {
 	buf_printf(out, "RCPT TO:<%s>", rcpt->addr);
 	if (c->dsn) {

@@ -113,24 +113,18 @@ static void deliver_conn_host_failed(struct deliver_conn *c, const struct outcom
 static const char *deliver_conn_phase(const struct deliver_conn *c)
 {
 	switch (c->state) {
-	case CS_GREETING:
-		return "receiving the initial server greeting";
-	case CS_EHLO:
-		return "performing the EHLO handshake";
-	case CS_HELO:
-		return "performing the HELO handshake";
+	case CS_GREETING: return "receiving the initial server greeting";
+	case CS_EHLO: return "performing the EHLO handshake";
+	case CS_HELO: return "performing the HELO handshake";
 	case CS_TXN:
 		if (c->replied == 0)
 			return "sending MAIL FROM";
 		if (c->replied + 1 < c->n_plan)
 			return "sending RCPT TO";
 		return "sending DATA command";
-	case CS_BODY:
-		return "sending message body";
-	case CS_DOT:
-		return "sending end of data -- message may be sent more than once";
-	default:
-		return "talking";
+	case CS_BODY: return "sending message body";
+	case CS_DOT: return "sending end of data -- message may be sent more than once";
+	default: return "talking";
 	}
 }
 
@@ -142,29 +136,29 @@ static void deliver_conn_fail(struct deliver_conn *c, enum deliver_fail why, int
 
 	switch (why) {
 	case FAIL_ERRNO:
-		snprintf(what, sizeof(what), "lost connection with %s[%s] while %s: %s", c->host, c->ip,
-			 deliver_conn_phase(c), strerror(err));
+		snprintf(what, sizeof(what), "lost connection with %s[%s] while %s: %s", c->host,
+		         c->ip, deliver_conn_phase(c), strerror(err));
 		break;
 	case FAIL_EOF:
 		snprintf(what, sizeof(what), "lost connection with %s[%s] while %s", c->host, c->ip,
-			 deliver_conn_phase(c));
+		         deliver_conn_phase(c));
 		break;
 	case FAIL_TIMEOUT:
-		snprintf(what, sizeof(what), "conversation with %s[%s] timed out while %s", c->host, c->ip,
-			 deliver_conn_phase(c));
+		snprintf(what, sizeof(what), "conversation with %s[%s] timed out while %s", c->host,
+		         c->ip, deliver_conn_phase(c));
 		break;
 	case FAIL_PROTO:
 	default:
 		snprintf(what, sizeof(what), "malformed reply from %s[%s] while %s", c->host, c->ip,
-			 deliver_conn_phase(c));
+		         deliver_conn_phase(c));
 		break;
 	}
 
 	switch (c->state) {
 	case CS_CONNECTING:
 		outcome_set(&o, OUTCOME_TEMP, 0, "4.4.1", c->remote, "connect to %s: %s", c->remote,
-			    why == FAIL_TIMEOUT ? "Connection timed out"
-						: strerror(err != 0 ? err : ECONNREFUSED));
+		            why == FAIL_TIMEOUT ? "Connection timed out"
+		                                : strerror(err != 0 ? err : ECONNREFUSED));
 		deliver_conn_host_failed(c, &o, false);
 		return;
 	case CS_GREETING:
@@ -195,9 +189,7 @@ static void deliver_conn_fail(struct deliver_conn *c, enum deliver_fail why, int
 		deliver_session_end(rq, DELIVER_END_STALE);
 		return;
 	}
-	default:
-		deliver_conn_free(c);
-		return;
+	default: deliver_conn_free(c); return;
 	}
 }
 
@@ -259,21 +251,14 @@ static void deliver_conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (c->state) {
 	case CS_CONNECTING:
-		deliver_conn_fail(c, c->connect_errno != 0 ? FAIL_ERRNO : FAIL_TIMEOUT, c->connect_errno);
+		deliver_conn_fail(c, c->connect_errno != 0 ? FAIL_ERRNO : FAIL_TIMEOUT,
+		                  c->connect_errno);
 		return;
-	case CS_REUSE:
-		deliver_txn_start(c);
-		return;
-	case CS_IDLE:
-		deliver_conn_quit(c);
-		return;
+	case CS_REUSE: deliver_txn_start(c); return;
+	case CS_IDLE: deliver_conn_quit(c); return;
 	case CS_RSET:
-	case CS_QUIT:
-		deliver_conn_free(c);
-		return;
-	default:
-		deliver_conn_fail(c, FAIL_TIMEOUT, 0);
-		return;
+	case CS_QUIT: deliver_conn_free(c); return;
+	default: deliver_conn_fail(c, FAIL_TIMEOUT, 0); return;
 	}
 }
 
@@ -298,7 +283,7 @@ static struct deliver_conn *deliver_conn_new(struct deliver *d, struct deliver_r
 }
 
 struct deliver_conn *deliver_conn_connect(struct deliver *d, struct deliver_req *rq,
-					  const struct deliver_target *t, unsigned port)
+                                          const struct deliver_target *t, unsigned port)
 {
 	struct deliver_conn *c = deliver_conn_new(d, rq);
 	struct sockaddr_storage sa = t->sa;
@@ -405,12 +390,9 @@ static int deliver_conn_on_reply(struct deliver_conn *c, const struct smtp_reply
 		}
 		deliver_conn_greeting_failed(c, r);
 		return -1;
-	case CS_TXN:
-		return deliver_txn_reply(c, r);
+	case CS_TXN: return deliver_txn_reply(c, r);
 	case CS_BODY:
-	case CS_DOT:
-		deliver_txn_final(c, r);
-		return -1;
+	case CS_DOT: deliver_txn_final(c, r); return -1;
 	case CS_RSET:
 		if (r->code / 100 == 2 && deliver_conn_cfg(c)->connection_cache_time_ms > 0) {
 			c->state = CS_IDLE;
@@ -422,8 +404,6 @@ static int deliver_conn_on_reply(struct deliver_conn *c, const struct smtp_reply
 		return 0;
 	case CS_QUIT:
 	case CS_IDLE: /* e.g. "421 idle timeout": the server is leaving */
-	default:
-		deliver_conn_free(c);
-		return -1;
+	default: deliver_conn_free(c); return -1;
 	}
 }

@@ -37,12 +37,12 @@
 struct deliver {
 	struct event_base *base;
 	const struct config *cfg;
-	unsigned port;                  /* smtp_port */
+	unsigned port; /* smtp_port */
 	struct deliver_transport tp;
 	struct deliver_resolver *res;
-	struct deliver_req *reqs;       /* running and done-pending requests */
+	struct deliver_req *reqs; /* running and done-pending requests */
 	size_t n_active;
-	struct deliver_conn *conns;     /* every connection, busy or idle */
+	struct deliver_conn *conns; /* every connection, busy or idle */
 };
 
 struct event_base *deliver_base(const struct deliver *d)
@@ -65,14 +65,16 @@ size_t deliver_active(const struct deliver *d)
 	return d != NULL ? d->n_active : 0;
 }
 
-struct deliver *deliver_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
+struct deliver *deliver_new(struct event_base *base, const struct config *cfg, char *err,
+                            size_t errlen)
 {
 	struct deliver *d = xcalloc(1, sizeof(*d));
 
 	d->base = base;
 	d->cfg = cfg;
 	if (cfg->smtp_port == 0 || cfg->smtp_port > 65535) {
-		snprintf(err, errlen, "smtp_port: %llu is not a TCP port", (unsigned long long)cfg->smtp_port);
+		snprintf(err, errlen, "smtp_port: %llu is not a TCP port",
+		         (unsigned long long)cfg->smtp_port);
 		free(d);
 		return NULL;
 	}
@@ -163,7 +165,7 @@ static void deliver_next_target(struct deliver_req *rq)
 	}
 	if (!rq->have_last)
 		outcome_set(&rq->last, OUTCOME_TEMP, 0, "4.4.1", "", "no host to try for %s",
-			    rq->req.domain);
+		            rq->req.domain);
 	/* RFC 5321 section 4.5.4.1: nobody answered; keep the last word for
 	 * the report, retry later. A 5xx greeting was made TEMP in client.c. */
 	deliver_all(rq, &rq->last);
@@ -191,8 +193,8 @@ static void deliver_on_resolved(const struct deliver_resolved *res, void *arg)
 	for (size_t i = 0; i < res->n && i < DELIVER_MAX_TARGETS; i++)
 		rq->target[i] = res->t[i];
 	rq->n_target = res->n < DELIVER_MAX_TARGETS ? res->n : DELIVER_MAX_TARGETS;
-	log_debug("deliver: %s: %zu address(es) for %s, port %u", rq->req.qid, rq->n_target, rq->dest,
-		  port);
+	log_debug("deliver: %s: %zu address(es) for %s, port %u", rq->req.qid, rq->n_target,
+	          rq->dest, port);
 	deliver_next_target(rq);
 }
 
@@ -216,7 +218,8 @@ static bool deliver_literal_target(struct deliver_req *rq)
 	if (t->sa.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&t->sa)->sin_addr, t->ip, sizeof(t->ip));
 	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t->sa)->sin6_addr, t->ip, sizeof(t->ip));
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t->sa)->sin6_addr, t->ip,
+		          sizeof(t->ip));
 	if (t->host[0] == '\0')
 		util_strlcpy(t->host, t->ip, sizeof(t->host));
 	rq->n_target = 1;
@@ -239,16 +242,15 @@ static void deliver_route(struct deliver_req *rq)
 			if (rq->req.domain[0] == '[' && rq->route == NULL) {
 				struct outcome o;
 				outcome_set(&o, OUTCOME_PERM, 0, "5.1.2", "",
-					    "bad address literal %s", rq->req.domain);
+				            "bad address literal %s", rq->req.domain);
 				deliver_all(rq, &o);
 				deliver_finish(rq);
 				return;
 			}
 			rq->resolved = false;
-			rq->lookup = deliver_resolve(d->res,
-						     rq->route != NULL ? rq->route->host : rq->req.domain,
-						     rq->route == NULL || !rq->route->no_mx,
-						     deliver_on_resolved, rq);
+			rq->lookup = deliver_resolve(
+			    d->res, rq->route != NULL ? rq->route->host : rq->req.domain,
+			    rq->route == NULL || !rq->route->no_mx, deliver_on_resolved, rq);
 			return;
 		}
 	}
@@ -258,15 +260,11 @@ static void deliver_route(struct deliver_req *rq)
 void deliver_session_end(struct deliver_req *rq, enum deliver_end how)
 {
 	switch (how) {
-	case DELIVER_END_DONE:
-		deliver_finish(rq);
-		return;
-	case DELIVER_END_HOST:
-		deliver_next_target(rq);
-		return;
+	case DELIVER_END_DONE: deliver_finish(rq); return;
+	case DELIVER_END_HOST: deliver_next_target(rq); return;
 	case DELIVER_END_STALE:
 		log_debug("deliver: %s: cached connection to %s was closed; reconnecting",
-			  rq->req.qid, rq->dest);
+		          rq->req.qid, rq->dest);
 		deliver_route(rq);
 		return;
 	}
@@ -296,7 +294,8 @@ static void deliver_on_event(evutil_socket_t fd, short what, void *arg)
 	deliver_req_free(rq);
 }
 
-int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_done_fn done, void *arg)
+int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_done_fn done,
+                  void *arg)
 {
 	struct deliver_req *rq;
 
@@ -325,7 +324,7 @@ int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_
 	rq->route = deliver_transport_find(&d->tp, req->domain);
 	if (rq->route != NULL)
 		snprintf(rq->dest, sizeof(rq->dest), "%s%s%s:%u", rq->route->no_mx ? "[" : "",
-			 rq->route->host, rq->route->no_mx ? "]" : "", rq->route->port);
+		         rq->route->host, rq->route->no_mx ? "]" : "", rq->route->port);
 	else
 		snprintf(rq->dest, sizeof(rq->dest), "%s:%u", req->domain, d->port);
 	rq->ev = event_new(d->base, -1, 0, deliver_on_event, rq);

@@ -28,28 +28,28 @@ struct deliver;
 
 struct deliver_rcpt {
 	const char *addr;
-	const char *orcpt;  /* "" when none; passed on when the peer has DSN */
-	unsigned notify;    /* DSN_NOTIFY_* bits from spool.h, 0 = unset */
+	const char *orcpt; /* "" when none; passed on when the peer has DSN */
+	unsigned notify;   /* DSN_NOTIFY_* bits from spool.h, 0 = unset */
 };
 
 struct deliver_request {
-	const char *qid;         /* for log lines */
-	const char *domain;      /* destination: recipient domain (lower case) */
-	const char *sender;      /* "" = <> */
-	const char *envid;       /* "" when none */
-	int ret;                 /* enum dsn_ret */
+	const char *qid;    /* for log lines */
+	const char *domain; /* destination: recipient domain (lower case) */
+	const char *sender; /* "" = <> */
+	const char *envid;  /* "" when none */
+	int ret;            /* enum dsn_ret */
 	bool smtputf8;
 	bool eightbit;
 	const struct deliver_rcpt *rcpt;
 	size_t n_rcpt;
-	int body_fd;             /* wire form; deliver takes it and closes it */
+	int body_fd; /* wire form; deliver takes it and closes it */
 	size_t body_len;
 };
 
 /* What the attempt said about the destination as a whole. */
 enum deliver_site {
-	DELIVER_SITE_OK = 0,    /* some host answered the transaction normally */
-	DELIVER_SITE_DOWN,      /* no host reachable / all 421 / DNS temp: back off the site */
+	DELIVER_SITE_OK = 0, /* some host answered the transaction normally */
+	DELIVER_SITE_DOWN,   /* no host reachable / all 421 / DNS temp: back off the site */
 };
 
 struct deliver_result {
@@ -57,22 +57,24 @@ struct deliver_result {
 	size_t n_rcpt;
 	enum deliver_site site;
 	char relay[OUTCOME_REMOTE_MAX]; /* "host[ip]:port" that answered, or "none" */
-	bool peer_has_dsn;          /* the relay announced DSN (issue 3: "relayed") */
-	int64_t started_ms;         /* when the attempt began */
+	bool peer_has_dsn;              /* the relay announced DSN (issue 3: "relayed") */
+	int64_t started_ms;             /* when the attempt began */
 };
 
 /* Called once per request on the event loop; the result lives only for
  * the call. */
 typedef void (*deliver_done_fn)(const struct deliver_result *res, void *arg);
 
-struct deliver *deliver_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen);
+struct deliver *deliver_new(struct event_base *base, const struct config *cfg, char *err,
+                            size_t errlen);
 void deliver_free(struct deliver *d);
 
 /* deliver_start - begin the transaction; request strings must stay valid
  * until done runs. Returns 0, or -1 (done is then not called) only on
  * programming errors such as n_rcpt == 0; body_fd is then not taken.
  * cfg given to deliver_new is borrowed and must outlive d. */
-int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_done_fn done, void *arg);
+int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_done_fn done,
+                  void *arg);
 
 /* deliver_active - transactions in progress (for shutdown and tests) */
 size_t deliver_active(const struct deliver *d);
@@ -84,10 +86,10 @@ struct deliver_mx {
 };
 enum deliver_dns_status {
 	DELIVER_DNS_OK = 0,
-	DELIVER_DNS_NXDOMAIN,  /* domain does not exist */
-	DELIVER_DNS_NULLMX,    /* RFC 7505 "0 ." */
-	DELIVER_DNS_NODATA,    /* exists, no MX and no address */
-	DELIVER_DNS_TEMP,      /* SERVFAIL, timeout, refused */
+	DELIVER_DNS_NXDOMAIN, /* domain does not exist */
+	DELIVER_DNS_NULLMX,   /* RFC 7505 "0 ." */
+	DELIVER_DNS_NODATA,   /* exists, no MX and no address */
+	DELIVER_DNS_TEMP,     /* SERVFAIL, timeout, refused */
 };
 
 /* ---- domain lookups for other parts (`mailerd contacts check`) ----
@@ -97,11 +99,11 @@ enum deliver_dns_status {
 struct deliver_dns;
 struct deliver_dns_answer {
 	enum deliver_dns_status status;
-	bool implicit;      /* no MX: the domain's own A/AAAA (RFC 5321 5.1) */
-	bool mx_no_addr;    /* NODATA because no MX host has an address */
-	size_t n_addr;      /* addresses mail would be sent to (OK only) */
+	bool implicit;        /* no MX: the domain's own A/AAAA (RFC 5321 5.1) */
+	bool mx_no_addr;      /* NODATA because no MX host has an address */
+	size_t n_addr;        /* addresses mail would be sent to (OK only) */
 	char first_host[256]; /* the most preferred exchanger with an address */
-	char detail[200];   /* resolver words for TEMP ("Timeout ...") */
+	char detail[200];     /* resolver words for TEMP ("Timeout ...") */
 };
 /* Runs on the event loop, never from inside deliver_dns_lookup; a and
  * domain live only for the call. */
@@ -110,7 +112,7 @@ typedef void (*deliver_dns_fn)(const char *domain, const struct deliver_dns_answ
  * ("ip:port, ..." or NULL/"" for the system configuration), timeout_ms
  * per try as dns_timeout. NULL with a message in err. */
 struct deliver_dns *deliver_dns_new(struct event_base *base, const char *servers,
-				    int64_t timeout_ms, char *err, size_t errlen);
+                                    int64_t timeout_ms, char *err, size_t errlen);
 /* deliver_dns_free - lookups still in flight are cancelled (their fn is
  * never called); takes NULL */
 void deliver_dns_free(struct deliver_dns *d);

@@ -15,10 +15,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
-#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "deliver/deliver.h"
 #include "smtp/smtp.h"
@@ -27,9 +27,9 @@
 /* Postfix tries at most 5 addresses and 2 sessions per attempt; we allow a
  * few more hosts so a site with a dead primary and several backups still
  * gets through, while a wrong MX list cannot keep an attempt busy for long. */
-#define DELIVER_MAX_MX 10
+#define DELIVER_MAX_MX      10
 #define DELIVER_MAX_TARGETS 10
-#define DELIVER_MAX_ADDR 4 /* per host and address family */
+#define DELIVER_MAX_ADDR    4 /* per host and address family */
 
 /* ---- mx.c ------------------------------------------------------------ */
 
@@ -42,18 +42,18 @@ bool deliver_mx_is_null(const struct deliver_mx *mx, size_t n);
 
 /* One address to try, in order. */
 struct deliver_target {
-	char host[256];                 /* MX host name (or the literal) */
+	char host[256]; /* MX host name (or the literal) */
 	char ip[INET6_ADDRSTRLEN];
-	struct sockaddr_storage sa;     /* port filled in by deliver.c */
+	struct sockaddr_storage sa; /* port filled in by deliver.c */
 	socklen_t salen;
 	int pref;
 };
 
 struct deliver_resolved {
 	enum deliver_dns_status status;
-	bool implicit;      /* no MX: the name's own addresses (RFC 5321 5.1) */
-	bool mx_no_addr;    /* MX records exist, but none has an address */
-	char detail[200];   /* resolver words for TEMP ("timeout", ...) */
+	bool implicit;    /* no MX: the name's own addresses (RFC 5321 5.1) */
+	bool mx_no_addr;  /* MX records exist, but none has an address */
+	char detail[200]; /* resolver words for TEMP ("timeout", ...) */
 	const struct deliver_target *t;
 	size_t n;
 };
@@ -62,16 +62,16 @@ struct deliver_resolved {
  * gave no target. smarthost: the name came from transport_map, where a
  * missing name is our configuration error, so it is never PERM. */
 void deliver_dns_outcome(struct outcome *o, const struct deliver_resolved *res, const char *name,
-			 bool smarthost);
+                         bool smarthost);
 
 /* ---- transport.c ----------------------------------------------------- */
 
 struct deliver_route {
-	char domain[256];   /* "example.com", ".example.com" (subdomains) or "*" */
-	char host[256];     /* host name or IP text, without brackets */
+	char domain[256]; /* "example.com", ".example.com" (subdomains) or "*" */
+	char host[256];   /* host name or IP text, without brackets */
 	unsigned port;
-	bool no_mx;         /* [host]: connect to host's addresses */
-	bool literal;       /* host is an IP address */
+	bool no_mx;   /* [host]: connect to host's addresses */
+	bool literal; /* host is an IP address */
 };
 
 struct deliver_transport {
@@ -83,12 +83,12 @@ struct deliver_transport {
  * into t (empty spec -> no routes). On error returns -1 with the entry
  * named in err and t left empty. */
 int deliver_transport_parse(const char *spec, unsigned default_port, struct deliver_transport *t,
-			    char *err, size_t errlen);
+                            char *err, size_t errlen);
 void deliver_transport_clear(struct deliver_transport *t);
 /* deliver_transport_find - the route for domain: exact name, then the
  * longest ".parent" entry, then "*"; NULL when none */
 const struct deliver_route *deliver_transport_find(const struct deliver_transport *t,
-						   const char *domain);
+                                                   const char *domain);
 /* deliver_parse_ip - "192.0.2.1", "::1", "IPv6:::1", optionally in [ ]
  * (RFC 5321 section 4.1.3 address literal) into sa (port 0). 0 or -1. */
 int deliver_parse_ip(const char *s, struct sockaddr_storage *sa, socklen_t *salen);
@@ -104,14 +104,14 @@ typedef void (*deliver_resolve_fn)(const struct deliver_resolved *res, void *arg
 /* deliver_resolver_new - a c-ares channel on base. servers: "ip:port,
  * ip:port" or empty for the system resolver configuration. */
 struct deliver_resolver *deliver_resolver_new(struct event_base *base, const char *servers,
-					      int64_t timeout_ms, char *err, size_t errlen);
+                                              int64_t timeout_ms, char *err, size_t errlen);
 /* deliver_resolver_free - every lookup must have been cancelled or done */
 void deliver_resolver_free(struct deliver_resolver *r);
 /* deliver_resolve - mx: MX lookup then addresses (implicit MX when there
  * is no MX); !mx: the name's addresses (/etc/hosts first). fn runs later,
  * on the loop, never from inside this call. */
 struct deliver_lookup *deliver_resolve(struct deliver_resolver *r, const char *name, bool mx,
-				       deliver_resolve_fn fn, void *arg);
+                                       deliver_resolve_fn fn, void *arg);
 /* deliver_resolve_cancel - fn will not be called; takes NULL */
 void deliver_resolve_cancel(struct deliver_lookup *l);
 
@@ -119,14 +119,14 @@ void deliver_resolve_cancel(struct deliver_lookup *l);
 
 /* What the peer announced in its EHLO reply (RFC 5321 section 4.1.1.1). */
 struct deliver_caps {
-	bool esmtp;         /* EHLO worked (else HELO) */
-	bool pipelining;    /* RFC 2920 */
-	bool size;          /* RFC 1870 */
-	uint64_t size_max;  /* 0 = no limit announced */
-	bool eightbit;      /* RFC 6152 8BITMIME */
-	bool dsn;           /* RFC 3461 */
-	bool smtputf8;      /* RFC 6531 */
-	bool enhanced;      /* RFC 2034 ENHANCEDSTATUSCODES */
+	bool esmtp;        /* EHLO worked (else HELO) */
+	bool pipelining;   /* RFC 2920 */
+	bool size;         /* RFC 1870 */
+	uint64_t size_max; /* 0 = no limit announced */
+	bool eightbit;     /* RFC 6152 8BITMIME */
+	bool dsn;          /* RFC 3461 */
+	bool smtputf8;     /* RFC 6531 */
+	bool enhanced;     /* RFC 2034 ENHANCEDSTATUSCODES */
 };
 
 /* deliver_ehlo_line - take one EHLO keyword line's text (after "250-") */
@@ -135,8 +135,10 @@ void deliver_ehlo_line(struct deliver_caps *c, const char *text, size_t len);
 /* deliver_mail_cmd / deliver_rcpt_cmd - the command lines (with CRLF) for
  * what the peer supports (RFC 1870, 6152, 6531, 3461) */
 struct buf;
-void deliver_mail_cmd(struct buf *out, const struct deliver_request *req, const struct deliver_caps *c);
-void deliver_rcpt_cmd(struct buf *out, const struct deliver_rcpt *rcpt, const struct deliver_caps *c);
+void deliver_mail_cmd(struct buf *out, const struct deliver_request *req,
+                      const struct deliver_caps *c);
+void deliver_rcpt_cmd(struct buf *out, const struct deliver_rcpt *rcpt,
+                      const struct deliver_caps *c);
 
 struct deliver_conn;
 struct deliver_req;
@@ -150,33 +152,33 @@ enum deliver_rstate {
 
 /* How a session ended for its request (client.c -> deliver.c). */
 enum deliver_end {
-	DELIVER_END_DONE = 0,  /* every recipient has an outcome */
-	DELIVER_END_HOST,      /* this host failed before the transaction: req->last set; try the next */
-	DELIVER_END_STALE,     /* a cached connection was dead before any reply: reconnect */
+	DELIVER_END_DONE = 0, /* every recipient has an outcome */
+	DELIVER_END_HOST, /* this host failed before the transaction: req->last set; try the next */
+	DELIVER_END_STALE, /* a cached connection was dead before any reply: reconnect */
 };
 
 /* The request as deliver.c and client.c share it. */
 struct deliver_req {
 	struct deliver *d;
 	struct deliver_request req;
-	off_t body_base;                /* body_fd's offset at start: the first body byte */
+	off_t body_base; /* body_fd's offset at start: the first body byte */
 	deliver_done_fn done;
 	void *arg;
-	struct outcome *out;            /* n_rcpt */
-	enum deliver_rstate *rstate;    /* n_rcpt */
-	struct event *ev;               /* deferred start */
+	struct outcome *out;         /* n_rcpt */
+	enum deliver_rstate *rstate; /* n_rcpt */
+	struct event *ev;            /* deferred start */
 	const struct deliver_route *route;
-	char dest[300];                 /* connection cache key */
+	char dest[300]; /* connection cache key */
 	struct deliver_lookup *lookup;
 	struct deliver_target target[DELIVER_MAX_TARGETS];
 	size_t n_target, next_target;
 	bool resolved;
 	bool cache_tried;
-	struct outcome last;            /* last host-level failure */
+	struct outcome last; /* last host-level failure */
 	bool have_last;
-	bool reached;                   /* a host took part in a transaction */
-	bool site_down;                 /* finished without reaching any host */
-	bool done_pending;              /* outcomes complete; ev will call done */
+	bool reached;      /* a host took part in a transaction */
+	bool site_down;    /* finished without reaching any host */
+	bool done_pending; /* outcomes complete; ev will call done */
 	struct deliver_conn *conn;
 	int64_t started_ms;
 	char relay[OUTCOME_REMOTE_MAX];
@@ -186,7 +188,7 @@ struct deliver_req {
 
 /* client_* live in client.c; deliver.c drives them. */
 struct deliver_conn *deliver_conn_connect(struct deliver *d, struct deliver_req *rq,
-					  const struct deliver_target *t, unsigned port);
+                                          const struct deliver_target *t, unsigned port);
 /* deliver_conn_reuse - take an idle cached connection for dest, or NULL */
 struct deliver_conn *deliver_conn_reuse(struct deliver *d, struct deliver_req *rq);
 /* deliver_conn_free - close at once (no QUIT); takes NULL */
@@ -196,13 +198,22 @@ void deliver_conn_free_all(struct deliver *d);
 
 /* ---- client.c / txn.c: one connection --------------------------------- */
 
-#define DELIVER_BODY_CHUNK 65536   /* bytes read from the queue file at a time */
-#define DELIVER_LINE_MAX 4096      /* a reply line longer than this is hostile */
+#define DELIVER_BODY_CHUNK 65536 /* bytes read from the queue file at a time */
+#define DELIVER_LINE_MAX   4096  /* a reply line longer than this is hostile */
 
 /* Connection states; see client.c for the timer guarding each. */
 enum deliver_cstate {
-	CS_CONNECTING, CS_GREETING, CS_EHLO, CS_HELO, CS_REUSE, CS_TXN, CS_BODY, CS_DOT,
-	CS_RSET, CS_IDLE, CS_QUIT,
+	CS_CONNECTING,
+	CS_GREETING,
+	CS_EHLO,
+	CS_HELO,
+	CS_REUSE,
+	CS_TXN,
+	CS_BODY,
+	CS_DOT,
+	CS_RSET,
+	CS_IDLE,
+	CS_QUIT,
 };
 
 enum deliver_fail { FAIL_ERRNO, FAIL_EOF, FAIL_TIMEOUT, FAIL_PROTO };
@@ -213,22 +224,21 @@ struct deliver_conn {
 	struct bufferevent *bev;
 	struct event *timer;
 	enum deliver_cstate state;
-	int connect_errno;          /* connect failed at once: reported from the timer */
+	int connect_errno; /* connect failed at once: reported from the timer */
 	char dest[300];
 	char host[256];
 	char ip[INET6_ADDRSTRLEN];
 	char remote[OUTCOME_REMOTE_MAX];
 	struct deliver_caps caps;
 	struct smtp_reply reply;
-	struct deliver_req *rq;     /* NULL when idle or closing */
+	struct deliver_req *rq; /* NULL when idle or closing */
 	bool reused;
-	bool got_reply;             /* a reply arrived in this transaction */
+	bool got_reply; /* a reply arrived in this transaction */
 	size_t n_plan, sent, replied, n_accepted;
 	bool mail_failed;
 	size_t body_off;
-	char tail[2];               /* last two body bytes written */
+	char tail[2]; /* last two body bytes written */
 };
-
 
 /* How a transaction leaves its connection. */
 enum deliver_txn_end { DELIVER_TXN_KEEP, DELIVER_TXN_RSET, DELIVER_TXN_DROP, DELIVER_TXN_QUIT };

@@ -60,7 +60,7 @@ bool deliver_mx_is_null(const struct deliver_mx *mx, size_t n)
 }
 
 void deliver_dns_outcome(struct outcome *o, const struct deliver_resolved *res, const char *name,
-			 bool smarthost)
+                         bool smarthost)
 {
 	const char *why = res->detail[0] != '\0' ? res->detail : "no answer";
 
@@ -68,33 +68,35 @@ void deliver_dns_outcome(struct outcome *o, const struct deliver_resolved *res, 
 	case DELIVER_DNS_NXDOMAIN:
 		if (smarthost)
 			outcome_set(o, OUTCOME_TEMP, 0, "4.4.4", "",
-				    "relay host %s not found (NXDOMAIN)", name);
+			            "relay host %s not found (NXDOMAIN)", name);
 		else
-			outcome_set(o, OUTCOME_PERM, 0, "5.1.2", "",
-				    "Host or domain name not found: domain %s does not exist (NXDOMAIN)",
-				    name);
+			outcome_set(
+			    o, OUTCOME_PERM, 0, "5.1.2", "",
+			    "Host or domain name not found: domain %s does not exist (NXDOMAIN)",
+			    name);
 		return;
 	case DELIVER_DNS_NULLMX:
 		outcome_set(o, OUTCOME_PERM, 0, "5.1.10", "",
-			    "domain %s does not accept mail (null MX)", name);
+		            "domain %s does not accept mail (null MX)", name);
 		return;
 	case DELIVER_DNS_NODATA:
 		if (res->mx_no_addr)
 			outcome_set(o, OUTCOME_TEMP, 0, "4.4.4", "",
-				    "no MX host of %s has an address (will retry)", name);
+			            "no MX host of %s has an address (will retry)", name);
 		else if (smarthost)
 			outcome_set(o, OUTCOME_TEMP, 0, "4.4.4", "", "relay host %s has no address",
-				    name);
+			            name);
 		else
-			outcome_set(o, OUTCOME_PERM, 0, "5.4.4", "",
-				    "Host or domain name not found: %s has no MX and no address record",
-				    name);
+			outcome_set(
+			    o, OUTCOME_PERM, 0, "5.4.4", "",
+			    "Host or domain name not found: %s has no MX and no address record",
+			    name);
 		return;
 	case DELIVER_DNS_TEMP:
 	case DELIVER_DNS_OK: /* OK without targets cannot happen; be safe */
 	default:
 		outcome_set(o, OUTCOME_TEMP, 0, "4.4.3", "",
-			    "DNS lookup failed for %s: %s (will retry)", name, why);
+		            "DNS lookup failed for %s: %s (will retry)", name, why);
 		return;
 	}
 }

@@ -53,7 +53,7 @@ struct deliver_resolver {
 struct deliver_lhost {
 	struct deliver_target a[DELIVER_MAX_ADDR * 2];
 	size_t n;
-	int st[2];          /* per family: ARES_* status of the A / AAAA query */
+	int st[2]; /* per family: ARES_* status of the A / AAAA query */
 };
 
 struct deliver_lookup {
@@ -62,9 +62,9 @@ struct deliver_lookup {
 	bool mx;
 	deliver_resolve_fn fn;
 	void *arg;
-	int pending;        /* c-ares queries not yet called back */
+	int pending; /* c-ares queries not yet called back */
 	bool cancelled;
-	bool finished;      /* result decided; done event scheduled */
+	bool finished; /* result decided; done event scheduled */
 	struct event *done_ev;
 	struct deliver_mx mxs[DELIVER_MAX_MX];
 	size_t n_mx;
@@ -109,7 +109,7 @@ static void deliver_resolver_on_sock(evutil_socket_t fd, short what, void *arg)
 	struct deliver_resolver *r = s->r; /* s may be freed inside ares_process_fd */
 
 	ares_process_fd(r->ch, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
-			(what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+	                (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
 	deliver_resolver_arm(r);
 }
 
@@ -141,8 +141,9 @@ static void deliver_resolver_sock_state(void *data, ares_socket_t fd, int readab
 		r->socks = xrealloc(r->socks, (r->n_socks + 1) * sizeof(*r->socks));
 		r->socks[r->n_socks++] = s;
 	}
-	s->ev = event_new(r->base, fd, (short)((readable ? EV_READ : 0) | (writable ? EV_WRITE : 0) | EV_PERSIST),
-			  deliver_resolver_on_sock, s);
+	s->ev = event_new(
+	    r->base, fd, (short)((readable ? EV_READ : 0) | (writable ? EV_WRITE : 0) | EV_PERSIST),
+	    deliver_resolver_on_sock, s);
 	if (s->ev == NULL || event_add(s->ev, NULL) < 0)
 		fatal("resolver: cannot watch a DNS socket");
 }
@@ -161,7 +162,7 @@ static char *deliver_servers_csv(const char *servers)
 }
 
 struct deliver_resolver *deliver_resolver_new(struct event_base *base, const char *servers,
-					      int64_t timeout_ms, char *err, size_t errlen)
+                                              int64_t timeout_ms, char *err, size_t errlen)
 {
 	struct deliver_resolver *r = xcalloc(1, sizeof(*r));
 	struct ares_options opt;
@@ -184,7 +185,8 @@ struct deliver_resolver *deliver_resolver_new(struct event_base *base, const cha
 	/* ares_query never applies search domains, but say so anyway. */
 	opt.flags = ARES_FLAG_NOSEARCH;
 	st = ares_init_options(&r->ch, &opt,
-			       ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_FLAGS);
+	                       ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+	                           ARES_OPT_FLAGS);
 	if (st != ARES_SUCCESS) {
 		snprintf(err, errlen, "dns: %s", ares_strerror(st));
 		ares_library_cleanup();
@@ -198,7 +200,8 @@ struct deliver_resolver *deliver_resolver_new(struct event_base *base, const cha
 		st = ares_set_servers_ports_csv(r->ch, csv);
 		free(csv);
 		if (st != ARES_SUCCESS) {
-			snprintf(err, errlen, "dns_servers: \"%s\": %s", servers, ares_strerror(st));
+			snprintf(err, errlen, "dns_servers: \"%s\": %s", servers,
+			         ares_strerror(st));
 			deliver_resolver_free(r);
 			return NULL;
 		}
@@ -245,7 +248,8 @@ static void deliver_lookup_on_done(evutil_socket_t fd, short what, void *arg)
 	deliver_lookup_free(l);
 }
 
-static void deliver_lookup_finish(struct deliver_lookup *l, enum deliver_dns_status st, const char *detail)
+static void deliver_lookup_finish(struct deliver_lookup *l, enum deliver_dns_status st,
+                                  const char *detail)
 {
 	if (l->finished)
 		return;
@@ -293,8 +297,8 @@ static void deliver_lookup_collect(struct deliver_lookup *l)
 			if (st != ARES_SUCCESS && st != ARES_ENODATA && st != ARES_ENOTFOUND) {
 				any_temp = true;
 				if (detail[0] == '\0')
-					snprintf(detail, sizeof(detail), "%.60s (%.120s)", ares_strerror(st),
-						 l->mxs[h].host);
+					snprintf(detail, sizeof(detail), "%.60s (%.120s)",
+					         ares_strerror(st), l->mxs[h].host);
 			}
 			if (st != ARES_ENOTFOUND)
 				all_nx = false;
@@ -317,7 +321,8 @@ static void deliver_lookup_collect(struct deliver_lookup *l)
 		deliver_lookup_finish(l, DELIVER_DNS_NODATA, NULL);
 }
 
-static void deliver_lookup_on_addr(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+static void deliver_lookup_on_addr(void *arg, int status, int timeouts, unsigned char *abuf,
+                                   int alen)
 {
 	struct deliver_q *q = arg;
 	struct deliver_lookup *l = q->l;
@@ -334,7 +339,7 @@ static void deliver_lookup_on_addr(void *arg, int status, int timeouts, unsigned
 		int n = DELIVER_MAX_ADDR, st;
 
 		st = fam == 0 ? ares_parse_a_reply(abuf, alen, NULL, a4, &n)
-			      : ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
+		              : ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
 		h->st[fam] = st;
 		for (int i = 0; st == ARES_SUCCESS && i < n && h->n < DELIVER_MAX_ADDR * 2; i++) {
 			struct deliver_target *t = &h->a[h->n++];
@@ -360,8 +365,8 @@ static void deliver_lookup_on_addr(void *arg, int status, int timeouts, unsigned
 	deliver_lookup_release(l);
 }
 
-static void deliver_lookup_query(struct deliver_lookup *l, const char *name, int type, size_t host, int fam,
-				 ares_callback cb)
+static void deliver_lookup_query(struct deliver_lookup *l, const char *name, int type, size_t host,
+                                 int fam, ares_callback cb)
 {
 	struct deliver_q *q = xmalloc(sizeof(*q));
 
@@ -442,7 +447,8 @@ static bool deliver_lookup_hosts_file(struct deliver_lookup *l)
 	for (int f = 0; f < 2; f++) {
 		struct hostent *he = NULL;
 
-		if (ares_gethostbyname_file(l->r->ch, l->name, fams[f], &he) != ARES_SUCCESS || he == NULL)
+		if (ares_gethostbyname_file(l->r->ch, l->name, fams[f], &he) != ARES_SUCCESS ||
+		    he == NULL)
 			continue;
 		for (char **a = he->h_addr_list; *a != NULL && n < DELIVER_MAX_TARGETS; a++) {
 			struct deliver_target *t = &l->targets[n++];
@@ -473,7 +479,7 @@ static bool deliver_lookup_hosts_file(struct deliver_lookup *l)
 }
 
 struct deliver_lookup *deliver_resolve(struct deliver_resolver *r, const char *name, bool mx,
-				       deliver_resolve_fn fn, void *arg)
+                                       deliver_resolve_fn fn, void *arg)
 {
 	struct deliver_lookup *l = xcalloc(1, sizeof(*l));
 

@@ -88,7 +88,7 @@ struct deliver_tp_ctx {
 
 /* Parses "host", "host:port", "[host]", "[host]:port" into r. */
 static int deliver_parse_hop(const char *hop, unsigned default_port, struct deliver_route *r,
-			     const char **why)
+                             const char **why)
 {
 	const char *host = hop, *port = NULL;
 	size_t hlen;
@@ -206,7 +206,7 @@ bad:
 }
 
 int deliver_transport_parse(const char *spec, unsigned default_port, struct deliver_transport *t,
-			    char *err, size_t errlen)
+                            char *err, size_t errlen)
 {
 	struct deliver_tp_ctx c = {t, default_port, err, errlen};
 
@@ -227,7 +227,7 @@ void deliver_transport_clear(struct deliver_transport *t)
 }
 
 const struct deliver_route *deliver_transport_find(const struct deliver_transport *t,
-						   const char *domain)
+                                                   const char *domain)
 {
 	const struct deliver_route *best = NULL, *star = NULL;
 	size_t dlen = strlen(domain), best_len = 0;
@@ -242,7 +242,7 @@ const struct deliver_route *deliver_transport_find(const struct deliver_transpor
 			if (strcasecmp(r->domain, domain) == 0)
 				return r; /* exact wins outright */
 		} else if (dlen > rlen && strcasecmp(domain + dlen - rlen, r->domain) == 0 &&
-			   rlen > best_len) {
+		           rlen > best_len) {
 			best = r;
 			best_len = rlen;
 		}

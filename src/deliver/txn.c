@@ -40,7 +40,7 @@ void deliver_txn_end(struct deliver_conn *c, enum deliver_txn_end how)
 		if (rq->rstate[i] != DELIVER_R_DONE) {
 			/* cannot happen with a well-formed plan; never leave a hole */
 			outcome_set(&rq->out[i], OUTCOME_TEMP, 0, "4.4.2", c->remote,
-				    "no reply from %s for this recipient", c->remote);
+			            "no reply from %s for this recipient", c->remote);
 			rq->rstate[i] = DELIVER_R_DONE;
 		}
 	c->rq = NULL;
@@ -72,7 +72,6 @@ void deliver_txn_fail_open(struct deliver_conn *c, const struct outcome *o)
 		}
 }
 
-
 /* Body streaming: keep at most one chunk queued (bounded memory), then the
  * end of data (RFC 5321 section 4.1.1.4). The spool stores the body dot-
  * stuffed in wire form, so the bytes go out as they are. */
@@ -91,8 +90,9 @@ int deliver_txn_fill(struct deliver_conn *c)
 		got = pread(rq->req.body_fd, chunk, want, rq->body_base + (off_t)c->body_off);
 		if (got <= 0) {
 			struct outcome o;
-			outcome_set(&o, OUTCOME_TEMP, 0, "4.3.0", "", "cannot read the queued message: %s",
-				    got < 0 ? strerror(errno) : "file is shorter than its recorded size");
+			outcome_set(
+			    &o, OUTCOME_TEMP, 0, "4.3.0", "", "cannot read the queued message: %s",
+			    got < 0 ? strerror(errno) : "file is shorter than its recorded size");
 			deliver_txn_fail_open(c, &o);
 			/* no "." was sent: dropping the connection aborts the transaction */
 			deliver_txn_end(c, DELIVER_TXN_DROP);
@@ -130,7 +130,6 @@ static void deliver_txn_on_write(struct bufferevent *bev, void *arg)
 		(void)deliver_txn_fill(c);
 }
 
-
 /* SMTPUTF8 and SIZE are decided before MAIL (RFC 6531 section 3.4, RFC
  * 1870 section 6), then the plan is written. */
 void deliver_txn_start(struct deliver_conn *c)
@@ -145,7 +144,8 @@ void deliver_txn_start(struct deliver_conn *c)
 		struct outcome o;
 		rq->reached = true;
 		outcome_set(&o, OUTCOME_PERM, 0, "5.6.7", c->remote,
-			    "SMTPUTF8 is required, but was not offered by host %s[%s]", c->host, c->ip);
+		            "SMTPUTF8 is required, but was not offered by host %s[%s]", c->host,
+		            c->ip);
 		deliver_txn_fail_open(c, &o);
 		deliver_txn_end(c, DELIVER_TXN_KEEP);
 		return;
@@ -154,8 +154,8 @@ void deliver_txn_start(struct deliver_conn *c)
 		struct outcome o;
 		rq->reached = true;
 		outcome_set(&o, OUTCOME_PERM, 0, "5.3.4", c->remote,
-			    "message size %zu exceeds size limit %llu of server %s[%s]", req->body_len,
-			    (unsigned long long)c->caps.size_max, c->host, c->ip);
+		            "message size %zu exceeds size limit %llu of server %s[%s]",
+		            req->body_len, (unsigned long long)c->caps.size_max, c->host, c->ip);
 		deliver_txn_fail_open(c, &o);
 		deliver_txn_end(c, DELIVER_TXN_KEEP);
 		return;
@@ -262,7 +262,8 @@ int deliver_txn_reply(struct deliver_conn *c, const struct smtp_reply *r)
 			c->body_off = 0;
 			c->tail[0] = '\r';
 			c->tail[1] = '\n';
-			bufferevent_setcb(c->bev, deliver_conn_on_read, deliver_txn_on_write, deliver_conn_on_event, c);
+			bufferevent_setcb(c->bev, deliver_conn_on_read, deliver_txn_on_write,
+			                  deliver_conn_on_event, c);
 			bufferevent_setwatermark(c->bev, EV_WRITE, DELIVER_BODY_CHUNK / 4, 0);
 			return deliver_txn_fill(c);
 		}
@@ -287,7 +288,6 @@ int deliver_txn_reply(struct deliver_conn *c, const struct smtp_reply *r)
 	deliver_conn_arm(c, deliver_conn_cfg(c)->smtp_command_timeout_ms);
 	return 0;
 }
-
 
 /* deliver_txn_final - the end-of-data reply (or an early one while we
  * still send, after which the connection cannot be trusted) applies to

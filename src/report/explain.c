@@ -231,20 +231,18 @@ enum report_reason report_classify(const struct outcome *o)
 
 /* Large mail providers, most used first: a tie goes to the earlier one. */
 static const char *const known_domains[] = {
-    "gmail.com",   "yahoo.com",     "hotmail.com", "outlook.com",    "icloud.com",
-    "aol.com",     "live.com",      "msn.com",     "googlemail.com", "me.com",
-    "mac.com",     "hotmail.co.uk", "yahoo.co.uk", "hotmail.fr",     "yahoo.fr",
-    "gmx.de",      "gmx.net",       "gmx.com",     "web.de",         "t-online.de",
-    "orange.fr",   "free.fr",       "laposte.net", "wanadoo.fr",     "libero.it",
-    "mail.ru",     "yandex.ru",     "proton.me",   "protonmail.com", "zoho.com",
-    "comcast.net", "verizon.net",   "att.net",     "sbcglobal.net",  "qq.com",
-    "163.com",     "naver.com",
+    "gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com", "live.com",
+    "msn.com", "googlemail.com", "me.com", "mac.com", "hotmail.co.uk", "yahoo.co.uk", "hotmail.fr",
+    "yahoo.fr", "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de", "orange.fr", "free.fr",
+    "laposte.net", "wanadoo.fr", "libero.it", "mail.ru", "yandex.ru", "proton.me", "protonmail.com",
+    "zoho.com", "comcast.net", "verizon.net", "att.net", "sbcglobal.net", "qq.com", "163.com",
+    "naver.com",
     /* Real providers one slip away from those above: listed so that they
      * are never "corrected" into their neighbours (ymail.com is Yahoo's,
      * mail.com is its own provider). */
     "mail.com", "ymail.com", "email.com", "rocketmail.com", "hotmail.de", "hotmail.it",
-    "hotmail.es", "yahoo.de", "yahoo.it", "yahoo.es", "live.fr", "live.co.uk",
-    "outlook.fr", "outlook.de", "btinternet.com", "bigpond.com", "rediffmail.com", NULL};
+    "hotmail.es", "yahoo.de", "yahoo.it", "yahoo.es", "live.fr", "live.co.uk", "outlook.fr",
+    "outlook.de", "btinternet.com", "bigpond.com", "rediffmail.com", NULL};
 
 /* Common slips in the top-level domain. "con" and friends are no TLD at
  * all, so name.con is corrected even for a name we do not know; "co",
@@ -254,13 +252,12 @@ static const struct {
 	const char *slip, *tld;
 	bool real; /* the slip is itself a delegated TLD */
 } tld_slips[] = {
-    {"con", "com", false},  {"cmo", "com", false}, {"ocm", "com", false},
-    {"vom", "com", false},  {"xom", "com", false}, {"cpm", "com", false},
-    {"comm", "com", false}, {"coom", "com", false}, {"c0m", "com", false},
-    {"cim", "com", false},  {"clm", "com", false},  {"co", "com", true},
-    {"cm", "com", true},    {"om", "com", true},    {"nte", "net", false},
-    {"nett", "net", false}, {"ner", "net", false},  {"ne", "net", true},
-    {"ogr", "org", false},  {"orgg", "org", false}, {"rog", "org", false},
+    {"con", "com", false}, {"cmo", "com", false}, {"ocm", "com", false},  {"vom", "com", false},
+    {"xom", "com", false}, {"cpm", "com", false}, {"comm", "com", false}, {"coom", "com", false},
+    {"c0m", "com", false}, {"cim", "com", false}, {"clm", "com", false},  {"co", "com", true},
+    {"cm", "com", true},   {"om", "com", true},   {"nte", "net", false},  {"nett", "net", false},
+    {"ner", "net", false}, {"ne", "net", true},   {"ogr", "org", false},  {"orgg", "org", false},
+    {"rog", "org", false},
 };
 
 /* Optimal string alignment distance (Levenshtein plus adjacent

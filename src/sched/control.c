@@ -46,7 +46,7 @@
 #include "sched/qmgr.h"
 #include "util/util.h"
 
-#define CONTROL_LINE_MAX 512 /* a command and a queue id fit with room to spare */
+#define CONTROL_LINE_MAX  512 /* a command and a queue id fit with room to spare */
 #define CONTROL_TIMEOUT_S 30
 
 struct control_conn {
@@ -66,14 +66,10 @@ struct sched_control {
 static const char *control_state_name(enum rcpt_state st)
 {
 	switch (st) {
-	case RCPT_PENDING:
-		return "pending";
-	case RCPT_DEFERRED:
-		return "deferred";
-	case RCPT_DELIVERED:
-		return "delivered";
-	case RCPT_FAILED:
-		return "failed";
+	case RCPT_PENDING: return "pending";
+	case RCPT_DEFERRED: return "deferred";
+	case RCPT_DELIVERED: return "delivered";
+	case RCPT_FAILED: return "failed";
 	}
 	return "unknown";
 }
@@ -93,16 +89,16 @@ static void control_put_msg(struct evbuffer *out, const struct spool_msg *m)
 
 	control_esc(m->sender, sender, sizeof(sender));
 	evbuffer_add_printf(out, "%s\t%zu\t%lld\t%s\t%d\t%zu\n", m->id, m->body_len,
-			    (long long)m->arrival_ms, sender, m->held ? 1 : 0, m->n_rcpt);
+	                    (long long)m->arrival_ms, sender, m->held ? 1 : 0, m->n_rcpt);
 	for (size_t i = 0; i < m->n_rcpt; i++) {
 		const struct spool_rcpt *r = &m->rcpt[i];
 		control_esc(r->addr, addr, sizeof(addr));
 		control_esc(r->last.status, status, sizeof(status));
 		control_esc(r->last.text, text, sizeof(text));
 		evbuffer_add_printf(out, "\tRCPT\t%s\t%s\t%d\t%lld\t%s\t%s\n", addr,
-				    control_state_name(r->state), r->attempts,
-				    r->state == RCPT_DEFERRED ? (long long)r->next_attempt_ms : 0LL,
-				    status, text);
+		                    control_state_name(r->state), r->attempts,
+		                    r->state == RCPT_DEFERRED ? (long long)r->next_attempt_ms : 0LL,
+		                    status, text);
 	}
 }
 
@@ -252,7 +248,7 @@ static void control_on_read(struct bufferevent *bev, void *arg)
 
 /* control_on_accept - a `mailerd queue` client connected */
 static void control_on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-			      int salen, void *arg)
+                              int salen, void *arg)
 {
 	struct sched_control *c = arg;
 	struct control_conn *cc;
@@ -298,13 +294,16 @@ static int control_clear_stale(const char *path, char *err, size_t errlen)
 	struct stat st;
 
 	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
+		return errno == ENOENT
+		           ? 0
+		           : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
 	if (!S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen, "%s: exists and is not a socket", path);
 		return -1;
 	}
 	if (unlink(path) != 0) {
-		snprintf(err, errlen, "%s: cannot remove the old socket: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot remove the old socket: %s", path,
+		         strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -331,8 +330,8 @@ int sched_control_listen(struct sched *s, const char *path, char *err, size_t er
 	c->s = s;
 	LIST_INIT(&c->conns);
 	c->lis = evconnlistener_new_bind(s->base, control_on_accept, c,
-					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
-					 (struct sockaddr *)&sun, (int)sizeof(sun));
+	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+	                                 (struct sockaddr *)&sun, (int)sizeof(sun));
 	if (c->lis == NULL) {
 		snprintf(err, errlen, "%s: cannot listen: %s", path, strerror(errno));
 		free(c);

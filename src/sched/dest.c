@@ -159,7 +159,7 @@ void dest_pump(struct dest *d, int64_t now)
 			d->probing = true;
 			j->probe = true;
 			log_info("%s: trying destination %s again after back-off", j->qm->msg->id,
-				 d->name);
+			         d->name);
 		}
 		TAILQ_REMOVE(&d->ready, j, dlink);
 		job_start(j, now);
@@ -193,7 +193,7 @@ void dest_probe_aborted(struct dest *d, int64_t now)
 }
 
 void dest_on_result(struct dest *d, const struct job *j, enum deliver_site site,
-		    const struct outcome *o, int64_t now)
+                    const struct outcome *o, int64_t now)
 {
 	const struct retry_policy *p = &d->s->policy;
 
@@ -204,7 +204,7 @@ void dest_on_result(struct dest *d, const struct job *j, enum deliver_site site,
 			d->backoff_ms = p->min_backoff_ms > 0 ? p->min_backoff_ms : 1;
 		else if (d->backoff_ms < p->max_backoff_ms)
 			d->backoff_ms = d->backoff_ms * 2 < p->max_backoff_ms ? d->backoff_ms * 2
-									     : p->max_backoff_ms;
+			                                                      : p->max_backoff_ms;
 		d->backoff_set_ms = now;
 		d->backoff_until = now + d->backoff_ms;
 		d->probing = false;
@@ -213,7 +213,7 @@ void dest_on_result(struct dest *d, const struct job *j, enum deliver_site site,
 		heap_remove(&d->s->heap, &d->due.he);
 		heap_push(&d->s->heap, &d->due.he, d->backoff_until);
 		log_info("destination %s is down (%s); backing off for %.1f s", d->name,
-			 o != NULL ? o->status : "-", (double)d->backoff_ms / 1000.0);
+		         o != NULL ? o->status : "-", (double)d->backoff_ms / 1000.0);
 		return;
 	}
 	if (d->backoff_ms > 0) {

@@ -109,8 +109,8 @@ void msg_schedule(struct qmsg *qm, const size_t *ri, size_t n, int64_t now)
 		j = NULL;
 		if (!msg_signed(qm))
 			LIST_FOREACH(j, &qm->jobs, mlink)
-				if (j->dest == d && j->where == JOB_SCHED)
-					break;
+		if (j->dest == d && j->where == JOB_SCHED)
+			break;
 		if (j == NULL) {
 			j = job_new(qm, d);
 			j->where = JOB_SCHED;
@@ -155,12 +155,12 @@ static void job_expired_outcome(struct outcome *dst, const struct outcome *base)
 	else
 		memset(&last, 0, sizeof(last));
 	outcome_set(dst, OUTCOME_TEMP, last.code, "4.4.7", last.remote, JOB_EXPIRED_TEXT,
-		    last.text[0] != '\0' ? last.text : "none (no attempt was answered)");
+	            last.text[0] != '\0' ? last.text : "none (no attempt was answered)");
 }
 
 /* job_apply - one recipient's outcome; returns the mailog status word */
 static const char *job_apply(struct qmsg *qm, struct spool_rcpt *r, const struct outcome *o,
-			     int64_t now, uint32_t rnd)
+                             int64_t now, uint32_t rnd)
 {
 	const char *word;
 	int64_t next;
@@ -179,8 +179,7 @@ static const char *job_apply(struct qmsg *qm, struct spool_rcpt *r, const struct
 		r->next_attempt_ms = 0;
 		return "bounced";
 	case OUTCOME_TEMP:
-	default:
-		break;
+	default: break;
 	}
 	next = sched_next_attempt(&qm->s->policy, qm->msg->arrival_ms, r->attempts, o, now, rnd);
 	if (next == 0) {
@@ -226,7 +225,7 @@ static void job_on_done(const struct deliver_result *res, void *arg)
 		 * success further on, so the success report says "relayed";
 		 * kept only where a success report was asked for */
 		r->relayed = o->kind == OUTCOME_OK && !res->peer_has_dsn &&
-			     (r->notify & DSN_NOTIFY_SUCCESS) != 0;
+		             (r->notify & DSN_NOTIFY_SUCCESS) != 0;
 		msg_note(qm, NOTE_RCPT, j->ri[i], word, res->relay[0] ? res->relay : "none");
 	}
 	/* A local failure (unreadable queue file) says nothing about the site. */
@@ -271,7 +270,7 @@ static void job_fail_later(struct job *j)
 	struct timeval tv = {0, 0};
 
 	log_warn("%s: delivery to %s not started: %s", j->qm->msg->id, j->dest->name,
-		 j->local_err.text);
+	         j->local_err.text);
 	if (event_base_once(j->qm->s->base, -1, EV_TIMEOUT, job_on_local_fail, j, &tv) != 0)
 		fatal("event_base_once failed");
 }
@@ -300,7 +299,7 @@ void job_start(struct job *j, int64_t now)
 	}
 	if (spool_body_open(s->sp, m, &fd, &len) != 0) {
 		outcome_set(&j->local_err, OUTCOME_TEMP, 451, "4.3.0", "",
-			    "cannot open the queued message: %s", strerror(errno));
+		            "cannot open the queued message: %s", strerror(errno));
 		job_fail_later(j);
 		return;
 	}
@@ -325,7 +324,7 @@ void job_start(struct job *j, int64_t now)
 		/* not started: the fd was not taken */
 		close(fd);
 		outcome_set(&j->local_err, OUTCOME_TEMP, 451, "4.3.0", "",
-			    "the delivery agent did not take the transaction");
+		            "the delivery agent did not take the transaction");
 		job_fail_later(j);
 	}
 }

@@ -127,8 +127,8 @@ static struct qreport *pending_delay(const struct qmsg *qm)
 	struct qreport *qr;
 
 	LIST_FOREACH(qr, &qm->reports, link)
-		if (qr->kind == REPORT_DELAYED)
-			return qr;
+	if (qr->kind == REPORT_DELAYED)
+		return qr;
 	return NULL;
 }
 
@@ -142,8 +142,8 @@ bool notify_inflight(const struct qmsg *qm)
 	struct qreport *qr;
 
 	LIST_FOREACH(qr, &qm->reports, link)
-		if (qr->inflight)
-			return true;
+	if (qr->inflight)
+		return true;
 	return false;
 }
 
@@ -210,7 +210,7 @@ static void notify_on_queued(int err, const char *id, struct spool_msg *rmsg, vo
 		sched_failpoint("sched-after-report");
 	if (err != 0) {
 		log_error("%s: the %s report could not be queued: %s; retrying", m->id,
-			  kind_word(qr->kind), strerror(err));
+		          kind_word(qr->kind), strerror(err));
 		rate_refund(s, qr->target, util_now_ms());
 		if (qm->want_delete)
 			qreport_free(qr);
@@ -276,11 +276,12 @@ static void qreport_try(struct qreport *qr)
 		char detail[SPOOL_PATH_MAX + 100];
 
 		log_warn("%s: %s report to <%s> suppressed: more than %llu reports to that "
-			 "address this hour (report_rate_limit)",
-			 m->id, kind_word(qr->kind), qr->target,
-			 (unsigned long long)cfg->report_rate_limit);
+		         "address this hour (report_rate_limit)",
+		         m->id, kind_word(qr->kind), qr->target,
+		         (unsigned long long)cfg->report_rate_limit);
 		snprintf(detail, sizeof(detail), "kind=%s to=<%s> rate limit %llu/hour",
-			 kind_word(qr->kind), qr->target, (unsigned long long)cfg->report_rate_limit);
+		         kind_word(qr->kind), qr->target,
+		         (unsigned long long)cfg->report_rate_limit);
 		mailog_queue_op(m->id, "report-suppressed", detail);
 		s->reports_suppressed++;
 		free(idx);

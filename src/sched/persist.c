@@ -33,7 +33,7 @@
 #include "util/util.h"
 
 void msg_note(struct qmsg *qm, enum sched_note_kind kind, size_t ri, const char *word,
-	      const char *relay)
+              const char *relay)
 {
 	struct note_vec *v = &qm->notes;
 	struct sched_note *n;
@@ -90,7 +90,7 @@ static void msg_update_failed(struct qmsg *qm, int err)
 	if (ms < 100)
 		ms = 100;
 	log_error("%s: cannot record delivery state in the spool: %s; retrying in %lld ms",
-		  qm->msg->id, strerror(err), (long long)ms);
+	          qm->msg->id, strerror(err), (long long)ms);
 	for (size_t i = 0; i < sy->n; i++)
 		if (sy->v[i].kind == NOTE_RCPT ||
 		    (sy->v[i].kind == NOTE_MARK && sy->v[i].ri != NOTE_MSG))
@@ -139,7 +139,7 @@ static void msg_act(struct qmsg *qm)
 			continue; /* report bookkeeping: durable is all it needs */
 		const struct spool_rcpt *r = &m->rcpt[n->ri];
 		mailog_attempt(m->id, r->addr, n->relay, now - m->arrival_ms, r->attempts, &r->last,
-			       n->word);
+		               n->word);
 		if (r->state == RCPT_DELIVERED || r->state == RCPT_FAILED)
 			fin[nf++] = n->ri;
 		else if (r->state == RCPT_DEFERRED)
@@ -209,7 +209,7 @@ void msg_settle(struct qmsg *qm)
 		if (qm->n_active == 0 && !notify_inflight(qm)) {
 			if (qm->notes.n > 0)
 				log_info("%s: deleted with %zu unrecorded result(s)", qm->msg->id,
-					 qm->notes.n);
+				         qm->notes.n);
 			msg_remove(qm, "deleted");
 		}
 		return;

@@ -76,27 +76,27 @@ struct job {
 	struct deliver_rcpt *drc;   /* while active */
 	struct deliver_request req; /* while active */
 	int64_t started_ms;
-	bool probe;                 /* tries a backed-off site for the others */
-	struct outcome local_err;   /* set when the transaction could not start */
+	bool probe;                  /* tries a backed-off site for the others */
+	struct outcome local_err;    /* set when the transaction could not start */
 	char sender[SPOOL_PATH_MAX]; /* signed return path while active, or "" */
-	TAILQ_ENTRY(job) dlink;     /* dest->ready or dest->wait */
-	LIST_ENTRY(job) mlink;      /* qm->jobs */
+	TAILQ_ENTRY(job) dlink;      /* dest->ready or dest->wait */
+	LIST_ENTRY(job) mlink;       /* qm->jobs */
 };
 TAILQ_HEAD(job_tailq, job);
 
 struct dest {
-	struct sched_due due;     /* in the heap while backed off */
+	struct sched_due due; /* in the heap while backed off */
 	struct sched *s;
-	char *name;               /* lower-case domain or [address literal] */
+	char *name; /* lower-case domain or [address literal] */
 	struct job_tailq ready;
 	struct job_tailq wait;
-	size_t active;            /* transactions in progress */
-	size_t refs;              /* jobs pointing here, any state */
-	int64_t backoff_ms;       /* 0: the site is up */
+	size_t active;      /* transactions in progress */
+	size_t refs;        /* jobs pointing here, any state */
+	int64_t backoff_ms; /* 0: the site is up */
 	int64_t backoff_until;
-	int64_t backoff_set_ms;   /* when the current back-off began */
-	bool probing;             /* one job tries the site after a back-off */
-	struct outcome last;      /* what the site said when it went down */
+	int64_t backoff_set_ms; /* when the current back-off began */
+	bool probing;           /* one job tries the site after a back-off */
+	struct outcome last;    /* what the site said when it went down */
 };
 
 /* NOTE_MARK: report bookkeeping (a recipient's reported mark, or the
@@ -122,11 +122,11 @@ struct note_vec {
  * inflight, else waiting for the retry timer (the spool refused it). */
 struct qreport {
 	struct qmsg *qm;
-	int kind;                /* enum report_kind */
-	size_t *ri;              /* the recipients it concerns */
+	int kind;   /* enum report_kind */
+	size_t *ri; /* the recipients it concerns */
 	size_t n;
-	bool inflight;           /* report_queue accepted it; callback pending */
-	int warnings_sent;       /* REPORT_DELAYED: delay_warnings_sent once durable */
+	bool inflight;               /* report_queue accepted it; callback pending */
+	int warnings_sent;           /* REPORT_DELAYED: delay_warnings_sent once durable */
 	char target[SPOOL_PATH_MAX]; /* who gets it (the rate limit's key) */
 	LIST_ENTRY(qreport) link;
 };
@@ -135,17 +135,17 @@ struct qmsg {
 	struct sched *s;
 	struct spool_msg *msg;
 	LIST_HEAD(, job) jobs;
-	struct job **rjob;       /* per recipient: its job, or NULL */
-	size_t n_active;         /* jobs handed to the transport */
-	bool updating;           /* a spool_update is in flight */
-	bool want_delete;        /* delete once nothing is in flight */
-	struct note_vec notes;   /* waiting for the next spool_update */
-	struct note_vec synced;  /* covered by the update in flight */
-	struct event *retry_ev;  /* spool_update retry after a failure */
+	struct job **rjob;      /* per recipient: its job, or NULL */
+	size_t n_active;        /* jobs handed to the transport */
+	bool updating;          /* a spool_update is in flight */
+	bool want_delete;       /* delete once nothing is in flight */
+	struct note_vec notes;  /* waiting for the next spool_update */
+	struct note_vec synced; /* covered by the update in flight */
+	struct event *retry_ev; /* spool_update retry after a failure */
 	int64_t retry_ms;
 	LIST_HEAD(, qreport) reports; /* reports owed; the file stays until none */
-	struct event *report_ev; /* retry of reports the spool refused */
-	struct sched_due warn;   /* in the heap at the next delay warning time */
+	struct event *report_ev;      /* retry of reports the spool refused */
+	struct sched_due warn;        /* in the heap at the next delay warning time */
 };
 
 struct sched {
@@ -168,13 +168,13 @@ struct sched {
 	/* reports (notify.c, rate.c) */
 	int64_t warn_ms[SCHED_WARN_MAX]; /* delay_warning, ascending */
 	int n_warn;
-	struct htab rate;                /* sender address -> struct rate_entry */
+	struct htab rate; /* sender address -> struct rate_entry */
 	int64_t rate_swept_ms;
 	uint64_t reports_sent;
 	uint64_t reports_suppressed;
-	sched_outcome_fn outcome_hook;   /* final outcomes (suppression), may be NULL */
+	sched_outcome_fn outcome_hook; /* final outcomes (suppression), may be NULL */
 	void *outcome_arg;
-	sched_sender_fn sender_hook;     /* signed return paths, may be NULL */
+	sched_sender_fn sender_hook; /* signed return paths, may be NULL */
 	void *sender_arg;
 };
 
@@ -221,7 +221,7 @@ void dest_job_due(struct dest *d, struct job *j, int64_t now);
 void dest_pump(struct dest *d, int64_t now);
 void dest_on_backoff_end(struct dest *d, int64_t now);
 void dest_on_result(struct dest *d, const struct job *j, enum deliver_site site,
-		    const struct outcome *o, int64_t now);
+                    const struct outcome *o, int64_t now);
 void dest_clear_backoff(struct dest *d);
 void dest_probe_aborted(struct dest *d, int64_t now);
 void dest_wait_job(struct dest *d, struct job *j);
@@ -237,7 +237,7 @@ void job_expire(struct job *j, int64_t now);
 void msg_schedule(struct qmsg *qm, const size_t *ri, size_t n, int64_t now);
 void msg_unschedule(struct qmsg *qm);
 void msg_note(struct qmsg *qm, enum sched_note_kind kind, size_t ri, const char *word,
-	      const char *relay);
+              const char *relay);
 /* msg_settle - after any change: persist, act, delete or remove as due.
  * May free qm: callers must not touch it afterwards. */
 void msg_settle(struct qmsg *qm);

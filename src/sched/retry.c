@@ -25,7 +25,7 @@
 
 /* The jitter span is +-10% of the delay (design.md). */
 #define RETRY_JITTER_DIV 10.0
-#define RETRY_RND_MID 2147483648.0 /* 0x80000000: the "no jitter" value */
+#define RETRY_RND_MID    2147483648.0 /* 0x80000000: the "no jitter" value */
 
 int64_t sched_retry_delay(const struct retry_policy *p, int attempts, uint32_t rnd)
 {
@@ -52,7 +52,7 @@ int64_t sched_retry_delay(const struct retry_policy *p, int attempts, uint32_t r
  * ("Greylisted, see ..."), milter-greylist ("Greylisting in action, please
  * come back later"), Exim and others ("try again later"). */
 static const char *const greylist_words[] = {
-	"greylist", "graylist", "grey-list", "gray-list", "grey list", "gray list", "try again later",
+    "greylist", "graylist", "grey-list", "gray-list", "grey list", "gray list", "try again later",
 };
 
 bool sched_is_greylist(const struct outcome *o)
@@ -70,7 +70,7 @@ bool sched_is_greylist(const struct outcome *o)
 }
 
 int64_t sched_next_attempt(const struct retry_policy *p, int64_t arrival_ms, int attempts,
-			   const struct outcome *o, int64_t now_ms, uint32_t rnd)
+                           const struct outcome *o, int64_t now_ms, uint32_t rnd)
 {
 	int64_t deadline = arrival_ms + p->queue_lifetime_ms;
 	int64_t delay;
@@ -82,7 +82,7 @@ int64_t sched_next_attempt(const struct retry_policy *p, int64_t arrival_ms, int
 		delay = p->greylist_retry_ms;
 		/* 0 .. +10%: never sooner than the greylisting window. */
 		delay += (int64_t)((double)delay * ((double)rnd / (2.0 * RETRY_RND_MID)) /
-				   RETRY_JITTER_DIV);
+		                   RETRY_JITTER_DIV);
 	} else {
 		delay = sched_retry_delay(p, attempts, rnd);
 	}

@@ -41,7 +41,7 @@
 
 /* sched_deliver_transport - the default transport: the real deliver */
 static int sched_deliver_transport(void *arg, const struct deliver_request *req,
-				   deliver_done_fn done, void *done_arg)
+                                   deliver_done_fn done, void *done_arg)
 {
 	return deliver_start(arg, req, done, done_arg);
 }
@@ -100,7 +100,8 @@ static void sched_on_timer(evutil_socket_t fd, short what, void *arg)
 		heap_pop(&s->heap);
 		due = (struct sched_due *)top;
 		if (due->kind == SCHED_DUE_WARN) {
-			struct qmsg *qm = (struct qmsg *)((char *)due - offsetof(struct qmsg, warn));
+			struct qmsg *qm =
+			    (struct qmsg *)((char *)due - offsetof(struct qmsg, warn));
 			notify_on_warning(qm, now);
 			continue;
 		}
@@ -125,7 +126,7 @@ static void sched_on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 struct sched *sched_new(struct event_base *base, const struct config *cfg, struct spool *sp,
-			struct deliver *dl)
+                        struct deliver *dl)
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
 
@@ -138,7 +139,7 @@ struct sched *sched_new(struct event_base *base, const struct config *cfg, struc
 	s->policy.greylist_retry_ms = cfg->greylist_retry_ms;
 	s->policy.queue_lifetime_ms = cfg->queue_lifetime_ms;
 	s->concurrency = cfg->destination_concurrency > 0 ? (size_t)cfg->destination_concurrency
-							  : SCHED_DEFAULT_CONCURRENCY;
+	                                                  : SCHED_DEFAULT_CONCURRENCY;
 	heap_init(&s->heap);
 	htab_init(&s->msgs);
 	htab_init(&s->dests);
@@ -152,7 +153,7 @@ struct sched *sched_new(struct event_base *base, const struct config *cfg, struc
 	if (s->n_warn < 0) {
 		/* config_check refuses this at start-up; tests may not call it */
 		log_warn("delay_warning '%s' is not a list of durations: no delay warnings",
-			 cfg->delay_warning);
+		         cfg->delay_warning);
 		s->n_warn = 0;
 	}
 	return s;
@@ -191,8 +192,8 @@ void sched_free(struct sched *s)
 		struct qmsg *qm = v[i];
 		struct job *j;
 		LIST_FOREACH(j, &qm->jobs, mlink)
-			if (j->where == JOB_ACTIVE)
-				j->where = JOB_NONE;
+		if (j->where == JOB_ACTIVE)
+			j->where = JOB_NONE;
 		qm->n_active = 0;
 		msg_free(qm);
 	}
@@ -219,7 +220,7 @@ void sched_on_final(struct qmsg *qm, const size_t *ri, size_t n)
 		const struct spool_rcpt *r = &m->rcpt[ri[i]];
 		bool ok = r->state == RCPT_DELIVERED;
 		mailog_final(m->id, m->sender, r->addr, ok ? "delivered" : "failed", &r->last,
-			     m->arrival_ms);
+		             m->arrival_ms);
 		if (qm->s->outcome_hook)
 			qm->s->outcome_hook(qm->s->outcome_arg, m, r);
 	}

@@ -53,11 +53,11 @@ bool sched_is_greylist(const struct outcome *o);
 /* sched_next_attempt - when to try a recipient again after TEMP outcome o at
  * now; returns 0 when the lifetime is over (the caller fails it with 4.4.7) */
 int64_t sched_next_attempt(const struct retry_policy *p, int64_t arrival_ms, int attempts,
-			   const struct outcome *o, int64_t now_ms, uint32_t rnd);
+                           const struct outcome *o, int64_t now_ms, uint32_t rnd);
 
 /* ---- the queue manager ---- */
 struct sched *sched_new(struct event_base *base, const struct config *cfg, struct spool *sp,
-			struct deliver *dl);
+                        struct deliver *dl);
 void sched_free(struct sched *s);
 
 /* sched_take - a message newly accepted or recovered; takes ownership */
@@ -67,7 +67,7 @@ int sched_recover(struct sched *s);
 
 /* Control operations (the `mailerd queue` command through the control
  * socket). Return 0, or -1 when the id is not queued. */
-void sched_flush(struct sched *s);            /* every deferred job due now */
+void sched_flush(struct sched *s); /* every deferred job due now */
 int sched_hold(struct sched *s, const char *id);
 int sched_release(struct sched *s, const char *id);
 int sched_delete(struct sched *s, const char *id);
@@ -82,7 +82,7 @@ size_t sched_count(const struct sched *s);
  * of req->body_fd, same single call of done, never from inside fn) and
  * returns 0, or -1 when it did not start (done is then not called). */
 typedef int (*sched_transport_fn)(void *arg, const struct deliver_request *req,
-				  deliver_done_fn done, void *done_arg);
+                                  deliver_done_fn done, void *done_arg);
 /* sched_set_transport - replace deliver_start(dl, ...) (the default) */
 void sched_set_transport(struct sched *s, sched_transport_fn fn, void *arg);
 /* sched_active - transactions this scheduler has in progress */
@@ -97,7 +97,7 @@ uint64_t sched_reports_suppressed(const struct sched *s);
  * recipient that reached a final state (delivered or failed), after that
  * state is durable, on the event loop. It must not block. */
 typedef void (*sched_outcome_fn)(void *arg, const struct spool_msg *msg,
-				 const struct spool_rcpt *rcpt);
+                                 const struct spool_rcpt *rcpt);
 void sched_set_outcome_hook(struct sched *s, sched_outcome_fn fn, void *arg);
 
 /* Return path hook (issue 6, signed return paths): when set, a message
@@ -107,7 +107,7 @@ void sched_set_outcome_hook(struct sched *s, sched_outcome_fn fn, void *arg);
  * stored sender when fn returns -1. The spool keeps the original sender,
  * so reports still go to it. Called on the event loop; must not block. */
 typedef int (*sched_sender_fn)(void *arg, const struct spool_msg *msg, size_t ri, char *out,
-			       size_t outlen);
+                               size_t outlen);
 void sched_set_sender_hook(struct sched *s, sched_sender_fn fn, void *arg);
 
 /* ---- control socket (control.c) ---- */

@@ -57,9 +57,10 @@ static void cmd_ehlo(struct smtp_session *s, const char *args, bool esmtp)
 	}
 	/* RFC 5321 section 4.1.1.1: one keyword per line; HELP is a command,
 	 * not an extension, so it is not listed */
-	smtp_session_raw(s, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n250-8BITMIME\r\n"
-			 "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250 SMTPUTF8\r\n",
-			 srv->hostname, (unsigned long long)srv->cfg->max_message_size);
+	smtp_session_raw(s,
+	                 "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n250-8BITMIME\r\n"
+	                 "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250 SMTPUTF8\r\n",
+	                 srv->hostname, (unsigned long long)srv->cfg->max_message_size);
 }
 
 static void cmd_mail(struct smtp_session *s, const char *args)
@@ -81,7 +82,7 @@ static void cmd_mail(struct smtp_session *s, const char *args)
 	}
 	/* ESMTP parameters exist only after EHLO (RFC 5321 section 4.1.1.11) */
 	if (!s->esmtp && (s->mp.size_given || s->mp.body || s->mp.smtputf8 || s->mp.ret ||
-			  s->mp.envid[0] != '\0')) {
+	                  s->mp.envid[0] != '\0')) {
 		smtp_session_reply(s, 555, "5.5.4", "Error: ESMTP parameters need EHLO");
 		goto reset;
 	}
@@ -90,8 +91,9 @@ static void cmd_mail(struct smtp_session *s, const char *args)
 		goto reset;
 	}
 	if (s->mp.size_given && max > 0 && s->mp.size > max) {
-		smtp_session_reply(s, 552, "5.3.4", "Message size exceeds fixed limit of %llu bytes",
-				   (unsigned long long)max);
+		smtp_session_reply(s, 552, "5.3.4",
+		                   "Message size exceeds fixed limit of %llu bytes",
+		                   (unsigned long long)max);
 		goto reset;
 	}
 	/* max_messages_per_ip_per_minute: a well-formed MAIL is a message
@@ -139,26 +141,23 @@ static void cmd_rcpt(struct smtp_session *s, const char *args)
 		 * here when the tag is bad, whoever the client is */
 		char why[400] = "";
 		switch (s->srv->local_rcpt(s->srv->local_rcpt_arg, s->ip, s->sender.addr, path.addr,
-					   why, sizeof(why))) {
+		                           why, sizeof(why))) {
 		case SMTP_LOCAL_REFUSE:
 			smtp_session_reply(s, 550, "5.1.1", "<%s>: %s", path.addr,
-					   why[0] ? why : "no such user here");
+			                   why[0] ? why : "no such user here");
 			return;
-		case SMTP_LOCAL_ACCEPT:
-			local = true;
-			break;
+		case SMTP_LOCAL_ACCEPT: local = true; break;
 		case SMTP_LOCAL_PASS:
-		default:
-			break;
+		default: break;
 		}
 	}
 	switch (local ? SMTP_RCPT_ACCEPT : smtp_relay_check(s->srv->relay, s->ip, path.addr)) {
-	case SMTP_RCPT_ACCEPT:
-		break;
+	case SMTP_RCPT_ACCEPT: break;
 	case SMTP_RCPT_NO_SUCH_USER:
 		log_info("smtp: unknown local recipient from [%s]: <%s>", s->ip, path.addr);
 		smtp_session_reply(s, 550, "5.1.1",
-				   "<%s>: Recipient address rejected: no such user here", path.addr);
+		                   "<%s>: Recipient address rejected: no such user here",
+		                   path.addr);
 		return;
 	case SMTP_RCPT_RELAY_DENIED:
 	default:
@@ -170,12 +169,13 @@ static void cmd_rcpt(struct smtp_session *s, const char *args)
 		/* the suppression list (smtp_server_set_rcpt_check); RFC 3463
 		 * 5.1.1: the mailbox is not to be used */
 		char why[400] = "";
-		if (s->srv->rcpt_check(s->srv->rcpt_check_arg, s->ip, s->sender.addr, path.addr, why,
-				       sizeof(why)) != 0) {
+		if (s->srv->rcpt_check(s->srv->rcpt_check_arg, s->ip, s->sender.addr, path.addr,
+		                       why, sizeof(why)) != 0) {
 			/* RFC 5321 section 4.5.3.1.5: the reply line fits 512 octets */
 			int room = SMTP_REPLYLINE_MAX - 20 - (int)strlen(path.addr);
 			smtp_session_reply(s, 550, "5.1.1", "<%s>: %.*s", path.addr,
-					   room > 0 ? room : 0, why[0] ? why : "recipient suppressed");
+			                   room > 0 ? room : 0,
+			                   why[0] ? why : "recipient suppressed");
 			return;
 		}
 	}
@@ -232,18 +232,10 @@ void smtp_command_run(struct smtp_session *s, char *line, size_t len)
 
 	switch (verb) {
 	case SMTP_EHLO:
-	case SMTP_HELO:
-		cmd_ehlo(s, args, verb == SMTP_EHLO);
-		break;
-	case SMTP_MAIL:
-		cmd_mail(s, args);
-		break;
-	case SMTP_RCPT:
-		cmd_rcpt(s, args);
-		break;
-	case SMTP_DATA:
-		cmd_data(s, args);
-		break;
+	case SMTP_HELO: cmd_ehlo(s, args, verb == SMTP_EHLO); break;
+	case SMTP_MAIL: cmd_mail(s, args); break;
+	case SMTP_RCPT: cmd_rcpt(s, args); break;
+	case SMTP_DATA: cmd_data(s, args); break;
 	case SMTP_RSET:
 		if (has_args(args)) {
 			smtp_session_reply(s, 501, "5.5.4", "Syntax: RSET");
@@ -252,9 +244,7 @@ void smtp_command_run(struct smtp_session *s, char *line, size_t len)
 		smtp_session_reset_tx(s);
 		smtp_session_reply(s, 250, "2.0.0", "Ok");
 		break;
-	case SMTP_NOOP:
-		smtp_session_reply(s, 250, "2.0.0", "Ok");
-		break;
+	case SMTP_NOOP: smtp_session_reply(s, 250, "2.0.0", "Ok"); break;
 	case SMTP_QUIT:
 		smtp_session_reply(s, 221, "2.0.0", "Bye");
 		smtp_session_close_after_flush(s);
@@ -265,15 +255,15 @@ void smtp_command_run(struct smtp_session *s, char *line, size_t len)
 			break;
 		}
 		/* RFC 5321 section 3.5.3: 252 when we will not verify */
-		smtp_session_reply(s, 252, "2.5.0",
-				   "Cannot VRFY user, but will accept message and attempt delivery");
+		smtp_session_reply(
+		    s, 252, "2.5.0",
+		    "Cannot VRFY user, but will accept message and attempt delivery");
 		break;
-	case SMTP_EXPN:
-		smtp_session_reply(s, 502, "5.5.1", "Error: EXPN not supported");
-		break;
+	case SMTP_EXPN: smtp_session_reply(s, 502, "5.5.1", "Error: EXPN not supported"); break;
 	case SMTP_HELP:
-		smtp_session_reply(s, 214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
-				   "QUIT VRFY HELP; see RFC 5321");
+		smtp_session_reply(s, 214, "2.0.0",
+		                   "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
+		                   "QUIT VRFY HELP; see RFC 5321");
 		break;
 	case SMTP_STARTTLS:
 	case SMTP_AUTH:
@@ -281,8 +271,6 @@ void smtp_command_run(struct smtp_session *s, char *line, size_t len)
 		smtp_session_reply(s, 502, "5.5.1", "Error: command not implemented");
 		break;
 	case SMTP_UNKNOWN:
-	default:
-		smtp_session_reply(s, 500, "5.5.1", "Error: command not recognized");
-		break;
+	default: smtp_session_reply(s, 500, "5.5.1", "Error: command not recognized"); break;
 	}
 }

@@ -79,8 +79,8 @@ static bool literal_valid(const char *d, size_t len)
 	 * is an Ldh-str ending in a Let-dig. */
 	while (tag < n && (is_letdig((unsigned char)in[tag]) || in[tag] == '-'))
 		tag++;
-	if (tag == 0 || tag >= n || !is_letdig((unsigned char)in[0]) || in[tag] != ':' || !is_letdig((unsigned char)in[tag - 1]) ||
-	    tag + 1 >= n)
+	if (tag == 0 || tag >= n || !is_letdig((unsigned char)in[0]) || in[tag] != ':' ||
+	    !is_letdig((unsigned char)in[tag - 1]) || tag + 1 >= n)
 		return false;
 	for (size_t i = tag + 1; i < n; i++) {
 		unsigned char c = (unsigned char)in[i];

@@ -14,7 +14,7 @@
 
 /* smtp_error_set - fill an error reply (text is printf-formatted) */
 void smtp_error_set(struct smtp_error *err, int code, const char *status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* smtp_utf8_seq - length (2..4) of the well-formed UTF-8 sequence at s
  * (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), 0 if none */
@@ -32,10 +32,10 @@ struct bufferevent;
 struct evconnlistener;
 struct event;
 
-#define SMTP_ERROR_LIMIT 20          /* 5xx replies before 421 and close */
-#define SMTP_INPUT_MAX (64 * 1024)   /* read high watermark per session */
-#define SMTP_OUTPUT_MAX (256 * 1024) /* stop reading commands past this */
-#define SMTP_HEADER_MAX (256 * 1024) /* header section buffered for scan */
+#define SMTP_ERROR_LIMIT 20           /* 5xx replies before 421 and close */
+#define SMTP_INPUT_MAX   (64 * 1024)  /* read high watermark per session */
+#define SMTP_OUTPUT_MAX  (256 * 1024) /* stop reading commands past this */
+#define SMTP_HEADER_MAX  (256 * 1024) /* header section buffered for scan */
 
 enum smtp_sess_state {
 	SESS_INIT = 0, /* greeted, no HELO/EHLO yet */
@@ -68,20 +68,20 @@ struct smtp_server {
 	void *rcpt_check_arg;
 	smtp_local_rcpt_fn local_rcpt; /* signed return paths hook, may be NULL */
 	void *local_rcpt_arg;
-	struct smtp_limits *limits;    /* connection and message-rate limits */
+	struct smtp_limits *limits; /* connection and message-rate limits */
 };
 
 struct smtp_session {
-	struct smtp_server *srv;      /* NULL once the server is gone */
+	struct smtp_server *srv; /* NULL once the server is gone */
 	struct smtp_session *prev, *next;
-	struct bufferevent *bev;      /* NULL once the connection is gone */
-	int refs;                     /* the connection + an in-flight commit + callers */
-	bool closing;                 /* last reply queued, close when flushed */
-	bool discarding;              /* dropping the rest of an over-long line */
-	bool out_full;                /* waiting for the client to read replies */
-	bool eof;                     /* the client closed its sending side */
-	bool counted;                 /* holds a slot in srv->limits */
-	struct event *deadline;       /* per-command / per-DATA deadline */
+	struct bufferevent *bev; /* NULL once the connection is gone */
+	int refs;                /* the connection + an in-flight commit + callers */
+	bool closing;            /* last reply queued, close when flushed */
+	bool discarding;         /* dropping the rest of an over-long line */
+	bool out_full;           /* waiting for the client to read replies */
+	bool eof;                /* the client closed its sending side */
+	bool counted;            /* holds a slot in srv->limits */
+	struct event *deadline;  /* per-command / per-DATA deadline */
 	char ip[64];
 	char helo[256];
 	bool esmtp;
@@ -99,11 +99,11 @@ struct smtp_session {
 	struct spool_writer *w;
 	struct smtp_data_rx rx;
 	struct smtp_hdr_scan hs;
-	struct buf hdr;               /* header section until scanned */
+	struct buf hdr; /* header section until scanned */
 	bool hdr_done;
 	struct buf chunk;
-	uint64_t data_bytes;          /* message bytes received (wire form) */
-	size_t stored;                /* bytes written to the spool file */
+	uint64_t data_bytes; /* message bytes received (wire form) */
+	size_t stored;       /* bytes written to the spool file */
 	int write_err;
 	bool too_big;
 	int64_t data_start_ms;
@@ -113,11 +113,11 @@ struct smtp_session {
 /* smtp_session_start - counted: the session holds a limits slot to give
  * back when it ends */
 void smtp_session_start(struct smtp_server *srv, int fd, const char *ip, bool counted);
-void smtp_session_reply(struct smtp_session *s, int code, const char *status, const char *fmt,
-			...) __attribute__((format(printf, 4, 5)));
+void smtp_session_reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* smtp_session_raw - preformatted reply lines (multi-line replies) */
 void smtp_session_raw(struct smtp_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void smtp_session_reply_err(struct smtp_session *s, const struct smtp_error *err);
 void smtp_session_close_after_flush(struct smtp_session *s);
 void smtp_session_process(struct smtp_session *s);

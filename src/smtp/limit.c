@@ -25,13 +25,13 @@
 #include "smtp/internal.h"
 
 #define LIMIT_BUCKETS 1024
-#define MINUTE_MS 60000
+#define MINUTE_MS     60000
 
 struct limit_entry {
 	struct limit_entry *next;
-	uint64_t conns;        /* open connections from this address */
-	double tokens;         /* messages it may still start now */
-	int64_t stamp_ms;      /* when tokens was last brought up to date */
+	uint64_t conns;   /* open connections from this address */
+	double tokens;    /* messages it may still start now */
+	int64_t stamp_ms; /* when tokens was last brought up to date */
 	char ip[64];
 };
 
@@ -42,7 +42,7 @@ struct smtp_limits {
 };
 
 struct smtp_limits *smtp_limits_new(uint64_t max_connections, uint64_t max_per_ip,
-				    uint64_t messages_per_minute)
+                                    uint64_t messages_per_minute)
 {
 	struct smtp_limits *l = xcalloc(1, sizeof(*l));
 

@@ -45,8 +45,8 @@ static bool val_is(const struct param *pm, const char *name)
 static bool xtext_printable(const char *s, size_t len)
 {
 	for (size_t i = 0; i + 2 < len; i++) {
-		if (s[i] == '+' && (s[i + 1] == '0' || s[i + 1] == '1' ||
-				    (s[i + 1] == '7' && s[i + 2] == 'F')))
+		if (s[i] == '+' &&
+		    (s[i + 1] == '0' || s[i + 1] == '1' || (s[i + 1] == '7' && s[i + 2] == 'F')))
 			return false;
 	}
 	return true;
@@ -125,14 +125,14 @@ static size_t trim_len(const char *args, size_t len)
 
 /* parse_prefix - "FROM:" / "TO:" then the path; *rest is after '>' */
 static int parse_prefix(const char *args, size_t len, const char *prefix, bool sender,
-			struct smtp_path *path, const char **rest, struct smtp_error *err)
+                        struct smtp_path *path, const char **rest, struct smtp_error *err)
 {
 	size_t plen = strlen(prefix);
 	size_t i;
 
 	if (len < plen || strncasecmp(args, prefix, plen) != 0) {
 		smtp_error_set(err, 501, "5.5.4", "Syntax: %s <address>",
-			       sender ? "MAIL FROM:" : "RCPT TO:");
+		               sender ? "MAIL FROM:" : "RCPT TO:");
 		return -1;
 	}
 	i = plen;
@@ -167,16 +167,20 @@ static int parse_size(const struct param *pm, uint64_t *out, struct smtp_error *
 }
 
 enum {
-	P_SIZE = 1, P_BODY = 2, P_SMTPUTF8 = 4, P_RET = 8, P_ENVID = 16,
-	P_NOTIFY = 32, P_ORCPT = 64,
+	P_SIZE = 1,
+	P_BODY = 2,
+	P_SMTPUTF8 = 4,
+	P_RET = 8,
+	P_ENVID = 16,
+	P_NOTIFY = 32,
+	P_ORCPT = 64,
 };
 
-static int dup_or_mark(unsigned *seen, unsigned bit, const struct param *pm,
-		       struct smtp_error *err)
+static int dup_or_mark(unsigned *seen, unsigned bit, const struct param *pm, struct smtp_error *err)
 {
 	if (*seen & bit) {
 		smtp_error_set(err, 555, "5.5.4", "Duplicate %.*s parameter", (int)pm->kwlen,
-			       pm->kw);
+		               pm->kw);
 		return -1;
 	}
 	*seen |= bit;
@@ -186,12 +190,12 @@ static int dup_or_mark(unsigned *seen, unsigned bit, const struct param *pm,
 static int unknown(const struct param *pm, struct smtp_error *err)
 {
 	smtp_error_set(err, 555, "5.5.4", "Unsupported parameter %.*s",
-		       (int)(pm->kwlen > 32 ? 32 : pm->kwlen), pm->kw);
+	               (int)(pm->kwlen > 32 ? 32 : pm->kwlen), pm->kw);
 	return -1;
 }
 
 int smtp_parse_mail(const char *args, size_t len, struct smtp_path *path,
-		    struct smtp_mail_params *p, struct smtp_error *err)
+                    struct smtp_mail_params *p, struct smtp_error *err)
 {
 	const char *rest, *end = args + (len = trim_len(args, len));
 	struct param pm;
@@ -203,7 +207,8 @@ int smtp_parse_mail(const char *args, size_t len, struct smtp_path *path,
 		return -1;
 	while ((r = next_param(&rest, end, &pm, err)) == 1) {
 		if (kw_is(&pm, "SIZE")) {
-			if (dup_or_mark(&seen, P_SIZE, &pm, err) < 0 || parse_size(&pm, &p->size, err) < 0)
+			if (dup_or_mark(&seen, P_SIZE, &pm, err) < 0 ||
+			    parse_size(&pm, &p->size, err) < 0)
 				return -1;
 			p->size_given = true;
 		} else if (kw_is(&pm, "BODY")) {
@@ -307,7 +312,7 @@ static int parse_orcpt(const struct param *pm, char *out, size_t size, struct sm
 }
 
 int smtp_parse_rcpt(const char *args, size_t len, struct smtp_path *path,
-		    struct smtp_rcpt_params *p, struct smtp_error *err)
+                    struct smtp_rcpt_params *p, struct smtp_error *err)
 {
 	const char *rest, *end = args + (len = trim_len(args, len));
 	struct param pm;

@@ -85,7 +85,8 @@ static int parse_quoted(struct pctx *c)
 				return fail(c, "invalid UTF-8 in local part");
 			c->utf8 = true;
 			c->p += n;
-		} else if (ch == 32 || ch == 33 || (ch >= 35 && ch <= 91) || (ch >= 93 && ch <= 126)) {
+		} else if (ch == 32 || ch == 33 || (ch >= 35 && ch <= 91) ||
+		           (ch >= 93 && ch <= 126)) {
 			c->p++; /* qtextSMTP */
 		} else {
 			return fail(c, "bad character in quoted local part");
@@ -127,7 +128,7 @@ static int parse_dotstring(struct pctx *c)
 }
 
 static void set_path(struct smtp_path *out, const char *local, size_t llen, const char *dom,
-		     size_t dlen, bool utf8)
+                     size_t dlen, bool utf8)
 {
 	memcpy(out->local, local, llen);
 	out->local[llen] = '\0';
@@ -145,7 +146,7 @@ static void set_path(struct smtp_path *out, const char *local, size_t llen, cons
 }
 
 int smtp_parse_path(const char *s, size_t len, bool allow_null, struct smtp_path *out,
-		    const char **end, struct smtp_error *err)
+                    const char **end, struct smtp_error *err)
 {
 	struct pctx c = {.s = s, .len = len, .p = 0, .sender = allow_null, .err = err};
 	size_t lstart, llen, dstart, dlen;

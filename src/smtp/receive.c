@@ -94,7 +94,7 @@ static void flush_header(struct smtp_session *s, bool add)
 
 	buf_init(&b);
 	smtp_received_header(&b, s->helo, s->ip, host, with_word(s), id,
-			     s->nrcpt == 1 ? s->rcpt[0].addr : NULL, s->data_start_ms);
+	                     s->nrcpt == 1 ? s->rcpt[0].addr : NULL, s->data_start_ms);
 	if (!add || end > s->hdr.len) {
 		buf_append(&b, s->hdr.data, s->hdr.len);
 	} else {
@@ -107,8 +107,8 @@ static void flush_header(struct smtp_session *s, bool add)
 			buf_printf(&b, "Date: %s\r\n", date);
 		}
 		if (!s->hs.has_msgid)
-			buf_printf(&b, "Message-ID: <%s.%lld@%s>\r\n", id, (long long)s->data_start_ms,
-				   host);
+			buf_printf(&b, "Message-ID: <%s.%lld@%s>\r\n", id,
+			           (long long)s->data_start_ms, host);
 		if (s->hs.need_blank)
 			buf_append(&b, "\r\n", 2);
 		buf_append(&b, s->hdr.data + end, s->hdr.len - end);
@@ -214,15 +214,20 @@ void smtp_receive_end(struct smtp_session *s)
 		if (s->rx.nul)
 			smtp_session_reply(s, 550, "5.6.0", "Message contains NUL characters");
 		else if (s->rx.bare && !s->rx.normalize)
-			smtp_session_reply(s, 550, "5.6.11", "Message contains bare LF or CR "
-					   "(SMTP smuggling protection)");
+			smtp_session_reply(s, 550, "5.6.11",
+			                   "Message contains bare LF or CR "
+			                   "(SMTP smuggling protection)");
 		else if (s->too_big)
-			smtp_session_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum "
-					   "message size");
+			smtp_session_reply(s, 552, "5.3.4",
+			                   "Message size exceeds fixed maximum "
+			                   "message size");
 		else
 			smtp_session_reply(s, 452, "4.3.1", "Insufficient system storage");
 		log_info("smtp: message from [%s] refused (%s)", s->ip,
-			 s->rx.nul ? "NUL" : s->rx.bare && !s->rx.normalize ? "bare CR/LF" : s->too_big ? "size" : "storage");
+		         s->rx.nul                        ? "NUL"
+		         : s->rx.bare && !s->rx.normalize ? "bare CR/LF"
+		         : s->too_big                     ? "size"
+		                                          : "storage");
 		smtp_session_reset_tx(s);
 		return;
 	}

@@ -39,8 +39,8 @@ static void put_literal(struct buf *out, const char *addr)
 }
 
 void smtp_received_header(struct buf *out, const char *helo, const char *client_addr,
-			  const char *myhostname, const char *with, const char *qid_hint,
-			  const char *for_rcpt, int64_t now_ms)
+                          const char *myhostname, const char *with, const char *qid_hint,
+                          const char *for_rcpt, int64_t now_ms)
 {
 	char date[64];
 	bool have_helo = helo != NULL && *helo != '\0';

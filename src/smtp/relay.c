@@ -158,7 +158,7 @@ static int add_domain(struct smtp_relay *r, const char *item, char *err, size_t 
 }
 
 struct smtp_relay *smtp_relay_new(const char *networks, const char *local_domains, char *err,
-				  size_t errlen)
+                                  size_t errlen)
 {
 	struct smtp_relay *r = xcalloc(1, sizeof(*r));
 
@@ -252,7 +252,7 @@ static bool is_postmaster(const char *rcpt, const char *domain)
 }
 
 enum smtp_rcpt_verdict smtp_relay_check(const struct smtp_relay *r, const char *client_ip,
-					const char *rcpt)
+                                        const char *rcpt)
 {
 	const char *d;
 

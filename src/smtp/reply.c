@@ -27,7 +27,8 @@
  * bound keeps a hostile server from holding a session with an endless
  * continuation. */
 #define SMTP_REPLY_MAX_LINES 100
-#define SMTP_REPLY_KW_LINES (sizeof(((struct smtp_reply *)0)->line_kw) / sizeof(((struct smtp_reply *)0)->line_kw[0]))
+#define SMTP_REPLY_KW_LINES \
+	(sizeof(((struct smtp_reply *)0)->line_kw) / sizeof(((struct smtp_reply *)0)->line_kw[0]))
 
 void smtp_reply_init(struct smtp_reply *r)
 {

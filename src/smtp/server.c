@@ -41,7 +41,7 @@
 #define FD_RESERVE 256
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+                      int salen, void *arg)
 {
 	struct smtp_server *srv = arg;
 	char ip[INET6_ADDRSTRLEN] = "unknown";
@@ -52,15 +52,17 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, ip, sizeof(ip));
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, ip, sizeof(ip));
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, ip,
+		          sizeof(ip));
 	verdict = smtp_limits_connect(srv->limits, ip, util_now_ms());
 	if (verdict != SMTP_LIMIT_OK) {
 		char msg[400];
-		int n = snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections%s, try again later\r\n",
-				 srv->hostname, verdict == SMTP_LIMIT_PER_IP ? " from your address" : "");
+		int n = snprintf(
+		    msg, sizeof(msg), "421 4.7.0 %s Too many connections%s, try again later\r\n",
+		    srv->hostname, verdict == SMTP_LIMIT_PER_IP ? " from your address" : "");
 
 		log_info("smtp: refused connection from [%s]: too many connections%s", ip,
-			 verdict == SMTP_LIMIT_PER_IP ? " from this address" : "");
+		         verdict == SMTP_LIMIT_PER_IP ? " from this address" : "");
 		/* a fresh socket's send buffer is empty: this never blocks, and
 		 * if it fails the client just sees the close */
 		if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -81,14 +83,15 @@ static void raise_nofile(uint64_t max_connections)
 		return;
 	want = max_connections > 0 ? (rlim_t)(max_connections + FD_RESERVE) : rl.rlim_max;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		rl.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("smtp: cannot raise the open file limit: %s", strerror(errno));
 	}
 	if (max_connections > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)(max_connections + FD_RESERVE))
 		log_warn("smtp: open file limit %llu is too low for max_connections = %llu",
-			 (unsigned long long)rl.rlim_cur, (unsigned long long)max_connections);
+		         (unsigned long long)rl.rlim_cur, (unsigned long long)max_connections);
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
@@ -133,8 +136,8 @@ static int split_hostport(const char *item, char *host, size_t hsize, char *port
 	return 0;
 }
 
-static int bind_one(struct smtp_server *srv, const struct addrinfo *ai, const char *item,
-		    char *err, size_t errlen)
+static int bind_one(struct smtp_server *srv, const struct addrinfo *ai, const char *item, char *err,
+                    size_t errlen)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 	int one = 1;
@@ -153,7 +156,7 @@ static int bind_one(struct smtp_server *srv, const struct addrinfo *ai, const ch
 		return -1;
 	}
 	lev = evconnlistener_new(srv->base, on_accept, srv,
-				 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
+	                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
 	if (lev == NULL) {
 		snprintf(err, errlen, "listen %s: listen: %s", item, strerror(errno));
 		close(fd);
@@ -174,7 +177,7 @@ static int listen_item(struct smtp_server *srv, const char *item, char *err, siz
 
 	if (split_hostport(item, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "listen: bad address '%s' (want host:port or [ipv6]:port)",
-			 item);
+		         item);
 		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));
@@ -197,8 +200,8 @@ static int listen_item(struct smtp_server *srv, const char *item, char *err, siz
 }
 
 struct smtp_server *smtp_server_new(struct event_base *base, const struct config *cfg,
-				    struct spool *sp, smtp_accepted_fn on_accepted, void *arg,
-				    char *err, size_t errlen)
+                                    struct spool *sp, smtp_accepted_fn on_accepted, void *arg,
+                                    char *err, size_t errlen)
 {
 	struct smtp_server *srv = xcalloc(1, sizeof(*srv));
 	const char *p;
@@ -209,16 +212,16 @@ struct smtp_server *smtp_server_new(struct event_base *base, const struct config
 	srv->on_accepted = on_accepted;
 	srv->arg = arg;
 	srv->hostname = cfg->myhostname != NULL && *cfg->myhostname ? cfg->myhostname : "localhost";
-	srv->normalize = cfg->bare_line_ending != NULL &&
-			 strcasecmp(cfg->bare_line_ending, "normalize") == 0;
+	srv->normalize =
+	    cfg->bare_line_ending != NULL && strcasecmp(cfg->bare_line_ending, "normalize") == 0;
 	srv->max_rcpt = cfg->max_recipients > 0 && cfg->max_recipients < SPOOL_MAX_RCPT
-				? (size_t)cfg->max_recipients
-				: SPOOL_MAX_RCPT;
+	                    ? (size_t)cfg->max_recipients
+	                    : SPOOL_MAX_RCPT;
 	srv->relay = smtp_relay_new(cfg->relay_networks, cfg->local_domains, err, errlen);
 	if (srv->relay == NULL)
 		goto fail;
 	srv->limits = smtp_limits_new(cfg->max_connections, cfg->max_connections_per_ip,
-				      cfg->max_messages_per_ip_per_minute);
+	                              cfg->max_messages_per_ip_per_minute);
 	raise_nofile(cfg->max_connections);
 
 	p = cfg->listen != NULL ? cfg->listen : "";

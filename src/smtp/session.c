@@ -160,7 +160,7 @@ void smtp_session_drop(struct smtp_session *s)
 }
 
 static void reply_v(struct smtp_session *s, int code, const char *status, const char *fmt,
-		    va_list ap)
+                    va_list ap)
 {
 	char text[600];
 	struct evbuffer *out;
@@ -174,7 +174,8 @@ static void reply_v(struct smtp_session *s, int code, const char *status, const 
 	else
 		evbuffer_add_printf(out, "%d %s\r\n", code, text);
 	if (code >= 500 && ++s->errors >= SMTP_ERROR_LIMIT) {
-		evbuffer_add_printf(out, "421 4.7.0 %s Error: too many errors\r\n", s->srv != NULL ? s->srv->hostname : "mailerd");
+		evbuffer_add_printf(out, "421 4.7.0 %s Error: too many errors\r\n",
+		                    s->srv != NULL ? s->srv->hostname : "mailerd");
 		log_info("smtp: too many errors from [%s]", s->ip);
 		smtp_session_close_after_flush(s);
 	}
@@ -351,9 +352,9 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	if (s->bev == NULL || s->closing || s->state == SESS_COMMIT)
 		return; /* a commit re-arms it when done */
 	log_info("smtp: deadline exceeded %s from [%s]",
-		 s->state == SESS_DATA ? "in DATA" : "for a command", s->ip);
+	         s->state == SESS_DATA ? "in DATA" : "for a command", s->ip);
 	smtp_session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
-			   s->srv != NULL ? s->srv->hostname : "mailerd");
+	                   s->srv != NULL ? s->srv->hostname : "mailerd");
 	smtp_session_close_after_flush(s);
 }
 
@@ -364,9 +365,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && !s->closing) {
 		log_info("smtp: timeout after %s from [%s]",
-			 s->state == SESS_DATA ? "DATA" : "command", s->ip);
+		         s->state == SESS_DATA ? "DATA" : "command", s->ip);
 		smtp_session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
-				   s->srv != NULL ? s->srv->hostname : "mailerd");
+		                   s->srv != NULL ? s->srv->hostname : "mailerd");
 		/* the write timeout still bounds how long the 421 may take */
 		smtp_session_close_after_flush(s);
 		return;

@@ -18,18 +18,29 @@
 #include "util/util.h"
 
 /* RFC 5321 section 4.5.3.1 limits */
-#define SMTP_LOCAL_MAX 64
-#define SMTP_DOMAIN_MAX 255
-#define SMTP_PATH_MAX 256
-#define SMTP_CMDLINE_MAX 512     /* command line incl. CRLF */
-#define SMTP_TEXTLINE_MAX 1000   /* text line incl. CRLF */
+#define SMTP_LOCAL_MAX     64
+#define SMTP_DOMAIN_MAX    255
+#define SMTP_PATH_MAX      256
+#define SMTP_CMDLINE_MAX   512  /* command line incl. CRLF */
+#define SMTP_TEXTLINE_MAX  1000 /* text line incl. CRLF */
 #define SMTP_REPLYLINE_MAX 512
 
 enum smtp_verb {
 	SMTP_UNKNOWN = 0,
-	SMTP_HELO, SMTP_EHLO, SMTP_MAIL, SMTP_RCPT, SMTP_DATA, SMTP_RSET,
-	SMTP_NOOP, SMTP_QUIT, SMTP_VRFY, SMTP_EXPN, SMTP_HELP, SMTP_STARTTLS,
-	SMTP_AUTH, SMTP_BDAT,
+	SMTP_HELO,
+	SMTP_EHLO,
+	SMTP_MAIL,
+	SMTP_RCPT,
+	SMTP_DATA,
+	SMTP_RSET,
+	SMTP_NOOP,
+	SMTP_QUIT,
+	SMTP_VRFY,
+	SMTP_EXPN,
+	SMTP_HELP,
+	SMTP_STARTTLS,
+	SMTP_AUTH,
+	SMTP_BDAT,
 };
 
 /* A parsed address. addr is "local@domain" without brackets; empty for the
@@ -38,28 +49,28 @@ struct smtp_path {
 	char addr[SMTP_PATH_MAX + 1];
 	char local[SMTP_LOCAL_MAX * 4 + 1]; /* room for UTF-8 */
 	char domain[SMTP_DOMAIN_MAX + 1];
-	bool is_null;                       /* <> */
-	bool utf8;                          /* contains non-ASCII (needs SMTPUTF8) */
+	bool is_null; /* <> */
+	bool utf8;    /* contains non-ASCII (needs SMTPUTF8) */
 };
 
 struct smtp_mail_params {
-	uint64_t size;          /* SIZE=, 0 = not given */
+	uint64_t size; /* SIZE=, 0 = not given */
 	bool size_given;
-	int body;               /* 0 unset, 7 = 7BIT, 8 = 8BITMIME */
+	int body; /* 0 unset, 7 = 7BIT, 8 = 8BITMIME */
 	bool smtputf8;
-	int ret;                /* enum dsn_ret */
+	int ret;                     /* enum dsn_ret */
 	char envid[SPOOL_ENVID_MAX]; /* raw xtext */
 };
 
 struct smtp_rcpt_params {
-	unsigned notify;        /* DSN_NOTIFY_* */
+	unsigned notify;             /* DSN_NOTIFY_* */
 	char orcpt[SPOOL_ORCPT_MAX]; /* raw "addr-type;xtext" */
 };
 
 /* A syntax or policy error: the reply to send. */
 struct smtp_error {
-	int code;               /* 500, 501, 504, 555 ... */
-	char status[16];        /* "5.5.2" */
+	int code;        /* 500, 501, 504, 555 ... */
+	char status[16]; /* "5.5.2" */
 	char text[200];
 };
 
@@ -72,14 +83,14 @@ enum smtp_verb smtp_parse_verb(const char *line, size_t len, const char **args);
  * parts, address literals, UTF-8 per RFC 6531. allow_null for MAIL FROM.
  * *end points after '>'. Returns 0 or -1 with err. */
 int smtp_parse_path(const char *s, size_t len, bool allow_null, struct smtp_path *out,
-		    const char **end, struct smtp_error *err);
+                    const char **end, struct smtp_error *err);
 
 /* smtp_parse_mail - the argument of MAIL: "FROM:<path> [params]" */
 int smtp_parse_mail(const char *args, size_t len, struct smtp_path *path,
-		    struct smtp_mail_params *p, struct smtp_error *err);
+                    struct smtp_mail_params *p, struct smtp_error *err);
 /* smtp_parse_rcpt - the argument of RCPT: "TO:<path> [params]" */
 int smtp_parse_rcpt(const char *args, size_t len, struct smtp_path *path,
-		    struct smtp_rcpt_params *p, struct smtp_error *err);
+                    struct smtp_rcpt_params *p, struct smtp_error *err);
 
 /* smtp_xtext_decode - RFC 3461 section 4: "+2B" -> '+'. -1 on bad xtext. */
 int smtp_xtext_decode(const char *in, size_t len, char *out, size_t size);
@@ -94,9 +105,9 @@ bool smtp_domain_valid(const char *d, size_t len);
  * is complete, 0 when more lines follow, -1 on a malformed line. */
 struct smtp_reply {
 	int code;
-	char text[1024];        /* lines joined by a single space, without codes */
+	char text[1024]; /* lines joined by a single space, without codes */
 	size_t nlines;
-	char line_kw[16][32];   /* EHLO keywords upper-cased (first word of each line) */
+	char line_kw[16][32]; /* EHLO keywords upper-cased (first word of each line) */
 };
 void smtp_reply_init(struct smtp_reply *r);
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len);
@@ -111,8 +122,8 @@ typedef void (*smtp_accepted_fn)(struct spool_msg *msg, void *arg);
 
 /* smtp_server_new - bind every `listen` address, accept sessions */
 struct smtp_server *smtp_server_new(struct event_base *base, const struct config *cfg,
-				    struct spool *sp, smtp_accepted_fn on_accepted, void *arg,
-				    char *err, size_t errlen);
+                                    struct spool *sp, smtp_accepted_fn on_accepted, void *arg,
+                                    char *err, size_t errlen);
 /* smtp_server_free - close listeners and sessions (in-flight DATA is lost
  * without a 250, which is safe) */
 void smtp_server_free(struct smtp_server *srv);
@@ -120,8 +131,8 @@ void smtp_server_free(struct smtp_server *srv);
 /* ---- helpers shared with `mailerd send` ---- */
 /* smtp_received_header - the Received: line we prepend (RFC 5321 4.4) */
 void smtp_received_header(struct buf *out, const char *helo, const char *client_addr,
-			  const char *myhostname, const char *with, const char *qid_hint,
-			  const char *for_rcpt, int64_t now_ms);
+                          const char *myhostname, const char *with, const char *qid_hint,
+                          const char *for_rcpt, int64_t now_ms);
 
 /* ---- additions by src/smtp (server side helpers, pure and testable) ---- */
 
@@ -136,7 +147,7 @@ void smtp_received_header(struct buf *out, const char *helo, const char *client_
  * "550 5.1.1 <rcpt>: TEXT" where TEXT was written into text (why and
  * since when). Runs on the event loop: it must not block. */
 typedef int (*smtp_rcpt_check_fn)(void *arg, const char *client_ip, const char *sender,
-				  const char *rcpt, char *text, size_t textlen);
+                                  const char *rcpt, char *text, size_t textlen);
 /* smtp_server_set_rcpt_check - install (or, with fn NULL, remove) it */
 void smtp_server_set_rcpt_check(struct smtp_server *srv, smtp_rcpt_check_fn fn, void *arg);
 
@@ -148,8 +159,8 @@ void smtp_server_set_rcpt_check(struct smtp_server *srv, smtp_rcpt_check_fn fn, 
  * "550 5.1.1 <rcpt>: TEXT". Runs on the event loop: it must not block. */
 enum smtp_local_verdict { SMTP_LOCAL_PASS = 0, SMTP_LOCAL_ACCEPT, SMTP_LOCAL_REFUSE };
 typedef enum smtp_local_verdict (*smtp_local_rcpt_fn)(void *arg, const char *client_ip,
-						      const char *sender, const char *rcpt,
-						      char *text, size_t textlen);
+                                                      const char *sender, const char *rcpt,
+                                                      char *text, size_t textlen);
 /* smtp_server_set_local_rcpt - install (or, with fn NULL, remove) it */
 void smtp_server_set_local_rcpt(struct smtp_server *srv, smtp_local_rcpt_fn fn, void *arg);
 
@@ -163,7 +174,7 @@ struct smtp_relay;
 /* smtp_relay_new - parse the CIDR list and the domain list (items separated
  * by commas and/or white space); NULL with a message in err on a bad CIDR */
 struct smtp_relay *smtp_relay_new(const char *networks, const char *local_domains, char *err,
-				  size_t errlen);
+                                  size_t errlen);
 void smtp_relay_free(struct smtp_relay *r);
 /* smtp_relay_client_trusted - client_ip (numeric, IPv4 or IPv6) is in
  * relay_networks */
@@ -187,7 +198,7 @@ enum smtp_rcpt_verdict {
  * only postmaster there (this server has no mailboxes); every other
  * recipient is refused at RCPT time, never accepted and bounced later. */
 enum smtp_rcpt_verdict smtp_relay_check(const struct smtp_relay *r, const char *client_ip,
-					const char *rcpt);
+                                        const char *rcpt);
 /* smtp_addr_domain - pointer to the domain after the last unquoted '@' of
  * addr, or NULL when there is none */
 const char *smtp_addr_domain(const char *addr);
@@ -198,11 +209,11 @@ const char *smtp_addr_domain(const char *addr);
  * dot-stuffed so it can never become an end-of-data mark downstream). */
 struct smtp_data_rx {
 	int state;
-	bool prev_crlf;   /* the line before the current one ended with CRLF */
-	bool normalize;   /* bare_line_ending = normalize */
-	bool bare;        /* a bare CR or bare LF was seen */
-	bool nul;         /* a NUL byte was seen */
-	bool done;        /* CRLF.CRLF seen */
+	bool prev_crlf; /* the line before the current one ended with CRLF */
+	bool normalize; /* bare_line_ending = normalize */
+	bool bare;      /* a bare CR or bare LF was seen */
+	bool nul;       /* a NUL byte was seen */
+	bool done;      /* CRLF.CRLF seen */
 };
 void smtp_data_init(struct smtp_data_rx *rx, bool normalize);
 /* smtp_data_feed - consume DATA bytes, append the wire-form body (CRLF,
@@ -215,13 +226,13 @@ size_t smtp_data_feed(struct smtp_data_rx *rx, const char *in, size_t len, struc
  * to learn whether Message-ID and Date are present and where the header
  * section ends (where missing fields are inserted). */
 struct smtp_hdr_scan {
-	size_t pos;       /* bytes already scanned (always a line start) */
-	bool ended;       /* the end of the header section was found */
-	bool need_blank;  /* it ended at a non-header line: insert an empty line */
-	size_t end_off;   /* insertion point: start of the empty/non-header line */
+	size_t pos;      /* bytes already scanned (always a line start) */
+	bool ended;      /* the end of the header section was found */
+	bool need_blank; /* it ended at a non-header line: insert an empty line */
+	size_t end_off;  /* insertion point: start of the empty/non-header line */
 	bool has_msgid;
 	bool has_date;
-	bool in_field;    /* a header field was seen (continuations allowed) */
+	bool in_field; /* a header field was seen (continuations allowed) */
 };
 void smtp_hdr_scan_init(struct smtp_hdr_scan *hs);
 /* smtp_hdr_scan_feed - scan the complete lines of data[0..len) from
@@ -239,7 +250,7 @@ enum smtp_limit_verdict {
 	SMTP_LIMIT_PER_IP, /* max_connections_per_ip reached */
 };
 struct smtp_limits *smtp_limits_new(uint64_t max_connections, uint64_t max_per_ip,
-				    uint64_t messages_per_minute);
+                                    uint64_t messages_per_minute);
 void smtp_limits_free(struct smtp_limits *l);
 /* smtp_limits_connect - take a connection slot for ip, or say why not */
 enum smtp_limit_verdict smtp_limits_connect(struct smtp_limits *l, const char *ip, int64_t now_ms);

@@ -18,11 +18,10 @@ static const struct {
 	const char *name;
 	enum smtp_verb verb;
 } verbs[] = {
-	{"HELO", SMTP_HELO}, {"EHLO", SMTP_EHLO}, {"MAIL", SMTP_MAIL},
-	{"RCPT", SMTP_RCPT}, {"DATA", SMTP_DATA}, {"RSET", SMTP_RSET},
-	{"NOOP", SMTP_NOOP}, {"QUIT", SMTP_QUIT}, {"VRFY", SMTP_VRFY},
-	{"EXPN", SMTP_EXPN}, {"HELP", SMTP_HELP}, {"STARTTLS", SMTP_STARTTLS},
-	{"AUTH", SMTP_AUTH}, {"BDAT", SMTP_BDAT},
+    {"HELO", SMTP_HELO}, {"EHLO", SMTP_EHLO}, {"MAIL", SMTP_MAIL}, {"RCPT", SMTP_RCPT},
+    {"DATA", SMTP_DATA}, {"RSET", SMTP_RSET}, {"NOOP", SMTP_NOOP}, {"QUIT", SMTP_QUIT},
+    {"VRFY", SMTP_VRFY}, {"EXPN", SMTP_EXPN}, {"HELP", SMTP_HELP}, {"STARTTLS", SMTP_STARTTLS},
+    {"AUTH", SMTP_AUTH}, {"BDAT", SMTP_BDAT},
 };
 
 enum smtp_verb smtp_parse_verb(const char *line, size_t len, const char **args)

@@ -44,7 +44,7 @@ struct spool_req {
 	struct spool_req *next;
 	enum req_kind kind;
 	char id[SPOOL_ID_MAX];
-	struct spool_msg *msg;    /* REQ_COMMIT: handed to the callback */
+	struct spool_msg *msg; /* REQ_COMMIT: handed to the callback */
 	spool_commit_fn commit_cb;
 	spool_sync_fn update_cb;
 	void *arg;
@@ -95,7 +95,8 @@ static void *commit_main(void *arg)
 			sp->done_tail = &(*sp->done_tail)->next;
 		/* a full pipe already holds a wake-up: EAGAIN is fine */
 		if (write(sp->wake_w, "s", 1) < 0 && errno != EAGAIN)
-			log_error("spool %s: cannot wake the event loop: %s", sp->dir, strerror(errno));
+			log_error("spool %s: cannot wake the event loop: %s", sp->dir,
+			          strerror(errno));
 	}
 	pthread_mutex_unlock(&sp->mu);
 	return NULL;
@@ -113,7 +114,8 @@ static void deliver(struct spool *sp, struct spool_req *r)
 		log_error("spool %s: commit of %s failed: %s", sp->dir, r->id, strerror(r->err));
 		/* not durable, so not committed: it must not be delivered */
 		if (unlinkat(sp->queue_fd, r->id, 0) < 0 && errno != ENOENT)
-			log_error("spool %s: cannot remove queue/%s: %s", sp->dir, r->id, strerror(errno));
+			log_error("spool %s: cannot remove queue/%s: %s", sp->dir, r->id,
+			          strerror(errno));
 		spool_msg_free(r->msg);
 		r->msg = NULL;
 	}
@@ -233,7 +235,8 @@ static int move_in(struct spool *sp, const char *id)
 	return renameat(sp->tmp_fd, id, sp->queue_fd, id);
 }
 
-int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb, void *arg)
+int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb,
+                        void *arg)
 {
 	struct spool *sp = w->sp;
 	struct spool_req *r;

@@ -62,7 +62,7 @@
 
 #define HEADER_MAGIC "MAILERD-SPOOL 1 "
 #define ENVELOPE_MAX (4u << 20) /* 1000 recipients of escaped 256+500 bytes fit */
-#define TOKENS_MAX 12
+#define TOKENS_MAX   12
 
 static uint32_t crc_table[256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
@@ -209,8 +209,8 @@ static int parse_hex(const char *s, size_t digits, uint64_t *out)
 void spool_format_header(const struct spool_header *h, char out[SPOOL_HEADER_LEN])
 {
 	char tmp[SPOOL_HEADER_LEN + 1];
-	int n = snprintf(tmp, sizeof(tmp), HEADER_MAGIC "%016" PRIx64 " %08" PRIx32 " %08" PRIx32, h->body_len,
-			 h->env_len, h->env_crc);
+	int n = snprintf(tmp, sizeof(tmp), HEADER_MAGIC "%016" PRIx64 " %08" PRIx32 " %08" PRIx32,
+	                 h->body_len, h->env_len, h->env_crc);
 
 	memset(out, ' ', SPOOL_HEADER_LEN);
 	memcpy(out, tmp, (size_t)n);
@@ -292,7 +292,7 @@ static int name_find(const char *const *names, size_t n, const char *s, size_t l
 			return (int)i;
 	return -1;
 }
-#define NAME_OF(arr, v) name_of(arr, sizeof(arr) / sizeof(arr[0]), (unsigned)(v))
+#define NAME_OF(arr, v)      name_of(arr, sizeof(arr) / sizeof(arr[0]), (unsigned)(v))
 #define NAME_FIND(arr, s, l) name_find(arr, sizeof(arr) / sizeof(arr[0]), s, l)
 
 void spool_format_envelope(const struct spool_msg *m, struct buf *b)
@@ -302,8 +302,8 @@ void spool_format_envelope(const struct spool_msg *m, struct buf *b)
 	buf_puts(b, "\nenvid ");
 	put_escaped(b, m->envid);
 	buf_printf(b, "\nret %s\nsmtputf8 %d\neightbit %d\norigin %s\narrival %" PRId64 "\nclient ",
-		   NAME_OF(ret_names, m->ret), m->smtputf8 ? 1 : 0, m->eightbit ? 1 : 0,
-		   NAME_OF(origin_names, m->origin), m->arrival_ms);
+	           NAME_OF(ret_names, m->ret), m->smtputf8 ? 1 : 0, m->eightbit ? 1 : 0,
+	           NAME_OF(origin_names, m->origin), m->arrival_ms);
 	put_escaped(b, m->client);
 	buf_putc(b, '\n');
 	for (size_t i = 0; i < m->n_rcpt; i++) {
@@ -377,8 +377,8 @@ static int parse_bool(const struct tokens *t, bool *out)
  * writer of another format, and the file is set aside rather than guessed */
 static int parse_envelope(struct spool_msg *m, const char *d, size_t len, char *why, size_t whylen)
 {
-	static const char *const keys[] = {"sender", "envid", "ret", "smtputf8", "eightbit", "origin", "arrival",
-					   "client"};
+	static const char *const keys[] = {"sender",   "envid",  "ret",     "smtputf8",
+	                                   "eightbit", "origin", "arrival", "client"};
 	size_t pos = 0, linelen;
 	const char *line;
 	struct tokens t;
@@ -386,8 +386,8 @@ static int parse_envelope(struct spool_msg *m, const char *d, size_t len, char *
 	int k;
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (next_line(d, len, &pos, &line, &linelen) < 0 || tokenize(line, linelen, &t) < 0 ||
-		    !tok_is(&t, 0, keys[i]) || t.n != 2)
+		if (next_line(d, len, &pos, &line, &linelen) < 0 ||
+		    tokenize(line, linelen, &t) < 0 || !tok_is(&t, 0, keys[i]) || t.n != 2)
 			goto bad_key;
 		switch (i) {
 		case 0: k = unescape(t.s[1], t.len[1], m->sender, sizeof(m->sender)); break;
@@ -419,26 +419,29 @@ static int parse_envelope(struct spool_msg *m, const char *d, size_t len, char *
 		struct spool_rcpt *r;
 		char addr[SPOOL_PATH_MAX];
 
-		if (next_line(d, len, &pos, &line, &linelen) < 0 || tokenize(line, linelen, &t) < 0) {
+		if (next_line(d, len, &pos, &line, &linelen) < 0 ||
+		    tokenize(line, linelen, &t) < 0) {
 			snprintf(why, whylen, "envelope: missing 'end' line");
 			return -1;
 		}
 		if (tok_is(&t, 0, "end"))
 			break;
 		if (!tok_is(&t, 0, "rcpt") || t.n != 4 || m->n_rcpt >= SPOOL_MAX_RCPT ||
-		    unescape(t.s[1], t.len[1], addr, sizeof(addr)) < 0 || parse_i64(t.s[3], t.len[3], 0, 15, &v) < 0) {
+		    unescape(t.s[1], t.len[1], addr, sizeof(addr)) < 0 ||
+		    parse_i64(t.s[3], t.len[3], 0, 15, &v) < 0) {
 			snprintf(why, whylen, "envelope: bad recipient line %zu", m->n_rcpt + 1);
 			return -1;
 		}
 		r = spool_msg_add_rcpt(m, addr);
 		if (unescape(t.s[2], t.len[2], r->orcpt, sizeof(r->orcpt)) < 0) {
-			snprintf(why, whylen, "envelope: bad ORCPT on recipient line %zu", m->n_rcpt);
+			snprintf(why, whylen, "envelope: bad ORCPT on recipient line %zu",
+			         m->n_rcpt);
 			return -1;
 		}
 		r->notify = (unsigned)v;
 	}
-	if (t.n != 2 || parse_i64(t.s[1], t.len[1], 0, SPOOL_MAX_RCPT, &v) < 0 || (size_t)v != m->n_rcpt ||
-	    pos != len) {
+	if (t.n != 2 || parse_i64(t.s[1], t.len[1], 0, SPOOL_MAX_RCPT, &v) < 0 ||
+	    (size_t)v != m->n_rcpt || pos != len) {
 		snprintf(why, whylen, "envelope: recipient count does not match");
 		return -1;
 	}
@@ -469,8 +472,9 @@ void spool_format_state(const struct spool_msg *m, bool all, struct buf *b)
 			if (!all && !r->dirty)
 				continue;
 			buf_printf(&p, "rcpt %zu %s %d %" PRId64 " %" PRId64 " %s %d ", i,
-				   NAME_OF(state_names, r->state), r->attempts, r->next_attempt_ms,
-				   r->last_attempt_ms, NAME_OF(kind_names, r->last.kind), r->last.code);
+			           NAME_OF(state_names, r->state), r->attempts, r->next_attempt_ms,
+			           r->last_attempt_ms, NAME_OF(kind_names, r->last.kind),
+			           r->last.code);
 			put_escaped(&p, r->last.status);
 			buf_putc(&p, ' ');
 			put_escaped(&p, r->last.remote);
@@ -515,8 +519,8 @@ static int apply_record(struct spool_msg *m, const char *p, size_t len)
 		return -1;
 	state = NAME_FIND(state_names, t.s[2], t.len[2]);
 	kind = NAME_FIND(kind_names, t.s[6], t.len[6]);
-	if (parse_i64(t.s[1], t.len[1], 0, SPOOL_MAX_RCPT, &idx) < 0 || (size_t)idx >= m->n_rcpt || state < 0 ||
-	    kind < 0 || parse_i64(t.s[3], t.len[3], 0, INT32_MAX, &att) < 0 ||
+	if (parse_i64(t.s[1], t.len[1], 0, SPOOL_MAX_RCPT, &idx) < 0 || (size_t)idx >= m->n_rcpt ||
+	    state < 0 || kind < 0 || parse_i64(t.s[3], t.len[3], 0, INT32_MAX, &att) < 0 ||
 	    parse_i64(t.s[4], t.len[4], INT64_MIN + 1, INT64_MAX, &next) < 0 ||
 	    parse_i64(t.s[5], t.len[5], INT64_MIN + 1, INT64_MAX, &last) < 0 ||
 	    parse_i64(t.s[7], t.len[7], 0, 999, &code) < 0 ||
@@ -545,7 +549,8 @@ static void replay(struct spool_msg *m, const char *d, size_t len)
 	uint64_t plen, crc;
 
 	while (next_line(d, len, &pos, &line, &linelen) == 0) {
-		if (linelen < 20 || memcmp(line, "R ", 2) != 0 || line[10] != ' ' || line[19] != ' ')
+		if (linelen < 20 || memcmp(line, "R ", 2) != 0 || line[10] != ' ' ||
+		    line[19] != ' ')
 			continue;
 		if (parse_hex(line + 2, 8, &plen) < 0 || parse_hex(line + 11, 8, &crc) < 0)
 			continue;
@@ -558,8 +563,8 @@ static void replay(struct spool_msg *m, const char *d, size_t len)
 	 * stands, which is what skipping it does */
 }
 
-struct spool_msg *spool_parse_meta(const struct spool_header *h, const char *data, size_t len, char *why,
-				   size_t whylen)
+struct spool_msg *spool_parse_meta(const struct spool_header *h, const char *data, size_t len,
+                                   char *why, size_t whylen)
 {
 	struct spool_msg *m;
 

@@ -123,15 +123,16 @@ static void move_corrupt(struct spool *sp, const char *name, const char *why)
 	util_strlcpy(dest, name, sizeof(dest));
 	for (int i = 1; i < 100; i++) {
 		if (renameat2(sp->queue_fd, name, sp->corrupt_fd, dest, RENAME_NOREPLACE) == 0) {
-			log_warn("spool %s: moved queue/%s to corrupt/%s: %s", sp->dir, name, dest, why);
+			log_warn("spool %s: moved queue/%s to corrupt/%s: %s", sp->dir, name, dest,
+			         why);
 			return;
 		}
 		if (errno != EEXIST)
 			break;
 		snprintf(dest, sizeof(dest), "%s.%d", name, i);
 	}
-	log_warn("spool %s: queue/%s is corrupt (%s) and could not be moved: %s", sp->dir, name, why,
-		 strerror(errno));
+	log_warn("spool %s: queue/%s is corrupt (%s) and could not be moved: %s", sp->dir, name,
+	         why, strerror(errno));
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -182,11 +183,11 @@ int spool_scan(struct spool *sp, spool_each_fn fn, void *arg)
 			move_corrupt(sp, names[i], why);
 		} else if (errno != ENOENT) {
 			/* I/O trouble is not corruption: leave it for next time */
-			log_warn("spool %s: cannot read queue/%s: %s", sp->dir, names[i], strerror(errno));
+			log_warn("spool %s: cannot read queue/%s: %s", sp->dir, names[i],
+			         strerror(errno));
 		}
 		free(names[i]);
 	}
 	free(names);
 	return loaded;
 }
-

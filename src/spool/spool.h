@@ -30,11 +30,11 @@
 
 struct event_base;
 
-#define SPOOL_ID_MAX 24      /* queue ids are 17 upper-case hex digits */
-#define SPOOL_PATH_MAX 257   /* RFC 5321 path 256 + NUL */
-#define SPOOL_ORCPT_MAX 501  /* RFC 3461 section 4.2: 500 characters */
-#define SPOOL_ENVID_MAX 101  /* RFC 3461 section 4.4: 100 characters */
-#define SPOOL_MAX_RCPT 1000
+#define SPOOL_ID_MAX    24  /* queue ids are 17 upper-case hex digits */
+#define SPOOL_PATH_MAX  257 /* RFC 5321 path 256 + NUL */
+#define SPOOL_ORCPT_MAX 501 /* RFC 3461 section 4.2: 500 characters */
+#define SPOOL_ENVID_MAX 101 /* RFC 3461 section 4.4: 100 characters */
+#define SPOOL_MAX_RCPT  1000
 
 /* DSN NOTIFY bits (RFC 3461 section 4.1); 0 means "not given" = the
  * default FAILURE,DELAY. */
@@ -57,37 +57,37 @@ enum rcpt_state {
 enum spool_origin { SPOOL_ORIGIN_SMTP = 0, SPOOL_ORIGIN_LOCAL, SPOOL_ORIGIN_REPORT };
 
 struct spool_rcpt {
-	char addr[SPOOL_PATH_MAX];    /* without <> */
-	char orcpt[SPOOL_ORCPT_MAX];  /* ORCPT as given: "rfc822;xtext", or "" */
-	unsigned notify;              /* DSN_NOTIFY_* bits, 0 = not given */
+	char addr[SPOOL_PATH_MAX];   /* without <> */
+	char orcpt[SPOOL_ORCPT_MAX]; /* ORCPT as given: "rfc822;xtext", or "" */
+	unsigned notify;             /* DSN_NOTIFY_* bits, 0 = not given */
 	enum rcpt_state state;
 	int attempts;
-	int64_t next_attempt_ms;      /* RCPT_DEFERRED: when to try again */
-	int64_t last_attempt_ms;      /* 0 = never */
-	struct outcome last;          /* last result (diagnostic for reports) */
+	int64_t next_attempt_ms; /* RCPT_DEFERRED: when to try again */
+	int64_t last_attempt_ms; /* 0 = never */
+	struct outcome last;     /* last result (diagnostic for reports) */
 	/* Report bookkeeping (issue 3), persisted with the state record: */
-	bool reported;                /* final: its report is durable (or none was due) */
-	bool relayed;                 /* delivered to a next hop without DSN
+	bool reported; /* final: its report is durable (or none was due) */
+	bool relayed;  /* delivered to a next hop without DSN
 				       * (RFC 3461 section 4.1: "relayed") */
-	bool dirty;                   /* changed in memory, not yet appended */
+	bool dirty;    /* changed in memory, not yet appended */
 };
 
 struct spool_msg {
 	char id[SPOOL_ID_MAX];
-	char sender[SPOOL_PATH_MAX];  /* "" = null reverse-path <> */
-	char envid[SPOOL_ENVID_MAX];  /* ENVID as given (xtext), or "" */
+	char sender[SPOOL_PATH_MAX]; /* "" = null reverse-path <> */
+	char envid[SPOOL_ENVID_MAX]; /* ENVID as given (xtext), or "" */
 	enum dsn_ret ret;
-	bool smtputf8;                /* SMTPUTF8 was given on MAIL */
-	bool eightbit;                /* BODY=8BITMIME was given */
+	bool smtputf8; /* SMTPUTF8 was given on MAIL */
+	bool eightbit; /* BODY=8BITMIME was given */
 	enum spool_origin origin;
 	int64_t arrival_ms;
-	char client[300];             /* "helo-name (addr)" of the submitter */
-	bool held;                    /* `queue hold`: not scheduled */
-	int delay_warnings_sent;      /* how many delay warnings went out */
-	size_t body_len;              /* bytes of wire-form body */
+	char client[300];        /* "helo-name (addr)" of the submitter */
+	bool held;               /* `queue hold`: not scheduled */
+	int delay_warnings_sent; /* how many delay warnings went out */
+	size_t body_len;         /* bytes of wire-form body */
 	size_t n_rcpt;
-	struct spool_rcpt *rcpt;      /* n_rcpt entries, owned */
-	void *sched_data;             /* owned by src/sched while queued */
+	struct spool_rcpt *rcpt; /* n_rcpt entries, owned */
+	void *sched_data;        /* owned by src/sched while queued */
 };
 
 struct spool;
@@ -102,7 +102,8 @@ enum {
 /* spool_open - create the folders if needed and start the commit thread.
  * base may be NULL for command-line tools (`mailerd send`, `mailerd
  * queue`), which use the *_sync calls and never clean tmp/. */
-struct spool *spool_open(const char *dir, struct event_base *base, int flags, char *err, size_t errlen);
+struct spool *spool_open(const char *dir, struct event_base *base, int flags, char *err,
+                         size_t errlen);
 /* spool_free - waits for the sync of requests already queued, but runs
  * none of their callbacks (their files are found by the next scan). */
 void spool_free(struct spool *sp);
@@ -139,7 +140,8 @@ typedef void (*spool_commit_fn)(int err, struct spool_msg *msg, void *arg);
  * Takes ownership of env and w in every case. Returns 0, or -1 with errno
  * when it failed at once (cb is then not called; EINVAL when the spool
  * was opened without an event base). */
-int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb, void *arg);
+int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb,
+                        void *arg);
 /* spool_writer_commit_sync - the same, blocking (for `mailerd send`);
  * returns 0 and fills env->id, or -1 with errno. Takes w, not env. */
 int spool_writer_commit_sync(struct spool_writer *w, struct spool_msg *env);

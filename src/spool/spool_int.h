@@ -19,7 +19,7 @@
  * can stream the body before it knows the envelope and fill the header in
  * at commit time with one pwrite (see format.c). */
 #define SPOOL_HEADER_LEN 64
-#define SPOOL_ID_LEN 17
+#define SPOOL_ID_LEN     17
 
 /* ---- format.c: the codec, pure functions on memory ---- */
 struct spool_header {
@@ -33,7 +33,8 @@ uint32_t spool_crc32(const void *data, size_t len);
 void spool_format_header(const struct spool_header *h, char out[SPOOL_HEADER_LEN]);
 /* spool_format_placeholder - the header of a file still being received */
 void spool_format_placeholder(char out[SPOOL_HEADER_LEN]);
-int spool_parse_header(const char *data, size_t len, struct spool_header *h, char *why, size_t whylen);
+int spool_parse_header(const char *data, size_t len, struct spool_header *h, char *why,
+                       size_t whylen);
 /* spool_format_envelope - the envelope block of m into b (appended) */
 void spool_format_envelope(const struct spool_msg *m, struct buf *b);
 /* spool_format_state - state records for dirty recipients (all of them
@@ -42,8 +43,8 @@ void spool_format_state(const struct spool_msg *m, bool all, struct buf *b);
 /* spool_parse_meta - parse the envelope (checked against h) and replay
  * the state records that follow it; data starts at the envelope. Returns
  * a message (id and body_len not set) or NULL with a reason in why. */
-struct spool_msg *spool_parse_meta(const struct spool_header *h, const char *data, size_t len, char *why,
-				   size_t whylen);
+struct spool_msg *spool_parse_meta(const struct spool_header *h, const char *data, size_t len,
+                                   char *why, size_t whylen);
 /* spool_parse_file - a whole file image in memory (fuzzing, tests) */
 struct spool_msg *spool_parse_file(const char *data, size_t len, char *why, size_t whylen);
 
@@ -53,7 +54,7 @@ struct spool_req;
 struct spool {
 	char *dir;
 	int root_fd, tmp_fd, queue_fd, corrupt_fd;
-	int lock_fd;          /* -1 unless SPOOL_OPEN_DAEMON */
+	int lock_fd; /* -1 unless SPOOL_OPEN_DAEMON */
 	struct event_base *base;
 
 	/* commit.c: the group commit thread and its queues (under mu) */
@@ -64,19 +65,19 @@ struct spool {
 	bool stopping;
 	struct spool_req *todo_head, **todo_tail; /* waiting for a sync */
 	struct spool_req *done_head, **done_tail; /* synced, for the loop */
-	size_t pending;       /* submitted, callback not yet run */
-	uint64_t syncs;       /* sync calls made by the commit thread */
-	uint64_t synced;      /* requests those syncs covered */
-	int wake_r, wake_w;   /* pipe: commit thread -> loop */
+	size_t pending;                           /* submitted, callback not yet run */
+	uint64_t syncs;                           /* sync calls made by the commit thread */
+	uint64_t synced;                          /* requests those syncs covered */
+	int wake_r, wake_w;                       /* pipe: commit thread -> loop */
 	struct event *wake_ev;
 };
 
 struct spool_writer {
 	struct spool *sp;
 	char id[SPOOL_ID_MAX];
-	int fd;               /* -1 once finished */
-	uint64_t body_len;    /* body bytes written so far */
-	int err;              /* errno of a failed write: no commit */
+	int fd;            /* -1 once finished */
+	uint64_t body_len; /* body bytes written so far */
+	int err;           /* errno of a failed write: no commit */
 };
 
 bool spool_id_valid(const char *id);

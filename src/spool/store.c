@@ -135,12 +135,14 @@ void spool_failpoint(const char *name)
 static int open_subdir(struct spool *sp, const char *name, int *fd, char *err, size_t errlen)
 {
 	if (mkdirat(sp->root_fd, name, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "spool %s: cannot create %s/: %s", sp->dir, name, strerror(errno));
+		snprintf(err, errlen, "spool %s: cannot create %s/: %s", sp->dir, name,
+		         strerror(errno));
 		return -1;
 	}
 	*fd = openat(sp->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0) {
-		snprintf(err, errlen, "spool %s: cannot open %s/: %s", sp->dir, name, strerror(errno));
+		snprintf(err, errlen, "spool %s: cannot open %s/: %s", sp->dir, name,
+		         strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -164,12 +166,14 @@ static void clean_tmp(struct spool *sp)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (unlinkat(sp->tmp_fd, e->d_name, 0) < 0)
-			log_warn("spool %s: cannot remove tmp/%s: %s", sp->dir, e->d_name, strerror(errno));
+			log_warn("spool %s: cannot remove tmp/%s: %s", sp->dir, e->d_name,
+			         strerror(errno));
 	}
 	closedir(d);
 }
 
-struct spool *spool_open(const char *dir, struct event_base *base, int flags, char *err, size_t errlen)
+struct spool *spool_open(const char *dir, struct event_base *base, int flags, char *err,
+                         size_t errlen)
 {
 	struct spool *sp = xcalloc(1, sizeof(*sp));
 
@@ -195,15 +199,19 @@ struct spool *spool_open(const char *dir, struct event_base *base, int flags, ch
 	if (flags & SPOOL_OPEN_DAEMON) {
 		sp->lock_fd = openat(sp->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (sp->lock_fd < 0) {
-			snprintf(err, errlen, "spool %s: cannot open lock file: %s", dir, strerror(errno));
+			snprintf(err, errlen, "spool %s: cannot open lock file: %s", dir,
+			         strerror(errno));
 			goto fail;
 		}
 		if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 			if (errno == EWOULDBLOCK)
-				snprintf(err, errlen, "spool %s is in use by another mailerd (%s/lock is locked)", dir,
-					 dir);
+				snprintf(
+				    err, errlen,
+				    "spool %s is in use by another mailerd (%s/lock is locked)",
+				    dir, dir);
 			else
-				snprintf(err, errlen, "spool %s: cannot lock %s/lock: %s", dir, dir, strerror(errno));
+				snprintf(err, errlen, "spool %s: cannot lock %s/lock: %s", dir, dir,
+				         strerror(errno));
 			goto fail;
 		}
 		clean_tmp(sp);
@@ -385,7 +393,8 @@ int spool_append(struct spool *sp, struct spool_msg *m, bool sync)
 		return -1;
 	spool_format_state(m, false, &b);
 	const char *fp = getenv("MAILERD_FAILPOINT");
-	if (fp != NULL && strcmp(fp, "spool-update-torn") == 0 && util_write_all(fd, b.data, b.len / 2) == 0) {
+	if (fp != NULL && strcmp(fp, "spool-update-torn") == 0 &&
+	    util_write_all(fd, b.data, b.len / 2) == 0) {
 		fsync(fd); /* make the torn half really reach the disk */
 		spool_failpoint(fp);
 	}

@@ -47,19 +47,19 @@ struct cjob {
 struct suppress_cache {
 	struct suppress_store *st; /* worker's connection */
 	struct suppress_set *set;
-	pthread_mutex_t mu;        /* set, queue, flags */
-	pthread_cond_t cv;         /* wakes the worker */
-	pthread_cond_t done_cv;    /* wakes suppress_cache_sync */
+	pthread_mutex_t mu;     /* set, queue, flags */
+	pthread_cond_t cv;      /* wakes the worker */
+	pthread_cond_t done_cv; /* wakes suppress_cache_sync */
 	pthread_t thread;
 	bool stop;
 	struct cjob *head, *tail;
 	size_t queued;
-	uint64_t rounds;           /* finished worker rounds */
+	uint64_t rounds; /* finished worker rounds */
 	bool wake;
-	bool busy;                 /* the worker is in a round (mutex released) */
+	bool busy; /* the worker is in a round (mutex released) */
 	int64_t refresh_ms;
-	int64_t seq;               /* change feed watermark */
-	int64_t swept_ms;          /* expiries applied up to here */
+	int64_t seq;      /* change feed watermark */
+	int64_t swept_ms; /* expiries applied up to here */
 	bool warned_full;
 };
 
@@ -127,16 +127,22 @@ static void run_job(struct suppress_cache *c, struct cjob *j)
 		return;
 	}
 	struct suppress_bounce b = {
-		.address = j->address, .reason = j->reason, .hard = j->hard, .status = j->status,
-		.diagnostic = j->diagnostic, .queue_id = j->queue_id, .message_id = j->message_id,
-		.at_ms = j->at_ms,
+	    .address = j->address,
+	    .reason = j->reason,
+	    .hard = j->hard,
+	    .status = j->status,
+	    .diagnostic = j->diagnostic,
+	    .queue_id = j->queue_id,
+	    .message_id = j->message_id,
+	    .at_ms = j->at_ms,
 	};
 	enum suppress_verdict v;
 	if (suppress_record_bounce(c->st, &b, &v, err, sizeof(err)) < 0)
 		log_warn("suppress: bounce for <%s> not recorded: %s", j->address, err);
 	else if (v == SUPPRESS_V_SUPPRESSED)
 		log_info("suppress: <%s> suppressed (%s: %s%s%s)", j->address, suppress_kind(&b),
-			 j->reason ? j->reason : "", j->status ? " " : "", j->status ? j->status : "");
+		         j->reason ? j->reason : "", j->status ? " " : "",
+		         j->status ? j->status : "");
 }
 
 static void refresh(struct suppress_cache *c)
@@ -206,7 +212,7 @@ static void *worker(void *arg)
 }
 
 struct suppress_cache *suppress_cache_new(const char *url, const struct suppress_policy *pol,
-					  int64_t refresh_ms, char *err, size_t errlen)
+                                          int64_t refresh_ms, char *err, size_t errlen)
 {
 	struct suppress_cache *c = xcalloc(1, sizeof(*c));
 	int r;
@@ -232,9 +238,10 @@ struct suppress_cache *suppress_cache_new(const char *url, const struct suppress
 	pthread_cond_init(&c->done_cv, NULL);
 	if ((r = pthread_create(&c->thread, NULL, worker, c)) != 0)
 		fatal("suppress: cannot start the worker thread: %s", strerror(r));
-	log_info("suppress: %zu suppressed address(es) loaded from the %s store (%zu KiB in memory)",
-		 suppress_set_count(c->set), suppress_backend_name(c->st),
-		 suppress_set_bytes(c->set) / 1024);
+	log_info(
+	    "suppress: %zu suppressed address(es) loaded from the %s store (%zu KiB in memory)",
+	    suppress_set_count(c->set), suppress_backend_name(c->st),
+	    suppress_set_bytes(c->set) / 1024);
 	return c;
 }
 
@@ -281,8 +288,9 @@ static void enqueue(struct suppress_cache *c, struct cjob *j)
 	pthread_mutex_lock(&c->mu);
 	if (c->queued >= CACHE_QUEUE_MAX) {
 		if (!c->warned_full)
-			log_warn("suppress: the store is not keeping up; dropping events (first: <%s>)",
-				 j->address);
+			log_warn(
+			    "suppress: the store is not keeping up; dropping events (first: <%s>)",
+			    j->address);
 		c->warned_full = true;
 		pthread_mutex_unlock(&c->mu);
 		job_free(j);

@@ -22,7 +22,7 @@
 #include "suppress/internal.h"
 #include "util/util.h"
 
-#define IMPORT_BATCH 5000
+#define IMPORT_BATCH   5000
 #define CSV_MAX_FIELDS 64
 
 /* ---- output ---- */
@@ -186,10 +186,10 @@ static const char *col(const struct csv_row *r, const int *map, int c)
 }
 
 int suppress_import_csv(struct suppress_store *st, FILE *in, FILE *errout,
-			struct suppress_import_result *res, char *err, size_t errlen)
+                        struct suppress_import_result *res, char *err, size_t errlen)
 {
-	static const char *const names[COL_N] = {"address", "reason", "source", "created_at",
-						 "status", "detail"};
+	static const char *const names[COL_N] = {"address",    "reason", "source",
+	                                         "created_at", "status", "detail"};
 	struct csv_row r = {0};
 	int map[COL_N];
 	unsigned long line = 0, at;
@@ -235,7 +235,7 @@ int suppress_import_csv(struct suppress_store *st, FILE *in, FILE *errout,
 		if (suppress_normalize(col(&r, map, COL_ADDR), e.address, sizeof(e.address)) < 0) {
 			if (errout)
 				fprintf(errout, "%lu: '%s' is not an address (local@domain)\n", at,
-					col(&r, map, COL_ADDR));
+				        col(&r, map, COL_ADDR));
 			res->skipped++;
 			continue;
 		}
@@ -247,7 +247,8 @@ int suppress_import_csv(struct suppress_store *st, FILE *in, FILE *errout,
 		v = col(&r, map, COL_CREATED);
 		if (v[0] && (e.created_ms = parse_iso(v)) < 0) {
 			if (errout)
-				fprintf(errout, "%lu: created_at '%s' is not an ISO 8601 date\n", at, v);
+				fprintf(errout, "%lu: created_at '%s' is not an ISO 8601 date\n",
+				        at, v);
 			res->skipped++;
 			continue;
 		}

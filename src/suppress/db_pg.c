@@ -41,7 +41,7 @@ static void set_err(PGconn *c, const PGresult *r, char *err, size_t errlen)
 }
 
 static int pg_exec(struct sdb *db, const char *sql, const char *const *params, int nparams,
-		   sdb_row_fn fn, void *arg, char *err, size_t errlen)
+                   sdb_row_fn fn, void *arg, char *err, size_t errlen)
 {
 	PGconn *c = db->h;
 	PGresult *r;
@@ -71,7 +71,7 @@ static int pg_exec(struct sdb *db, const char *sql, const char *const *params, i
 				vals[i] = PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i);
 			ret = fn(arg, n, vals);
 		} else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK &&
-			   s != PGRES_COMMAND_OK && ret == 0) {
+		           s != PGRES_COMMAND_OK && ret == 0) {
 			set_err(c, r, err, errlen);
 			ret = -1;
 		}

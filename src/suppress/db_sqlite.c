@@ -23,7 +23,7 @@
 #include "util/util.h"
 
 #define SQLITE_BUSY_MS 10000
-#define STMT_CACHE 32
+#define STMT_CACHE     32
 
 struct stmt_slot {
 	const char *sql;
@@ -70,7 +70,7 @@ static bool cached(struct sdb *db, sqlite3_stmt *st)
 }
 
 static int sqlite_exec(struct sdb *db, const char *sql, const char *const *params, int nparams,
-		       sdb_row_fn fn, void *arg, char *err, size_t errlen)
+                       sdb_row_fn fn, void *arg, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = prepare(db, sql, err, errlen);
 	const char *vals[32];
@@ -144,10 +144,11 @@ struct sdb *sdb_sqlite_open(const char *path, char *err, size_t errlen)
 		util_mkdir_p(dir, 0750);
 		free(dir);
 	}
-	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &h,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "state_db sqlite:%s: %s", path,
-			 h ? sqlite3_errmsg(h) : "cannot open");
+		         h ? sqlite3_errmsg(h) : "cannot open");
 		sqlite3_close(h);
 		return NULL;
 	}
@@ -164,7 +165,7 @@ struct sdb *sdb_sqlite_open(const char *path, char *err, size_t errlen)
 	 * a process crash, and a power loss loses at most the last commits of
 	 * a list that is rebuilt from later bounces anyway */
 	if (sqlite3_exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-			 NULL) != SQLITE_OK) {
+	                 NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "state_db sqlite:%s: %s", path, sqlite3_errmsg(h));
 		sqlite_close(db);
 		return NULL;

@@ -25,7 +25,7 @@ struct sdb_ops {
 	/* exec - run one statement with text parameters; rows go to fn (may
 	 * be NULL). Returns 0, the non-zero value fn stopped with, or -1. */
 	int (*exec)(struct sdb *db, const char *sql, const char *const *params, int nparams,
-		    sdb_row_fn fn, void *arg, char *err, size_t errlen);
+	            sdb_row_fn fn, void *arg, char *err, size_t errlen);
 	void (*close)(struct sdb *db);
 };
 
@@ -47,7 +47,7 @@ struct sdb *sdb_sqlite_open(const char *path, char *err, size_t errlen);
 struct sdb *sdb_pg_open(const char *url, char *err, size_t errlen);
 
 static inline int sdb_exec(struct sdb *db, const char *sql, const char *const *p, int n,
-			   sdb_row_fn fn, void *arg, char *err, size_t errlen)
+                           sdb_row_fn fn, void *arg, char *err, size_t errlen)
 {
 	return db->ops->exec(db, sql, p, n, fn, arg, err, errlen);
 }
@@ -72,7 +72,7 @@ void store_rollback(struct suppress_store *st);
 /* store_insert - INSERT ... ON CONFLICT DO NOTHING plus a change record;
  * inside the caller's transaction. 0 added, 1 existed, -1 error. */
 int store_insert(struct suppress_store *st, const struct suppress_entry *e, char *err,
-		 size_t errlen);
+                 size_t errlen);
 /* store_entry_from_row - address, reason, source, status, detail,
  * created_at, expires_at */
 void store_entry_from_row(struct suppress_entry *e, const char *const *vals);

@@ -27,8 +27,8 @@
 /* Sisimai-style reasons that say "the mailbox exists but cannot take
  * mail now": they count toward the soft bounce limit. */
 static const char *const soft_reasons[] = {
-	"mailboxfull", "systemfull", "networkerror", "systemerror", "mailererror",
-	"exceedlimit", "expired", "suspend", "toomanyconn", "hostunreachable", NULL,
+    "mailboxfull", "systemfull", "networkerror", "systemerror",     "mailererror", "exceedlimit",
+    "expired",     "suspend",    "toomanyconn",  "hostunreachable", NULL,
 };
 static const char *const complaint_reasons[] = {"feedback", "complaint", "abuse", NULL};
 
@@ -59,22 +59,23 @@ static const char *nz(const char *s)
 /* soft_due - with this event at now, are there soft_limit soft bounces
  * after max(window start, last delivery)? (Inside the caller's
  * transaction, before this event is inserted.) */
-static int soft_due(struct suppress_store *st, const char *addr, int64_t now, bool *due,
-		    char *err, size_t errlen)
+static int soft_due(struct suppress_store *st, const char *addr, int64_t now, bool *due, char *err,
+                    size_t errlen)
 {
 	int64_t last = 0, count = 0, from;
 	char from_s[32];
 
 	if (sdb_exec(st->db, "SELECT last_delivered_at FROM deliveries WHERE address = $1",
-		     (const char *const[]){addr}, 1, sdb_row_i64, &last, err, errlen) < 0)
+	             (const char *const[]){addr}, 1, sdb_row_i64, &last, err, errlen) < 0)
 		return -1;
 	from = now - st->pol.soft_window_ms;
 	if (last >= from)
 		from = last + 1; /* "without a delivery in between" */
 	i64_text(from, from_s, sizeof(from_s));
-	if (sdb_exec(st->db, "SELECT COUNT(*) FROM bounce_events WHERE address = $1 AND kind = "
-		     "'soft' AND created_at >= $2", (const char *const[]){addr, from_s}, 2,
-		     sdb_row_i64, &count, err, errlen) < 0)
+	if (sdb_exec(st->db,
+	             "SELECT COUNT(*) FROM bounce_events WHERE address = $1 AND kind = "
+	             "'soft' AND created_at >= $2",
+	             (const char *const[]){addr, from_s}, 2, sdb_row_i64, &count, err, errlen) < 0)
 		return -1;
 	/* an event older than the last delivery does not count (a late
 	 * bounce report about mail sent before it) */
@@ -83,7 +84,7 @@ static int soft_due(struct suppress_store *st, const char *addr, int64_t now, bo
 }
 
 int suppress_record_bounce(struct suppress_store *st, const struct suppress_bounce *b,
-			   enum suppress_verdict *verdict, char *err, size_t errlen)
+                           enum suppress_verdict *verdict, char *err, size_t errlen)
 {
 	char addr[SUPPRESS_ADDR_MAX], at[32], diag[SUPPRESS_DETAIL_MAX];
 	const char *kind = suppress_kind(b);
@@ -107,7 +108,7 @@ int suppress_record_bounce(struct suppress_store *st, const struct suppress_boun
 	util_strlcpy(e.reason, b->reason ? b->reason : "undefined", sizeof(e.reason));
 	util_strlcpy(e.status, nz(b->status), sizeof(e.status));
 	snprintf(e.detail, sizeof(e.detail), "%s%s%s", b->queue_id ? b->queue_id : "",
-		 b->queue_id && b->diagnostic ? ": " : "", nz(b->diagnostic));
+	         b->queue_id && b->diagnostic ? ": " : "", nz(b->diagnostic));
 	e.created_ms = now;
 	if (strcmp(kind, "complaint") == 0) {
 		suppress = st->pol.complaints;
@@ -126,15 +127,18 @@ int suppress_record_bounce(struct suppress_store *st, const struct suppress_boun
 		*verdict = r == 0 ? SUPPRESS_V_SUPPRESSED : SUPPRESS_V_ALREADY;
 	}
 	vword = *verdict == SUPPRESS_V_SUPPRESSED ? "suppressed"
-		: *verdict == SUPPRESS_V_ALREADY ? "already" : "recorded";
+	        : *verdict == SUPPRESS_V_ALREADY  ? "already"
+	                                          : "recorded";
 	/* the event, with its verdict, for the history */
-	if (sdb_exec(st->db, "INSERT INTO bounce_events (address, reason, hard, kind, status, "
-		     "diagnostic, queue_id, message_id, created_at, verdict) VALUES ($1, $2, $3, $4, "
-		     "$5, $6, $7, $8, $9, $10)",
-		     (const char *const[]){addr, b->reason ? b->reason : "undefined",
-					   b->hard ? "1" : "0", kind, nz(b->status), diag,
-					   nz(b->queue_id), nz(b->message_id), at, vword},
-		     10, NULL, NULL, err, errlen) < 0)
+	if (sdb_exec(
+	        st->db,
+	        "INSERT INTO bounce_events (address, reason, hard, kind, status, "
+	        "diagnostic, queue_id, message_id, created_at, verdict) VALUES ($1, $2, $3, $4, "
+	        "$5, $6, $7, $8, $9, $10)",
+	        (const char *const[]){addr, b->reason ? b->reason : "undefined",
+	                              b->hard ? "1" : "0", kind, nz(b->status), diag,
+	                              nz(b->queue_id), nz(b->message_id), at, vword},
+	        10, NULL, NULL, err, errlen) < 0)
 		goto fail;
 	if (store_commit(st, err, errlen) < 0)
 		goto fail;
@@ -146,7 +150,7 @@ fail:
 }
 
 int suppress_record_delivery(struct suppress_store *st, const char *addr_in, int64_t at_ms,
-			     char *err, size_t errlen)
+                             char *err, size_t errlen)
 {
 	char addr[SUPPRESS_ADDR_MAX], at[32];
 
@@ -156,22 +160,25 @@ int suppress_record_delivery(struct suppress_store *st, const char *addr_in, int
 	}
 	i64_text(at_ms ? at_ms : util_now_ms(), at, sizeof(at));
 	/* one row per address; the newest delivery wins */
-	return sdb_exec(st->db, "INSERT INTO deliveries (address, last_delivered_at) VALUES ($1, $2) "
-			"ON CONFLICT (address) DO UPDATE SET last_delivered_at = "
-			"CASE WHEN excluded.last_delivered_at > deliveries.last_delivered_at "
-			"THEN excluded.last_delivered_at ELSE deliveries.last_delivered_at END",
-			(const char *const[]){addr, at}, 2, NULL, NULL, err, errlen);
+	return sdb_exec(st->db,
+	                "INSERT INTO deliveries (address, last_delivered_at) VALUES ($1, $2) "
+	                "ON CONFLICT (address) DO UPDATE SET last_delivered_at = "
+	                "CASE WHEN excluded.last_delivered_at > deliveries.last_delivered_at "
+	                "THEN excluded.last_delivered_at ELSE deliveries.last_delivered_at END",
+	                (const char *const[]){addr, at}, 2, NULL, NULL, err, errlen);
 }
 
 int suppress_record_backscatter(struct suppress_store *st, const char *kind, const char *detail,
-				char *err, size_t errlen)
+                                char *err, size_t errlen)
 {
 	char at[32];
 
 	i64_text(util_now_ms(), at, sizeof(at));
-	return sdb_exec(st->db, "INSERT INTO backscatter_events (kind, detail, created_at) VALUES "
-			"($1, $2, $3)", (const char *const[]){kind ? kind : "unknown", nz(detail), at},
-			3, NULL, NULL, err, errlen);
+	return sdb_exec(st->db,
+	                "INSERT INTO backscatter_events (kind, detail, created_at) VALUES "
+	                "($1, $2, $3)",
+	                (const char *const[]){kind ? kind : "unknown", nz(detail), at}, 3, NULL,
+	                NULL, err, errlen);
 }
 
 /* ---- stats ---- */
@@ -218,7 +225,7 @@ static int row_kinds(void *arg, int ncol, const char *const *vals)
 }
 
 int suppress_stats(struct suppress_store *st, size_t max_domains, struct suppress_stats *out,
-		   char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
 	struct count_vec r = {0}, d = {0};
 	int64_t total = 0, bs = 0, rm = 0;
@@ -227,19 +234,21 @@ int suppress_stats(struct suppress_store *st, size_t max_domains, struct suppres
 	memset(out, 0, sizeof(*out));
 	i64_text((int64_t)max_domains, lim, sizeof(lim));
 	if (sdb_exec(st->db, "SELECT COUNT(*) FROM suppressions", NULL, 0, sdb_row_i64, &total, err,
-		     errlen) < 0 ||
-	    sdb_exec(st->db, "SELECT reason, source, COUNT(*) AS n FROM suppressions GROUP BY "
-		     "reason, source ORDER BY n DESC, reason", NULL, 0, row_count_pair, &r, err,
-		     errlen) < 0 ||
-	    sdb_exec(st->db, "SELECT domain, '', COUNT(*) AS n FROM suppressions GROUP BY domain "
-		     "ORDER BY n DESC, domain LIMIT $1", (const char *const[]){lim}, 1,
-		     row_count_pair, &d, err, errlen) < 0 ||
+	             errlen) < 0 ||
+	    sdb_exec(st->db,
+	             "SELECT reason, source, COUNT(*) AS n FROM suppressions GROUP BY "
+	             "reason, source ORDER BY n DESC, reason",
+	             NULL, 0, row_count_pair, &r, err, errlen) < 0 ||
+	    sdb_exec(st->db,
+	             "SELECT domain, '', COUNT(*) AS n FROM suppressions GROUP BY domain "
+	             "ORDER BY n DESC, domain LIMIT $1",
+	             (const char *const[]){lim}, 1, row_count_pair, &d, err, errlen) < 0 ||
 	    sdb_exec(st->db, "SELECT kind, COUNT(*) FROM bounce_events GROUP BY kind", NULL, 0,
-		     row_kinds, out, err, errlen) < 0 ||
+	             row_kinds, out, err, errlen) < 0 ||
 	    sdb_exec(st->db, "SELECT COUNT(*) FROM backscatter_events", NULL, 0, sdb_row_i64, &bs,
-		     err, errlen) < 0 ||
+	             err, errlen) < 0 ||
 	    sdb_exec(st->db, "SELECT COUNT(*) FROM removals", NULL, 0, sdb_row_i64, &rm, err,
-		     errlen) < 0) {
+	             errlen) < 0) {
 		free(r.v);
 		free(d.v);
 		memset(out, 0, sizeof(*out));

@@ -31,26 +31,26 @@
 #define MIGRATE_LOCK_KEY "1835100524"
 
 static const char *const v1[] = {
-	"CREATE TABLE suppressions (address TEXT PRIMARY KEY, domain TEXT NOT NULL, "
-	"reason TEXT NOT NULL, source TEXT NOT NULL, status TEXT NOT NULL DEFAULT '', "
-	"detail TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL, expires_at BIGINT)",
-	"CREATE INDEX suppressions_domain ON suppressions (domain)",
-	"CREATE INDEX suppressions_expires ON suppressions (expires_at)",
-	"CREATE TABLE suppression_changes (seq @SERIAL@, address TEXT NOT NULL, "
-	"op TEXT NOT NULL, at BIGINT NOT NULL)",
-	"CREATE TABLE bounce_events (id @SERIAL@, address TEXT NOT NULL, reason TEXT NOT NULL, "
-	"hard INTEGER NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL DEFAULT '', "
-	"diagnostic TEXT NOT NULL DEFAULT '', queue_id TEXT NOT NULL DEFAULT '', "
-	"message_id TEXT NOT NULL DEFAULT '', verdict TEXT NOT NULL DEFAULT '', "
-	"created_at BIGINT NOT NULL)",
-	"CREATE INDEX bounce_events_address ON bounce_events (address, created_at)",
-	"CREATE TABLE deliveries (address TEXT PRIMARY KEY, last_delivered_at BIGINT NOT NULL)",
-	"CREATE TABLE removals (id @SERIAL@, address TEXT NOT NULL, reason TEXT NOT NULL, "
-	"was_reason TEXT NOT NULL, was_source TEXT NOT NULL, was_created_at BIGINT NOT NULL, "
-	"removed_at BIGINT NOT NULL)",
-	"CREATE TABLE backscatter_events (id @SERIAL@, kind TEXT NOT NULL, "
-	"detail TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL)",
-	NULL,
+    "CREATE TABLE suppressions (address TEXT PRIMARY KEY, domain TEXT NOT NULL, "
+    "reason TEXT NOT NULL, source TEXT NOT NULL, status TEXT NOT NULL DEFAULT '', "
+    "detail TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL, expires_at BIGINT)",
+    "CREATE INDEX suppressions_domain ON suppressions (domain)",
+    "CREATE INDEX suppressions_expires ON suppressions (expires_at)",
+    "CREATE TABLE suppression_changes (seq @SERIAL@, address TEXT NOT NULL, "
+    "op TEXT NOT NULL, at BIGINT NOT NULL)",
+    "CREATE TABLE bounce_events (id @SERIAL@, address TEXT NOT NULL, reason TEXT NOT NULL, "
+    "hard INTEGER NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL DEFAULT '', "
+    "diagnostic TEXT NOT NULL DEFAULT '', queue_id TEXT NOT NULL DEFAULT '', "
+    "message_id TEXT NOT NULL DEFAULT '', verdict TEXT NOT NULL DEFAULT '', "
+    "created_at BIGINT NOT NULL)",
+    "CREATE INDEX bounce_events_address ON bounce_events (address, created_at)",
+    "CREATE TABLE deliveries (address TEXT PRIMARY KEY, last_delivered_at BIGINT NOT NULL)",
+    "CREATE TABLE removals (id @SERIAL@, address TEXT NOT NULL, reason TEXT NOT NULL, "
+    "was_reason TEXT NOT NULL, was_source TEXT NOT NULL, was_created_at BIGINT NOT NULL, "
+    "removed_at BIGINT NOT NULL)",
+    "CREATE TABLE backscatter_events (id @SERIAL@, kind TEXT NOT NULL, "
+    "detail TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL)",
+    NULL,
 };
 
 static const char *const *const migrations[] = {v1};
@@ -91,15 +91,19 @@ int suppress_migrate(struct sdb *db, char *err, size_t errlen)
 	if (run(db, db->begin_write, err, errlen) < 0)
 		goto out;
 	in_tx = true;
-	if (run(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
-		    "applied_at BIGINT NOT NULL)", err, errlen) < 0)
+	if (run(db,
+	        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+	        "applied_at BIGINT NOT NULL)",
+	        err, errlen) < 0)
 		goto out;
 	if (sdb_exec(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL, 0,
-		     sdb_row_i64, &have, err, errlen) < 0)
+	             sdb_row_i64, &have, err, errlen) < 0)
 		goto out;
 	if (have > (int64_t)N_MIGRATIONS) {
-		snprintf(err, errlen, "state_db has schema version %lld; this mailerd knows up to %d "
-			 "(upgrade mailerd)", (long long)have, (int)N_MIGRATIONS);
+		snprintf(err, errlen,
+		         "state_db has schema version %lld; this mailerd knows up to %d "
+		         "(upgrade mailerd)",
+		         (long long)have, (int)N_MIGRATIONS);
 		goto out;
 	}
 	for (size_t v = (size_t)have; v < N_MIGRATIONS; v++) {
@@ -116,7 +120,7 @@ int suppress_migrate(struct sdb *db, char *err, size_t errlen)
 		params[0] = ver;
 		params[1] = now;
 		if (sdb_exec(db, "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-			     params, 2, NULL, NULL, err, errlen) < 0)
+		             params, 2, NULL, NULL, err, errlen) < 0)
 			goto out;
 		log_info("suppress: %s store migrated to schema version %zu", db->name, v + 1);
 	}

@@ -41,7 +41,7 @@ struct suppress_set {
 	/* interned labels: index 0 is "" */
 	char **labels;
 	size_t n_labels;
-	uint32_t *lidx;   /* open addressing over labels: label index + 1, 0 empty */
+	uint32_t *lidx; /* open addressing over labels: label index + 1, 0 empty */
 	size_t lidx_cap;
 	size_t label_bytes;
 };

@@ -28,7 +28,7 @@
 #define CHANGE_REPLAY 1000
 
 static const char *const source_names[SUPPRESS_SRC_COUNT] = {
-	"hard-bounce", "soft-bounce", "complaint", "manual", "import",
+    "hard-bounce", "soft-bounce", "complaint", "manual", "import",
 };
 
 const char *suppress_source_name(enum suppress_source s)
@@ -92,9 +92,9 @@ int suppress_normalize(const char *in, char *out, size_t size)
 	while (in[start] == ' ' || in[start] == '\t' || in[start] == '<')
 		start++;
 	n = strlen(in + start);
-	while (n > 0 && (in[start + n - 1] == ' ' || in[start + n - 1] == '\t' ||
-			 in[start + n - 1] == '>' || in[start + n - 1] == '\r' ||
-			 in[start + n - 1] == '\n'))
+	while (n > 0 &&
+	       (in[start + n - 1] == ' ' || in[start + n - 1] == '\t' || in[start + n - 1] == '>' ||
+	        in[start + n - 1] == '\r' || in[start + n - 1] == '\n'))
 		n--;
 	/* RFC 5321 section 4.5.3.1.3: a path is at most 256 octets */
 	if (n == 0 || n > 256 || n >= size)
@@ -127,8 +127,8 @@ static void date_of(int64_t ms, char *out, size_t size)
 void suppress_describe(const struct suppress_entry *e, char *out, size_t size)
 {
 	static const char *const words[SUPPRESS_SRC_COUNT] = {
-		"hard bounce", "repeated soft bounces", "complaint", "added by the operator",
-		"imported",
+	    "hard bounce", "repeated soft bounces", "complaint", "added by the operator",
+	    "imported",
 	};
 	const char *w = (unsigned)e->source < SUPPRESS_SRC_COUNT ? words[e->source] : "suppressed";
 	char date[32];
@@ -136,7 +136,7 @@ void suppress_describe(const struct suppress_entry *e, char *out, size_t size)
 	date_of(e->created_ms, date, sizeof(date));
 	if (e->reason[0] && e->status[0])
 		snprintf(out, size, "recipient suppressed since %s (%s: %s %s)", date, w, e->reason,
-			 e->status);
+		         e->status);
 	else if (e->reason[0])
 		snprintf(out, size, "recipient suppressed since %s (%s: %s)", date, w, e->reason);
 	else
@@ -145,8 +145,8 @@ void suppress_describe(const struct suppress_entry *e, char *out, size_t size)
 
 /* ---- open / close ---- */
 
-struct suppress_store *suppress_open(const char *url, const struct suppress_policy *pol,
-				     char *err, size_t errlen)
+struct suppress_store *suppress_open(const char *url, const struct suppress_policy *pol, char *err,
+                                     size_t errlen)
 {
 	struct suppress_store *st;
 	struct sdb *db;
@@ -237,7 +237,7 @@ static int row_count(void *arg, int ncol, const char *const *vals)
 }
 
 int store_insert(struct suppress_store *st, const struct suppress_entry *e, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	char created[32], expires[32], now[32];
 	const char *p[8];
@@ -256,25 +256,29 @@ int store_insert(struct suppress_store *st, const struct suppress_entry *e, char
 	p[7] = e->expires_ms ? expires : NULL;
 	/* an expired row is replaced; a live one is kept (RETURNING tells
 	 * whether this statement wrote anything) */
-	if (sdb_exec(st->db, "DELETE FROM suppressions WHERE address = $1 AND expires_at IS NOT "
-		     "NULL AND expires_at <= $2", (const char *const[]){e->address, now}, 2, NULL,
-		     NULL, err, errlen) < 0)
+	if (sdb_exec(st->db,
+	             "DELETE FROM suppressions WHERE address = $1 AND expires_at IS NOT "
+	             "NULL AND expires_at <= $2",
+	             (const char *const[]){e->address, now}, 2, NULL, NULL, err, errlen) < 0)
 		return -1;
-	if (sdb_exec(st->db, "INSERT INTO suppressions (address, domain, reason, source, status, "
-		     "detail, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-		     "ON CONFLICT (address) DO NOTHING RETURNING address", p, 8, row_count, &n, err,
-		     errlen) < 0)
+	if (sdb_exec(st->db,
+	             "INSERT INTO suppressions (address, domain, reason, source, status, "
+	             "detail, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+	             "ON CONFLICT (address) DO NOTHING RETURNING address",
+	             p, 8, row_count, &n, err, errlen) < 0)
 		return -1;
 	if (n == 0)
 		return 1;
-	if (sdb_exec(st->db, "INSERT INTO suppression_changes (address, op, at) VALUES ($1, 'add', "
-		     "$2)", (const char *const[]){e->address, now}, 2, NULL, NULL, err, errlen) < 0)
+	if (sdb_exec(st->db,
+	             "INSERT INTO suppression_changes (address, op, at) VALUES ($1, 'add', "
+	             "$2)",
+	             (const char *const[]){e->address, now}, 2, NULL, NULL, err, errlen) < 0)
 		return -1;
 	return 0;
 }
 
 int suppress_add(struct suppress_store *st, const struct suppress_entry *e, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	struct suppress_entry n = *e;
 	int r;
@@ -303,20 +307,21 @@ static int row_entry(void *arg, int ncol, const char *const *vals)
 
 /* lookup_in - the live row of addr (normalized) */
 static int lookup_in(struct suppress_store *st, const char *addr, struct suppress_entry *out,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	char now[32];
 	int r;
 
 	i64_text(util_now_ms(), now, sizeof(now));
-	r = sdb_exec(st->db, "SELECT " STORE_ENTRY_COLS " FROM suppressions WHERE address = $1 "
-		     "AND (expires_at IS NULL OR expires_at > $2)", (const char *const[]){addr, now},
-		     2, row_entry, out, err, errlen);
+	r = sdb_exec(st->db,
+	             "SELECT " STORE_ENTRY_COLS " FROM suppressions WHERE address = $1 "
+	             "AND (expires_at IS NULL OR expires_at > $2)",
+	             (const char *const[]){addr, now}, 2, row_entry, out, err, errlen);
 	return r < 0 ? -1 : r;
 }
 
 int suppress_lookup(struct suppress_store *st, const char *addr, struct suppress_entry *out,
-		    char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
 	char a[SUPPRESS_ADDR_MAX];
 	struct suppress_entry tmp;
@@ -329,7 +334,7 @@ int suppress_lookup(struct suppress_store *st, const char *addr, struct suppress
 }
 
 int suppress_remove(struct suppress_store *st, const char *addr, const char *reason, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	char a[SUPPRESS_ADDR_MAX], now[32], was[32];
 	struct suppress_entry e;
@@ -343,7 +348,7 @@ int suppress_remove(struct suppress_store *st, const char *addr, const char *rea
 		return -1;
 	memset(&e, 0, sizeof(e));
 	r = sdb_exec(st->db, "SELECT " STORE_ENTRY_COLS " FROM suppressions WHERE address = $1",
-		     (const char *const[]){a}, 1, row_entry, &e, err, errlen);
+	             (const char *const[]){a}, 1, row_entry, &e, err, errlen);
 	if (r < 0)
 		goto fail;
 	if (r == 0) {
@@ -353,15 +358,17 @@ int suppress_remove(struct suppress_store *st, const char *addr, const char *rea
 	i64_text(util_now_ms(), now, sizeof(now));
 	i64_text(e.created_ms, was, sizeof(was));
 	if (sdb_exec(st->db, "DELETE FROM suppressions WHERE address = $1",
-		     (const char *const[]){a}, 1, NULL, NULL, err, errlen) < 0 ||
-	    sdb_exec(st->db, "INSERT INTO removals (address, reason, was_reason, was_source, "
-		     "was_created_at, removed_at) VALUES ($1, $2, $3, $4, $5, $6)",
-		     (const char *const[]){a, reason ? reason : "", e.reason,
-					   suppress_source_name(e.source), was, now},
-		     6, NULL, NULL, err, errlen) < 0 ||
-	    sdb_exec(st->db, "INSERT INTO suppression_changes (address, op, at) VALUES ($1, "
-		     "'remove', $2)", (const char *const[]){a, now}, 2, NULL, NULL, err,
-		     errlen) < 0 ||
+	             (const char *const[]){a}, 1, NULL, NULL, err, errlen) < 0 ||
+	    sdb_exec(st->db,
+	             "INSERT INTO removals (address, reason, was_reason, was_source, "
+	             "was_created_at, removed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+	             (const char *const[]){a, reason ? reason : "", e.reason,
+	                                   suppress_source_name(e.source), was, now},
+	             6, NULL, NULL, err, errlen) < 0 ||
+	    sdb_exec(st->db,
+	             "INSERT INTO suppression_changes (address, op, at) VALUES ($1, "
+	             "'remove', $2)",
+	             (const char *const[]){a, now}, 2, NULL, NULL, err, errlen) < 0 ||
 	    store_commit(st, err, errlen) < 0)
 		goto fail;
 	return 0;
@@ -390,12 +397,12 @@ static int row_list(void *arg, int ncol, const char *const *vals)
 }
 
 int suppress_list(struct suppress_store *st, suppress_entry_fn fn, void *arg, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	struct list_ctx l = {fn, arg, util_now_ms()};
 
 	return sdb_exec(st->db, "SELECT " STORE_ENTRY_COLS " FROM suppressions ORDER BY address",
-			NULL, 0, row_list, &l, err, errlen);
+	                NULL, 0, row_list, &l, err, errlen);
 }
 
 /* ---- change feed ---- */
@@ -435,7 +442,7 @@ static int row_change(void *arg, int ncol, const char *const *vals)
 }
 
 int suppress_changes(struct suppress_store *st, int64_t *seq, suppress_change_fn fn, void *arg,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	struct change_ctx c = {fn, arg, *seq, util_now_ms()};
 	char from[32];
@@ -445,10 +452,11 @@ int suppress_changes(struct suppress_store *st, int64_t *seq, suppress_change_fn
 	if (st->db->kind == SDB_SQLITE)
 		start = *seq;
 	i64_text(start, from, sizeof(from));
-	if (sdb_exec(st->db, "SELECT c.seq, c.address, s.address, s.reason, s.source, s.status, "
-		     "s.detail, s.created_at, s.expires_at FROM suppression_changes c LEFT JOIN "
-		     "suppressions s ON s.address = c.address WHERE c.seq > $1 ORDER BY c.seq",
-		     (const char *const[]){from}, 1, row_change, &c, err, errlen) < 0)
+	if (sdb_exec(st->db,
+	             "SELECT c.seq, c.address, s.address, s.reason, s.source, s.status, "
+	             "s.detail, s.created_at, s.expires_at FROM suppression_changes c LEFT JOIN "
+	             "suppressions s ON s.address = c.address WHERE c.seq > $1 ORDER BY c.seq",
+	             (const char *const[]){from}, 1, row_change, &c, err, errlen) < 0)
 		return -1;
 	*seq = c.max;
 	return 0;
@@ -468,31 +476,32 @@ static int row_expired(void *arg, int ncol, const char *const *vals)
 }
 
 int suppress_expired(struct suppress_store *st, int64_t from_ms, int64_t to_ms,
-		     suppress_change_fn fn, void *arg, char *err, size_t errlen)
+                     suppress_change_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct change_ctx c = {fn, arg, 0, to_ms};
 	char from[32], to[32];
 
 	i64_text(from_ms, from, sizeof(from));
 	i64_text(to_ms, to, sizeof(to));
-	return sdb_exec(st->db, "SELECT address FROM suppressions WHERE expires_at > $1 AND "
-			"expires_at <= $2", (const char *const[]){from, to}, 2, row_expired, &c, err,
-			errlen);
+	return sdb_exec(st->db,
+	                "SELECT address FROM suppressions WHERE expires_at > $1 AND "
+	                "expires_at <= $2",
+	                (const char *const[]){from, to}, 2, row_expired, &c, err, errlen);
 }
 
 int suppress_watermark(struct suppress_store *st, int64_t *seq, char *err, size_t errlen)
 {
 	*seq = 0;
 	return sdb_exec(st->db, "SELECT COALESCE(MAX(seq), 0) FROM suppression_changes", NULL, 0,
-			sdb_row_i64, seq, err, errlen);
+	                sdb_row_i64, seq, err, errlen);
 }
 
 int suppress_wipe(struct suppress_store *st, char *err, size_t errlen)
 {
 	static const char *const tables[] = {
-		"DELETE FROM suppressions", "DELETE FROM suppression_changes",
-		"DELETE FROM bounce_events", "DELETE FROM deliveries", "DELETE FROM removals",
-		"DELETE FROM backscatter_events",
+	    "DELETE FROM suppressions",  "DELETE FROM suppression_changes",
+	    "DELETE FROM bounce_events", "DELETE FROM deliveries",
+	    "DELETE FROM removals",      "DELETE FROM backscatter_events",
 	};
 
 	if (store_begin(st, err, errlen) < 0)

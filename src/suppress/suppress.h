@@ -31,9 +31,9 @@
 
 struct config;
 
-#define SUPPRESS_ADDR_MAX 320   /* RFC 5321 path (256) with room for UTF-8 */
+#define SUPPRESS_ADDR_MAX   320 /* RFC 5321 path (256) with room for UTF-8 */
 #define SUPPRESS_REASON_MAX 200
-#define SUPPRESS_STATUS_MAX 16  /* RFC 3463 "c.sss.ddd" */
+#define SUPPRESS_STATUS_MAX 16 /* RFC 3463 "c.sss.ddd" */
 #define SUPPRESS_DETAIL_MAX 1024
 
 /* Where a suppression came from (column `source`). */
@@ -50,10 +50,10 @@ const char *suppress_source_name(enum suppress_source s);
 int suppress_source_parse(const char *name);
 
 struct suppress_policy {
-	bool hard_bounce;        /* suppress_hard_bounce */
-	unsigned soft_limit;     /* soft_bounce_limit */
-	int64_t soft_window_ms;  /* soft_bounce_window */
-	bool complaints;         /* suppress_complaints */
+	bool hard_bounce;       /* suppress_hard_bounce */
+	unsigned soft_limit;    /* soft_bounce_limit */
+	int64_t soft_window_ms; /* soft_bounce_window */
+	bool complaints;        /* suppress_complaints */
 };
 /* suppress_policy_default - on, 5, 15 days, on */
 void suppress_policy_default(struct suppress_policy *p);
@@ -62,12 +62,12 @@ void suppress_policy_from_config(const struct config *cfg, struct suppress_polic
 /* One suppression (a row of `suppressions`). */
 struct suppress_entry {
 	char address[SUPPRESS_ADDR_MAX];
-	char reason[SUPPRESS_REASON_MAX];  /* "userunknown", or the operator's words */
+	char reason[SUPPRESS_REASON_MAX]; /* "userunknown", or the operator's words */
 	enum suppress_source source;
-	char status[SUPPRESS_STATUS_MAX];  /* "5.1.1" or "" */
-	char detail[SUPPRESS_DETAIL_MAX];  /* diagnostic, queue id... or "" */
+	char status[SUPPRESS_STATUS_MAX]; /* "5.1.1" or "" */
+	char detail[SUPPRESS_DETAIL_MAX]; /* diagnostic, queue id... or "" */
 	int64_t created_ms;
-	int64_t expires_ms;                /* 0 = never */
+	int64_t expires_ms; /* 0 = never */
 };
 
 /* suppress_describe - the "when and why" text used in the 550 reply, the
@@ -83,8 +83,8 @@ int suppress_normalize(const char *in, char *out, size_t size);
 struct suppress_store;
 
 /* suppress_open - connect / open and migrate. url is a state_db value. */
-struct suppress_store *suppress_open(const char *url, const struct suppress_policy *pol,
-				     char *err, size_t errlen);
+struct suppress_store *suppress_open(const char *url, const struct suppress_policy *pol, char *err,
+                                     size_t errlen);
 void suppress_close(struct suppress_store *st);
 /* suppress_schema_version - the version the store is at after open */
 int suppress_schema_version(const struct suppress_store *st);
@@ -95,21 +95,21 @@ const char *suppress_backend_name(const struct suppress_store *st);
  * existing suppression is kept as it was: returns 1 then, 0 when added,
  * -1 with err on failure. */
 int suppress_add(struct suppress_store *st, const struct suppress_entry *e, char *err,
-		 size_t errlen);
+                 size_t errlen);
 /* suppress_remove - lift a suppression; reason is recorded in `removals`
  * with what was lifted. 0 removed, 1 not suppressed, -1 error. */
 int suppress_remove(struct suppress_store *st, const char *addr, const char *reason, char *err,
-		    size_t errlen);
+                    size_t errlen);
 /* suppress_lookup - 1 and *out when addr is suppressed (and not expired),
  * 0 when not, -1 on error */
 int suppress_lookup(struct suppress_store *st, const char *addr, struct suppress_entry *out,
-		    char *err, size_t errlen);
+                    char *err, size_t errlen);
 
 /* suppress_list - every suppression in address order; fn returning
  * non-zero stops the walk (that value is returned) */
 typedef int (*suppress_entry_fn)(const struct suppress_entry *e, void *arg);
 int suppress_list(struct suppress_store *st, suppress_entry_fn fn, void *arg, char *err,
-		  size_t errlen);
+                  size_t errlen);
 
 /* ---- events and policy ---- */
 /* A bounce (or complaint) for one recipient, as the bounce parser (issue 6
@@ -144,16 +144,16 @@ const char *suppress_kind(const struct suppress_bounce *b);
  *   complaint -> suppressed (suppress_complaints)
  * Returns 0 with *verdict set, or -1 with err. */
 int suppress_record_bounce(struct suppress_store *st, const struct suppress_bounce *b,
-			   enum suppress_verdict *verdict, char *err, size_t errlen);
+                           enum suppress_verdict *verdict, char *err, size_t errlen);
 /* suppress_record_delivery - addr was delivered at at_ms (0 = now): the
  * soft bounce count starts again after it */
-int suppress_record_delivery(struct suppress_store *st, const char *addr, int64_t at_ms,
-			     char *err, size_t errlen);
+int suppress_record_delivery(struct suppress_store *st, const char *addr, int64_t at_ms, char *err,
+                             size_t errlen);
 /* suppress_record_backscatter - a bounce for mail this server never sent
  * (bad or missing return path tag, unknown queue id): counted, never
  * suppresses anyone. kind e.g. "bad-tag", "no-tag", "unknown-queue-id". */
 int suppress_record_backscatter(struct suppress_store *st, const char *kind, const char *detail,
-				char *err, size_t errlen);
+                                char *err, size_t errlen);
 
 /* ---- statistics ---- */
 struct suppress_count {
@@ -172,7 +172,7 @@ struct suppress_stats {
 };
 /* suppress_stats - counts; by_domain holds the max_domains largest */
 int suppress_stats(struct suppress_store *st, size_t max_domains, struct suppress_stats *out,
-		   char *err, size_t errlen);
+                   char *err, size_t errlen);
 void suppress_stats_free(struct suppress_stats *s);
 
 /* ---- CSV (RFC 4180: quoted fields, "" inside quotes, CRLF or LF) ---- */
@@ -188,7 +188,7 @@ struct suppress_import_result {
  * reported to errout (may be NULL) as "LINE: message" and skipped.
  * Returns 0, or -1 with err when the store failed. */
 int suppress_import_csv(struct suppress_store *st, FILE *in, FILE *errout,
-			struct suppress_import_result *res, char *err, size_t errlen);
+                        struct suppress_import_result *res, char *err, size_t errlen);
 
 /* suppress_wipe - delete every row of every table (tests only) */
 int suppress_wipe(struct suppress_store *st, char *err, size_t errlen);
@@ -200,11 +200,11 @@ typedef void (*suppress_change_fn)(const struct suppress_entry *e, bool present,
  * a margin before it, so a PostgreSQL transaction that commits late is not
  * missed), with its current state; *seq moves to the newest change seen */
 int suppress_changes(struct suppress_store *st, int64_t *seq, suppress_change_fn fn, void *arg,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 /* suppress_expired - addresses whose expires_at fell in (from_ms, to_ms]:
  * fn(e, false, arg) for each (the feed records no change when time passes) */
 int suppress_expired(struct suppress_store *st, int64_t from_ms, int64_t to_ms,
-		     suppress_change_fn fn, void *arg, char *err, size_t errlen);
+                     suppress_change_fn fn, void *arg, char *err, size_t errlen);
 /* suppress_watermark - the newest change sequence number (0 when none) */
 int suppress_watermark(struct suppress_store *st, int64_t *seq, char *err, size_t errlen);
 
@@ -215,13 +215,13 @@ struct suppress_hit {
 	int64_t created_ms;
 	enum suppress_source source;
 	char reason[SUPPRESS_REASON_MAX + SUPPRESS_STATUS_MAX]; /* "userunknown 5.1.1" */
-	char text[400]; /* suppress_describe of the above */
+	char text[400];                                         /* suppress_describe of the above */
 };
 /* suppress_cache_new - open its own store connection, load every
  * suppression into memory (blocking: start-up only) and start the worker
  * that refreshes every refresh_ms and does the writes. */
 struct suppress_cache *suppress_cache_new(const char *url, const struct suppress_policy *pol,
-					  int64_t refresh_ms, char *err, size_t errlen);
+                                          int64_t refresh_ms, char *err, size_t errlen);
 void suppress_cache_free(struct suppress_cache *c);
 /* suppress_cache_check - O(1), no I/O: true and *hit when addr is
  * suppressed as of the last refresh */

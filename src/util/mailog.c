@@ -61,7 +61,7 @@ static void emit(json_t *ev)
 	json_object_set_new(ev, "ts", json_string(stamp));
 	/* JSON_ENSURE_ASCII: a line stays valid whatever bytes a remote sent. */
 	text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER |
-				 JSON_REAL_PRECISION(10));
+	                          JSON_REAL_PRECISION(10));
 	json_decref(ev);
 	if (text == NULL)
 		return;
@@ -69,7 +69,8 @@ static void emit(json_t *ev)
 	text[n] = '\n';
 	if (util_write_all(event_fd, text, n + 1) < 0 && !write_failed) {
 		write_failed = true;
-		log_warn("event log write failed: %s (further failures not reported)", strerror(errno));
+		log_warn("event log write failed: %s (further failures not reported)",
+		         strerror(errno));
 	}
 	free(text);
 }
@@ -97,7 +98,7 @@ static void set_outcome(json_t *ev, const struct outcome *o)
 }
 
 void mailog_received(const char *qid, const char *sender, size_t size, size_t nrcpt,
-		     const char *client, const char *origin)
+                     const char *client, const char *origin)
 {
 	char s[SMTP_ESC_MAX], c[SMTP_ESC_MAX];
 	json_t *ev = json_object();
@@ -105,7 +106,7 @@ void mailog_received(const char *qid, const char *sender, size_t size, size_t nr
 	util_escape(sender, strlen(sender), s, sizeof(s));
 	util_escape(client, strlen(client), c, sizeof(c));
 	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu, client=%s, origin=%s (queue active)", qid, s,
-		 size, nrcpt, c, origin);
+	         size, nrcpt, c, origin);
 	json_object_set_new(ev, "event", json_string("received"));
 	json_object_set_new(ev, "qid", json_string(qid));
 	json_object_set_new(ev, "sender", jstr(sender));
@@ -117,7 +118,7 @@ void mailog_received(const char *qid, const char *sender, size_t size, size_t nr
 }
 
 void mailog_attempt(const char *qid, const char *rcpt, const char *relay, int64_t delay_ms,
-		    int attempts, const struct outcome *o, const char *status)
+                    int attempts, const struct outcome *o, const char *status)
 {
 	char r[SMTP_ESC_MAX], t[OUTCOME_TEXT_MAX * 4];
 	json_t *ev = json_object();
@@ -125,7 +126,8 @@ void mailog_attempt(const char *qid, const char *rcpt, const char *relay, int64_
 	util_escape(rcpt, strlen(rcpt), r, sizeof(r));
 	util_escape(o->text, strlen(o->text), t, sizeof(t));
 	log_info("%s: to=<%s>, relay=%s, delay=%.1f, attempts=%d, dsn=%s, status=%s (%s)", qid, r,
-		 relay[0] ? relay : "none", (double)delay_ms / 1000.0, attempts, o->status, status, t);
+	         relay[0] ? relay : "none", (double)delay_ms / 1000.0, attempts, o->status, status,
+	         t);
 	json_object_set_new(ev, "event", json_string("attempt"));
 	json_object_set_new(ev, "qid", json_string(qid));
 	json_object_set_new(ev, "rcpt", jstr(rcpt));
@@ -138,7 +140,7 @@ void mailog_attempt(const char *qid, const char *rcpt, const char *relay, int64_
 }
 
 void mailog_final(const char *qid, const char *sender, const char *rcpt, const char *state,
-		  const struct outcome *o, int64_t arrival_ms)
+                  const struct outcome *o, int64_t arrival_ms)
 {
 	json_t *ev = json_object();
 
@@ -169,7 +171,7 @@ void mailog_queue_op(const char *qid, const char *op, const char *detail)
 }
 
 void mailog_suppressed(const char *qid, const char *sender, const char *rcpt, const char *client,
-		       const char *why)
+                       const char *why)
 {
 	char s[SMTP_ESC_MAX], r[SMTP_ESC_MAX], c[SMTP_ESC_MAX], w[1024];
 	json_t *ev = json_object();
@@ -180,7 +182,7 @@ void mailog_suppressed(const char *qid, const char *sender, const char *rcpt, co
 	util_escape(why ? why : "", why ? strlen(why) : 0, w, sizeof(w));
 	/* Postfix's wording for a refusal before a queue id exists */
 	log_info("%s: reject: RCPT from %s: 550 5.1.1 <%s>: %s; from=<%s> to=<%s>",
-		 qid ? qid : "NOQUEUE", c, r, w, s, r);
+	         qid ? qid : "NOQUEUE", c, r, w, s, r);
 	json_object_set_new(ev, "event", json_string("suppressed"));
 	if (qid)
 		json_object_set_new(ev, "qid", json_string(qid));

@@ -24,17 +24,17 @@ int mailog_open(const char *path, char *err, size_t errlen);
 void mailog_close(void);
 
 void mailog_received(const char *qid, const char *sender, size_t size, size_t nrcpt,
-		     const char *client, const char *origin);
+                     const char *client, const char *origin);
 
 /* mailog_attempt - one line per recipient per delivery attempt. status is
  * the Postfix word: "sent", "deferred", "bounced" or "expired". */
 void mailog_attempt(const char *qid, const char *rcpt, const char *relay, int64_t delay_ms,
-		    int attempts, const struct outcome *o, const char *status);
+                    int attempts, const struct outcome *o, const char *status);
 
 /* mailog_final - the recipient reached a final state ("delivered" or
  * "failed"); JSON only (the attempt line already went to stderr) */
 void mailog_final(const char *qid, const char *sender, const char *rcpt, const char *state,
-		  const struct outcome *o, int64_t arrival_ms);
+                  const struct outcome *o, int64_t arrival_ms);
 
 /* mailog_queue_op - held / released / deleted / removed / corrupt */
 void mailog_queue_op(const char *qid, const char *op, const char *detail);
@@ -43,6 +43,6 @@ void mailog_queue_op(const char *qid, const char *op, const char *detail);
  * suppression list (event "suppressed"); qid NULL at RCPT time (logged as
  * NOQUEUE), set when `mailerd send` fails it inside a queued message */
 void mailog_suppressed(const char *qid, const char *sender, const char *rcpt, const char *client,
-		       const char *why);
+                       const char *why);
 
 #endif

@@ -25,25 +25,19 @@
 static char outcome_class_digit(enum outcome_kind kind)
 {
 	switch (kind) {
-	case OUTCOME_OK:
-		return '2';
-	case OUTCOME_TEMP:
-		return '4';
+	case OUTCOME_OK: return '2';
+	case OUTCOME_TEMP: return '4';
 	case OUTCOME_PERM:
-	default:
-		return '5';
+	default: return '5';
 	}
 }
 
 const char *outcome_kind_name(enum outcome_kind kind)
 {
 	switch (kind) {
-	case OUTCOME_OK:
-		return "ok";
-	case OUTCOME_TEMP:
-		return "temp";
-	case OUTCOME_PERM:
-		return "perm";
+	case OUTCOME_OK: return "ok";
+	case OUTCOME_TEMP: return "temp";
+	case OUTCOME_PERM: return "perm";
 	}
 	return "perm";
 }
@@ -106,27 +100,15 @@ void outcome_derive_status(enum outcome_kind kind, int code, char *status)
 			   * says it is about too many recipients) */
 			sub = "3.1";
 			break;
-		case 454: /* TLS/auth temporarily unavailable: X.7.0 security */
-			sub = "7.0";
-			break;
+		case 454: /* TLS/auth temporarily unavailable: X.7.0 security */ sub = "7.0"; break;
 		case 455: /* parameters cannot be accommodated (RFC 1869): X.5.4 */
-		case 555:
-			sub = "5.4";
-			break;
-		case 500: /* syntax error, command unrecognised: X.5.2 */
-			sub = "5.2";
-			break;
+		case 555: sub = "5.4"; break;
+		case 500: /* syntax error, command unrecognised: X.5.2 */ sub = "5.2"; break;
 		case 501: /* syntax error in parameters: X.5.4 invalid arguments */
-		case 504: /* parameter not implemented */
-			sub = "5.4";
-			break;
+		case 504: /* parameter not implemented */ sub = "5.4"; break;
 		case 502: /* command not implemented: X.5.1 invalid command */
-		case 503: /* bad sequence of commands */
-			sub = "5.1";
-			break;
-		case 551: /* user not local: X.1.6 destination mailbox moved */
-			sub = "1.6";
-			break;
+		case 503: /* bad sequence of commands */ sub = "5.1"; break;
+		case 551: /* user not local: X.1.6 destination mailbox moved */ sub = "1.6"; break;
 		case 552: /* exceeded storage allocation; in practice the size
 			   * limit: X.3.4 message too big for system */
 			sub = "3.4";
@@ -134,8 +116,7 @@ void outcome_derive_status(enum outcome_kind kind, int code, char *status)
 		case 553: /* mailbox name not allowed: X.1.3 bad address syntax */
 			sub = "1.3";
 			break;
-		default: /* 250, 550, 554 ...: nothing more is known */
-			break;
+		default: /* 250, 550, 554 ...: nothing more is known */ break;
 		}
 	}
 	snprintf(status, OUTCOME_STATUS_MAX, "%c.%s", cls, sub);
@@ -152,7 +133,7 @@ static void outcome_mark_cut(char *text, size_t size)
 }
 
 static void outcome_fill(struct outcome *o, enum outcome_kind kind, int code, const char *status,
-			 const char *remote)
+                         const char *remote)
 {
 	o->kind = kind;
 	o->code = code;
@@ -165,7 +146,7 @@ static void outcome_fill(struct outcome *o, enum outcome_kind kind, int code, co
 }
 
 void outcome_set(struct outcome *o, enum outcome_kind kind, int code, const char *status,
-		 const char *remote, const char *fmt, ...)
+                 const char *remote, const char *fmt, ...)
 {
 	va_list ap;
 	int n;

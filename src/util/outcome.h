@@ -29,8 +29,8 @@ enum outcome_kind {
 };
 
 #define OUTCOME_STATUS_MAX 16
-#define OUTCOME_TEXT_MAX 1024  /* 2 RFC 5321 reply lines; longer is cut with "..." */
-#define OUTCOME_REMOTE_MAX 320 /* host name 255 + [IPv6] + :port */
+#define OUTCOME_TEXT_MAX   1024 /* 2 RFC 5321 reply lines; longer is cut with "..." */
+#define OUTCOME_REMOTE_MAX 320  /* host name 255 + [IPv6] + :port */
 
 struct outcome {
 	enum outcome_kind kind;
@@ -43,7 +43,7 @@ struct outcome {
 /* outcome_set - fill every field; status NULL derives it from kind+code.
  * Text longer than OUTCOME_TEXT_MAX is cut and marked with "...". */
 void outcome_set(struct outcome *o, enum outcome_kind kind, int code, const char *status,
-		 const char *remote, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                 const char *remote, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* outcome_from_reply - from an SMTP reply: kind from the first digit, the
  * enhanced code taken from the start of the text when present (RFC 2034

@@ -87,8 +87,8 @@ int util_parse_duration(const char *s, int64_t *ms)
 		const char *unit;
 		uint64_t ms;
 	} units[] = {
-		{"ms", 1}, {"", 1000}, {"s", 1000}, {"m", 60000},
-		{"h", 3600000}, {"d", 86400000}, {"w", 604800000},
+	    {"ms", 1},      {"", 1000},      {"s", 1000},      {"m", 60000},
+	    {"h", 3600000}, {"d", 86400000}, {"w", 604800000},
 	};
 	uint64_t v;
 	const char *unit;
@@ -112,8 +112,8 @@ int util_parse_size(const char *s, uint64_t *bytes)
 		const char *unit;
 		uint64_t mult;
 	} units[] = {
-		{"", 1}, {"b", 1}, {"k", 1024}, {"kb", 1024}, {"m", 1048576},
-		{"mb", 1048576}, {"g", 1073741824}, {"gb", 1073741824},
+	    {"", 1},        {"b", 1},        {"k", 1024},       {"kb", 1024},
+	    {"m", 1048576}, {"mb", 1048576}, {"g", 1073741824}, {"gb", 1073741824},
 	};
 	uint64_t v;
 	const char *unit;

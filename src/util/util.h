@@ -86,8 +86,8 @@ void log_set_level(enum log_level min);
 void log_set_program(const char *name);
 void log_msg(enum log_level lvl, const char *fmt, ...) UTIL_PRINTF(2, 3);
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
 /* util_escape - copy untrusted text for a log line: control bytes and
