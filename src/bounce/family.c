@@ -146,90 +146,22 @@ static const char *const rcpt_labels[] = {
 	"undeliverable to ", "mailing list <", NULL,
 };
 
-/*
- * One pass instead of one strstr per needle: the body signatures and the
- * end markers are indexed by their first byte (counting sort, table order
- * kept inside a bucket), so a scan of the text looks only at the needles
- * that can start at each position. Built once (pthread_once: parsing runs
- * in worker threads), read only after.
- */
-#define NEEDLE_MAX 255
-_Static_assert(sizeof(end_markers) / sizeof(end_markers[0]) <= 64, "end marker mask is 64 bits");
+/* The body signatures and end markers, indexed once for one-pass scans
+ * (needles.c); pthread_once: parsing runs in worker threads. */
+#define NSIGS (sizeof(family_sigs) / sizeof(family_sigs[0]))
+#define NENDS (sizeof(end_markers) / sizeof(end_markers[0]) - 1)
+_Static_assert(NSIGS <= BOUNCE_NEEDLE_MAX && NENDS <= 64, "needle index sizes");
 
-struct needle_ix {
-	uint8_t start[257];          /* bucket of first byte b: [start[b], start[b+1]) */
-	uint8_t item[NEEDLE_MAX];    /* table index of each bucketed needle */
-	uint8_t len[NEEDLE_MAX];     /* needle length, by table index */
-	uint8_t pair[65536 / 8];     /* bit set: some needle starts with these two bytes */
-};
-
-static struct needle_ix sig_ix, end_ix;
+static const char *sig_body[NSIGS]; /* body needles by table index, else NULL */
+static struct bounce_needles sig_ix, end_ix;
 static pthread_once_t ix_once = PTHREAD_ONCE_INIT;
-
-/* ix_build - index needles[i] for the i where use[i] (NULL: all) */
-static void ix_build(struct needle_ix *ix, const char *(*get)(size_t), size_t n)
-{
-	uint8_t count[256] = {0};
-
-	for (size_t i = 0; i < n && i < NEEDLE_MAX; i++) {
-		const char *s = get(i);
-		ix->len[i] = (uint8_t)(s ? strlen(s) : 0);
-		if (s && s[0]) {
-			unsigned k = (unsigned)(unsigned char)s[0] << 8 | (unsigned char)s[1];
-			count[(unsigned char)s[0]]++;
-			ix->pair[k >> 3] |= (uint8_t)(1u << (k & 7));
-		}
-	}
-	ix->start[0] = 0;
-	for (unsigned b = 0; b < 256; b++)
-		ix->start[b + 1] = (uint8_t)(ix->start[b] + count[b]);
-	memset(count, 0, sizeof(count));
-	for (size_t i = 0; i < n && i < NEEDLE_MAX; i++) {
-		const char *s = get(i);
-		if (s && s[0]) {
-			unsigned b = (unsigned char)s[0];
-			ix->item[ix->start[b] + count[b]++] = (uint8_t)i;
-		}
-	}
-}
-
-static const char *sig_needle(size_t i)
-{
-	return family_sigs[i].where == SIG_BODY ? family_sigs[i].needle : NULL;
-}
-
-static const char *end_needle(size_t i)
-{
-	return end_markers[i];
-}
 
 static void ix_init(void)
 {
-	ix_build(&sig_ix, sig_needle, sizeof(family_sigs) / sizeof(family_sigs[0]));
-	ix_build(&end_ix, end_needle, sizeof(end_markers) / sizeof(end_markers[0]) - 1);
-}
-
-/* body_sig_first - lowest table index of a body signature found in
- * text[0..end) (a signature may run past end), or SIZE_MAX */
-static size_t body_sig_first(const char *text, const char *end)
-{
-	size_t best = SIZE_MAX;
-
-	for (const char *p = text; p < end && *p; p++) {
-		unsigned b = (unsigned char)*p;
-		unsigned k = b << 8 | (unsigned char)p[1];
-		/* one bit test rejects almost every position */
-		if (!(sig_ix.pair[k >> 3] & (1u << (k & 7))))
-			continue;
-		for (unsigned j = sig_ix.start[b]; j < sig_ix.start[b + 1]; j++) {
-			size_t i = sig_ix.item[j];
-			const char *n = family_sigs[i].needle;
-			/* the second byte first: most candidates end there */
-			if (i < best && p[1] == n[1] && strncmp(p, n, sig_ix.len[i]) == 0)
-				best = i;
-		}
-	}
-	return best;
+	for (size_t i = 0; i < NSIGS; i++)
+		sig_body[i] = family_sigs[i].where == SIG_BODY ? family_sigs[i].needle : NULL;
+	bounce_needles_build(&sig_ix, sig_body, NSIGS);
+	bounce_needles_build(&end_ix, end_markers, NENDS);
 }
 
 static bool from_daemon(const char *from)
@@ -250,9 +182,10 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 	bounce_header(doc->hdr.data, "Subject", subj, sizeof(subj));
 	/* the report part names its writer; the returned message after it
 	 * (often most of the bytes) is read only when the report does not */
-	body = body_sig_first(doc->text.data, doc->text.data + doc->rend);
+	body = bounce_needles_first(&sig_ix, sig_body, doc->text.data, doc->text.data + doc->rend);
 	if (body == SIZE_MAX)
-		body = body_sig_first(doc->text.data + doc->rend, doc->text.data + doc->text.len);
+		body = bounce_needles_first(&sig_ix, sig_body, doc->text.data + doc->rend,
+					    doc->text.data + doc->text.len);
 	for (size_t i = 0; i < sizeof(family_sigs) / sizeof(family_sigs[0]); i++) {
 		const struct family_sig *s = &family_sigs[i];
 		bool hit;
@@ -282,29 +215,12 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 /* bounce_report_end - where the report text stops */
 size_t bounce_report_end(const char *text)
 {
-	uint64_t opening = 0; /* markers the text starts with */
-
 	pthread_once(&ix_once, ix_init);
-	/* the first marker that starts a line (or follows a space), in one
-	 * pass. A marker the text opens with is not an end at all (a MIME
-	 * boundary line of a body that was not split): it is skipped
-	 * everywhere, and reading the text beats reading nothing */
-	for (const char *p = text; *p; p++) {
-		if (p != text && p[-1] != '\n' && p[-1] != ' ')
-			continue;
-		unsigned b = (unsigned char)*p;
-		for (unsigned j = end_ix.start[b]; j < end_ix.start[b + 1]; j++) {
-			size_t i = end_ix.item[j];
-			if (p[1] != end_markers[i][1] ||
-			    strncmp(p, end_markers[i], end_ix.len[i]) != 0)
-				continue;
-			if (p == text)
-				opening |= (uint64_t)1 << i;
-			else if (!(opening & (uint64_t)1 << i))
-				return (size_t)(p - text);
-		}
-	}
-	return strlen(text);
+	/* the first marker that starts a line (or follows a space); one the
+	 * text opens with is not an end at all (a MIME boundary line of a
+	 * body that was not split) and is skipped everywhere: reading the
+	 * text beats reading nothing */
+	return bounce_needles_line_end(&end_ix, end_markers, text);
 }
 
 /* How a line names a recipient: RCPT_WEAK for a header-like "To:" line

@@ -6,6 +6,8 @@
 #ifndef MAILERD_BOUNCE_INTERNAL_H
 #define MAILERD_BOUNCE_INTERNAL_H
 
+#include <stdint.h>
+
 #include "bounce/bounce.h"
 #include "util/util.h"
 
@@ -48,6 +50,25 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent,
 /* bounce_report_end - offset where the report text stops and the returned
  * message begins */
 size_t bounce_report_end(const char *text);
+/* needles.c: a fixed set of needles found in one pass over a text */
+#define BOUNCE_NEEDLE_MAX 255
+struct bounce_needles {
+	uint8_t start[257];                /* needles starting with byte b: [start[b], start[b+1]) */
+	uint8_t item[BOUNCE_NEEDLE_MAX];   /* table index of each grouped needle */
+	uint8_t len[BOUNCE_NEEDLE_MAX];    /* needle length, by table index */
+	uint8_t pair[65536 / 8];           /* bit k: some needle starts with the two bytes k */
+};
+/* bounce_needles_build - index needles[0..n) (NULL entries are skipped) */
+void bounce_needles_build(struct bounce_needles *ix, const char *const *needles, size_t n);
+/* bounce_needles_first - lowest index of a needle occurring in
+ * text[0..end) (a match may run past end), or SIZE_MAX */
+size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *needles,
+			    const char *text, const char *end);
+/* bounce_needles_line_end - offset of the first needle at a line start
+ * or after a space, skipping (everywhere) the needles the text opens
+ * with; strlen(text) when none (at most 64 needles) */
+size_t bounce_needles_line_end(const struct bounce_needles *ix, const char *const *needles,
+			       const char *text);
 /* ses.c: Amazon SES JSON event notifications */
 size_t bounce_ses_parse(const struct bounce_doc *doc, struct bounce_result *res);
 /* arf.c: Microsoft JMRP complaints (returned message marked with

@@ -133,6 +133,30 @@ static void dump_fields(const char *h, size_t hlen, struct buf *out)
 			i += l + 1;
 			continue;
 		}
+		/* the common field: one line, plain ASCII, no tab; copied
+		 * whole without the scratch buffer */
+		size_t nl = i + l;
+		if (nl + 1 >= hlen || (h[nl + 1] != ' ' && h[nl + 1] != '\t')) {
+			const char *vs = h + vstart, *ve = h + nl;
+			bool plain = true;
+			for (const char *q = vs; q < ve && plain; q++)
+				if ((unsigned char)*q >= 0x80 || *q == '\t' || *q == '\0' ||
+				    (q[0] == '=' && q + 1 < ve && q[1] == '?'))
+					plain = false;
+			if (plain) {
+				while (vs < ve && *vs == ' ')
+					vs++;
+				while (ve > vs && ve[-1] == ' ')
+					ve--;
+				buf_reserve(out, (size_t)(colon - (h + i)) + 3 + (size_t)(ve - vs));
+				buf_append(out, h + i, (size_t)(colon - (h + i)));
+				buf_append(out, ": ", 2);
+				buf_append(out, vs, (size_t)(ve - vs));
+				buf_append(out, "\n", 1);
+				i = nl + 1;
+				continue;
+			}
+		}
 		buf_append(out, h + i, (size_t)(colon - (h + i)));
 		buf_puts(out, ": ");
 		/* value with its continuation lines */
@@ -441,25 +465,34 @@ static bool multipart(struct lite *L, const struct ctype *ct, const char *b, siz
 	if (depth == 0 && strcmp(ct->type, "multipart") == 0 && strcmp(ct->sub, "report") == 0)
 		L->doc->report = true;
 	while (i < blen) {
+		/* jump to the next occurrence of the boundary itself (one
+		 * fast search, not one per line: the returned message is
+		 * often most of the body); it counts when "--" opens its
+		 * line just before it */
+		const char *m = memmem(b + i, blen - i, ct->boundary, bl);
+		if (!m)
+			break;
+		size_t at = (size_t)(m - b);
+		if (at < i + 2 || m[-1] != '-' || m[-2] != '-' || (at > 2 && m[-3] != '\n')) {
+			i = at + 1;
+			continue;
+		}
+		i = at - 2;
 		const char *e = memchr(b + i, '\n', blen - i);
 		size_t l = e ? (size_t)(e - (b + i)) : blen - i;
-
-		if (l >= bl + 2 && b[i] == '-' && b[i + 1] == '-' &&
-		    memcmp(b + i + 2, ct->boundary, bl) == 0) {
-			const char *rest = b + i + 2 + bl;
-			bool close = l >= bl + 4 && rest[0] == '-' && rest[1] == '-';
-			if (in && np < 256) {
-				/* the line break before a delimiter belongs to it */
-				size_t end = i > start ? i - 1 : start;
-				parts[np] = b + start;
-				plen[np++] = end - start;
-			}
-			found = true;
-			in = !close;
-			start = i + l + 1;
-			if (close)
-				break;
+		const char *rest = b + i + 2 + bl;
+		bool close = l >= bl + 4 && rest[0] == '-' && rest[1] == '-';
+		if (in && np < 256) {
+			/* the line break before a delimiter belongs to it */
+			size_t end = i > start ? i - 1 : start;
+			parts[np] = b + start;
+			plen[np++] = end - start;
 		}
+		found = true;
+		in = !close;
+		start = i + l + 1;
+		if (close)
+			break;
 		i += l + 1;
 	}
 	if (!found)

@@ -11,6 +11,8 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "deliver/deliver.h"
+#include "smtp/smtp.h"
 #include "util/util.h"
 
 static const char usage_text[] =
@@ -94,6 +96,35 @@ int cli_main(int argc, char **argv)
 	return r;
 }
 
+/* cli_check_parts - settings whose syntax a part owns (relay_networks,
+ * local_domains, transport_map): checked here so every command, and
+ * check-config above all, refuses what `serve` would refuse */
+static int cli_check_parts(const struct config *cfg, char *err, size_t errlen)
+{
+	char msg[400];
+	struct smtp_relay *relay = smtp_relay_new(cfg->relay_networks, cfg->local_domains, msg,
+	                                          sizeof(msg));
+
+	if (relay == NULL) {
+		/* the relay parser names relay_networks or local_domains itself
+		 * when it can; make sure a setting name comes first */
+		if (strncmp(msg, "relay_networks", 14) == 0 || strncmp(msg, "local_domains", 13) == 0)
+			snprintf(err, errlen, "%s", msg);
+		else
+			snprintf(err, errlen, "relay_networks: %s", msg);
+		return -1;
+	}
+	smtp_relay_free(relay);
+	if (deliver_transport_check(cfg->transport_map, msg, sizeof(msg)) < 0) {
+		if (strncmp(msg, "transport_map", 13) == 0)
+			snprintf(err, errlen, "%s", msg);
+		else
+			snprintf(err, errlen, "transport_map: %s", msg);
+		return -1;
+	}
+	return 0;
+}
+
 struct config *cli_load_config(int argc, char **argv, const char *flags_with_value,
                                const char *flags_plain, cli_flag_fn other_fn, void *arg,
                                int *optind_out)
@@ -151,8 +182,17 @@ struct config *cli_load_config(int argc, char **argv, const char *flags_with_val
 			goto fail;
 		}
 	}
-	if (config_check(cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", file ? file : "(settings)", err);
+	if (config_check(cfg, err, sizeof(err)) < 0 || cli_check_parts(cfg, err, sizeof(err)) < 0) {
+		/* Every check message starts with the setting's name: say where
+		 * that setting was given. */
+		char key[64], where[600];
+		size_t n = strcspn(err, ": ");
+		util_strlcpy(key, err, n + 1 < sizeof(key) ? n + 1 : sizeof(key));
+		config_where(cfg, key, where, sizeof(where));
+		if (strcmp(where, "default") == 0)
+			fprintf(stderr, "%s: %s\n", file ? file : "settings", err);
+		else
+			fprintf(stderr, "%s: %s\n", where, err);
 		goto fail;
 	}
 	free(overrides);

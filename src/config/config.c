@@ -7,6 +7,7 @@
  * 'listn'") so an operator can fix them without guessing; nothing starts
  * with a config that failed to parse.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,14 @@
 
 #include "config/settings.h"
 #include "util/util.h"
+
+/* Where each setting came from: one entry per row of the settings table. */
+#define ORIGIN_MAX 128
+struct config_origin {
+	char *file;                /* the config file, when one was read */
+	unsigned line[ORIGIN_MAX]; /* 0 = default; UINT_MAX = -o */
+};
+#define ORIGIN_OVERRIDE 0xffffffffu
 
 static const struct setting *find_setting(const char *key)
 {
@@ -105,6 +114,8 @@ static int apply(struct config *cfg, const struct setting *s, const char *value,
 struct config *config_new(void)
 {
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+	cfg->origin = xcalloc(1, sizeof(*cfg->origin));
 	char err[256];
 
 	for (const struct setting *s = config_settings; s->name; s++)
@@ -128,6 +139,9 @@ void config_free(struct config *cfg)
 	for (const struct setting *s = config_settings; s->name; s++)
 		if (s->type == SET_STR)
 			free(*(char **)((char *)cfg + s->offset));
+	if (cfg->origin)
+		free(cfg->origin->file);
+	free(cfg->origin);
 	free(cfg);
 }
 
@@ -140,6 +154,53 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		return -1;
 	}
 	return apply(cfg, s, value, err, errlen);
+}
+
+/* note_origin - remember where key was set */
+static void note_origin(struct config *cfg, const char *key, unsigned line)
+{
+	const struct setting *s = find_setting(key);
+	size_t i;
+
+	if (s == NULL || cfg->origin == NULL)
+		return;
+	i = (size_t)(s - config_settings);
+	if (i < ORIGIN_MAX)
+		cfg->origin->line[i] = line;
+}
+
+const char *config_where(const struct config *cfg, const char *key, char *buf, size_t size)
+{
+	const struct setting *s = find_setting(key);
+	size_t i = s ? (size_t)(s - config_settings) : ORIGIN_MAX;
+	unsigned line = (cfg->origin && i < ORIGIN_MAX) ? cfg->origin->line[i] : 0;
+
+	if (line == ORIGIN_OVERRIDE)
+		snprintf(buf, size, "-o %s", key);
+	else if (line > 0 && cfg->origin->file)
+		snprintf(buf, size, "%s:%u", cfg->origin->file, line);
+	else
+		snprintf(buf, size, "default");
+	return buf;
+}
+
+/* strip_value - a value may be "quoted" and may be followed by a comment
+ * (white space, then '#'): `queue_lifetime = 5d   # five days` */
+static char *strip_value(char *v)
+{
+	for (char *p = v; *p; p++) {
+		if (*p == '#' && p > v && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	v = util_trim(v);
+	size_t n = strlen(v);
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		v[n - 1] = '\0';
+		v++;
+	}
+	return v;
 }
 
 int config_set_option(struct config *cfg, const char *kv, char *err, size_t errlen)
@@ -157,6 +218,8 @@ int config_set_option(struct config *cfg, const char *kv, char *err, size_t errl
 	key[eq - kv] = '\0';
 	value = xstrdup(eq + 1);
 	r = config_set(cfg, util_trim(key), util_trim(value), err, errlen);
+	if (r == 0)
+		note_origin(cfg, key, ORIGIN_OVERRIDE);
 	free(value);
 	return r;
 }
@@ -195,14 +258,19 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 		}
 		*eq = '\0';
 		key = util_trim(p);
-		value = util_trim(eq + 1);
+		value = strip_value(eq + 1);
 		if (config_set(cfg, key, value, msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
 			r = -1;
 			break;
 		}
+		note_origin(cfg, key, lineno);
 	}
 	free(line);
+	if (cfg->origin) {
+		free(cfg->origin->file);
+		cfg->origin->file = xstrdup(path);
+	}
 	if (r == 0 && ferror(f)) {
 		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
 		r = -1;
@@ -302,12 +370,118 @@ static int check_signing(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* check_port - a decimal TCP port 1..65535 (0 allowed when zero_ok: "any
+ * free port", used by tests) */
+static bool check_port(const char *p, bool zero_ok)
+{
+	unsigned long v;
+	char *end;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	errno = 0;
+	v = strtoul(p, &end, 10);
+	return errno == 0 && *end == '\0' && v <= 65535 && (v > 0 || zero_ok);
+}
+
+/* check_hostport - "host:port" or "[v6]:port"; the host part must be an
+ * IP address when numeric_host (resolvers) */
+static int check_hostport(const char *item, bool numeric_host, bool port_optional)
+{
+	char host[300];
+	const char *port = NULL;
+	unsigned char addr[16];
+
+	if (item[0] == '[') {
+		const char *close = strchr(item, ']');
+		if (close == NULL || (size_t)(close - item - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, item + 1, (size_t)(close - item - 1));
+		host[close - item - 1] = '\0';
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return -1;
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			return -1;
+	} else {
+		const char *colon = strrchr(item, ':');
+		size_t n = colon ? (size_t)(colon - item) : strlen(item);
+		if (n == 0 || n >= sizeof(host) || (colon && strchr(item, ':') != colon))
+			return -1;
+		memcpy(host, item, n);
+		host[n] = '\0';
+		port = colon ? colon + 1 : NULL;
+		if (numeric_host && inet_pton(AF_INET, host, addr) != 1)
+			return -1;
+		if (!numeric_host && strspn(host, "abcdefghijklmnopqrstuvwxyz"
+		                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*") != n)
+			return -1;
+	}
+	if (port == NULL)
+		return port_optional ? 0 : -1;
+	return check_port(port, !numeric_host) ? 0 : -1;
+}
+
+static int check_listen_item(const char *item, void *arg)
+{
+	(void)arg;
+	return check_hostport(item, false, false);
+}
+
+static int check_resolver_item(const char *item, void *arg)
+{
+	(void)arg;
+	return check_hostport(item, true, true);
+}
+
+/* config_hostname_valid - RFC 1035 section 2.3.1 letters, digits and
+ * hyphens in labels of 1..63, at most 253 in all */
+static bool config_hostname_valid(const char *h)
+{
+	size_t n = strlen(h), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (c == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		          (c == '-' && label > 0);
+		if (!ok || ++label > 63)
+			return false;
+	}
+	return label > 0 && h[n - 1] != '-';
+}
+
 int config_check(const struct config *cfg, char *err, size_t errlen)
 {
 	int64_t warnings[16];
 
+	if (!config_hostname_valid(cfg->myhostname)) {
+		snprintf(err, errlen, "myhostname: '%s' is not a valid host name", cfg->myhostname);
+		return -1;
+	}
+	if (config_each_item(cfg->listen, check_listen_item, NULL) != 0 || cfg->listen[0] == '\0') {
+		snprintf(err, errlen,
+		         "listen: expected host:port items (port 1-65535, [v6]:port for IPv6), "
+		         "got '%s'",
+		         cfg->listen);
+		return -1;
+	}
+	if (config_each_item(cfg->dns_servers, check_resolver_item, NULL) != 0) {
+		snprintf(err, errlen, "dns_servers: expected ip[:port] items, got '%s'",
+		         cfg->dns_servers);
+		return -1;
+	}
+
 	if (cfg->min_backoff_ms > cfg->max_backoff_ms) {
-		snprintf(err, errlen, "min_backoff must not exceed max_backoff");
+		snprintf(err, errlen, "min_backoff: must not exceed max_backoff");
 		return -1;
 	}
 	if (config_delay_warnings(cfg, warnings, 16) < 0) {
@@ -377,7 +551,12 @@ void config_help(void *stream)
 {
 	FILE *f = stream;
 
-	for (const struct setting *s = config_settings; s->name; s++)
-		fprintf(f, "  %-24s %s (default: %s)\n", s->name, s->help,
-		        s->def[0] ? s->def : "none");
+	for (const struct setting *s = config_settings; s->name; s++) {
+		/* A help text that explains its own default says it once. */
+		if (strstr(s->help, "(default:"))
+			fprintf(f, "  %-24s %s\n", s->name, s->help);
+		else
+			fprintf(f, "  %-24s %s (default: %s)\n", s->name, s->help,
+			        s->def[0] ? s->def : "none");
+	}
 }

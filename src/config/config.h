@@ -62,6 +62,10 @@ struct config {
 
 	char *log_level; /* debug, info, warn, error */
 
+	/* Where each setting was last set (config.c keeps it; read it with
+	 * config_where), so late checks can still name FILE:LINE. */
+	struct config_origin *origin;
+
 	/* suppression (src/suppress): policy and the daemon's cache */
 	bool suppress_hard_bounce;     /* a hard bounce suppresses at once */
 	uint64_t soft_bounce_limit;    /* soft bounces that suppress ... */
@@ -89,6 +93,10 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
 /* config_set_option - "key=value" as one string */
 int config_set_option(struct config *cfg, const char *kv, char *err, size_t errlen);
+
+/* config_where - where key got its value: "FILE:LINE", "-o key" or
+ * "default"; written to buf, which is returned */
+const char *config_where(const struct config *cfg, const char *key, char *buf, size_t size);
 
 /* config_check - cross-setting checks after everything is loaded
  * (e.g. min_backoff <= max_backoff, delay_warning list syntax) */

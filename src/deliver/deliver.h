@@ -76,6 +76,11 @@ void deliver_free(struct deliver *d);
 int deliver_start(struct deliver *d, const struct deliver_request *req, deliver_done_fn done,
                   void *arg);
 
+/* deliver_transport_check - is spec a valid transport_map value? For
+ * configuration checks before anything starts; -1 with err naming the
+ * entry. */
+int deliver_transport_check(const char *spec, char *err, size_t errlen);
+
 /* deliver_active - transactions in progress (for shutdown and tests) */
 size_t deliver_active(const struct deliver *d);
 

@@ -249,3 +249,14 @@ const struct deliver_route *deliver_transport_find(const struct deliver_transpor
 	}
 	return best != NULL ? best : star;
 }
+
+int deliver_transport_check(const char *spec, char *err, size_t errlen)
+{
+	struct deliver_transport t;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	r = deliver_transport_parse(spec, 25, &t, err, errlen);
+	deliver_transport_clear(&t);
+	return r;
+}

@@ -158,13 +158,47 @@ static void test_file_good(void **state)
 	config_free(cfg);
 }
 
+static void test_values_quoted_and_commented(void **state)
+{
+	struct config *cfg = config_new();
+	char err[600], where[600];
+	char *path = write_file("myhostname = \"mail.example.org\"  # quoted\n"
+	                        "\n"
+	                        "queue_lifetime = 5d\t# five days\n"
+	                        "listen = 127.0.0.1:2525, [::1]:2525\n"
+	                        "dns_servers = 127.0.0.1:5353, [::1]:53\n");
+
+	(void)state;
+	assert_int_equal(config_load_file(cfg, path, err, sizeof(err)), 0);
+	assert_string_equal(cfg->myhostname, "mail.example.org");
+	assert_int_equal(cfg->queue_lifetime_ms, 5LL * 86400000);
+	assert_int_equal(config_check(cfg, err, sizeof(err)), 0);
+	/* where each setting came from, for late error messages */
+	char want[600];
+	snprintf(want, sizeof(want), "%s:3", path);
+	assert_string_equal(config_where(cfg, "queue_lifetime", where, sizeof(where)), want);
+	assert_string_equal(config_where(cfg, "smtp_port", where, sizeof(where)), "default");
+	assert_int_equal(config_set_option(cfg, "smtp_port=2626", err, sizeof(err)), 0);
+	assert_string_equal(config_where(cfg, "smtp_port", where, sizeof(where)), "-o smtp_port");
+	unlink(path);
+	free(path);
+	config_free(cfg);
+}
+
 static void test_check_cross_settings(void **state)
 {
 	static const struct {
 		const char *kv;
 		const char *want;
 	} cases[] = {
-		{"min_backoff=2h", "min_backoff must not exceed max_backoff"},
+		{"min_backoff=2h", "min_backoff: must not exceed max_backoff"},
+		{"listen=127.0.0.1:99999", "listen: expected host:port"},
+		{"listen=nonsense", "listen: expected host:port"},
+		{"listen=127.0.0.1:-1", "listen: expected host:port"},
+		{"dns_servers=nope", "dns_servers: expected ip[:port]"},
+		{"dns_servers=127.0.0.1:70000", "dns_servers: expected ip[:port]"},
+		{"myhostname=bad..host", "myhostname: 'bad..host' is not a valid host name"},
+		{"myhostname=bad host", "myhostname"},
 		{"delay_warning=4h,1h", "ascending"},
 		{"bare_line_ending=fix", "reject or normalize"},
 		{"state_db=mysql://x", "sqlite:PATH"},
@@ -190,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_values_land_in_fields),
 		cmocka_unit_test(test_file_errors_name_line),
 		cmocka_unit_test(test_file_good),
+		cmocka_unit_test(test_values_quoted_and_commented),
 		cmocka_unit_test(test_check_cross_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
