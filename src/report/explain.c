@@ -87,6 +87,13 @@ static const struct reason_text reason_texts[REPORT_REASON_COUNT] = {
         {"other", "delivery failed",
          "The receiving server refused the message; its words are quoted above.",
          "If the reason is not clear, forward this report to your mail administrator."},
+    [REPORT_REASON_SUPPRESSED] =
+        {"suppressed", "address on the suppression list",
+         "This server did not try to deliver the message: earlier mail to this address "
+         "bounced for good or its owner complained, so the address is on this server's "
+         "suppression list (since when and why is quoted above).",
+         "Remove the address from your list. If you know it works again, ask your mail "
+         "administrator to lift the suppression."},
 };
 
 const char *report_reason_name(enum report_reason r)
@@ -177,6 +184,11 @@ enum report_reason report_classify(const struct outcome *o)
 	int subj = 0, det = 0;
 	bool have = status_parts(o->status, &subj, &det);
 	bool given = have;
+
+	/* Our own suppression list refused it before any server was asked
+	 * (src/suppress): not the receiving server's verdict. */
+	if (o->remote[0] == '\0' && strstr(t, "recipient suppressed since") != NULL)
+		return REPORT_REASON_SUPPRESSED;
 
 	/* A status derived from the reply code alone (outcome.h) says less
 	 * than the words: 552 without a code is "5.3.4" but often means a

@@ -192,6 +192,10 @@ static void test_classify_table(void **state)
 	     "mailboxfull"},
 	    {0, "4.4.7", "delivery time expired (queue_lifetime); last error: none", "expired"},
 	    {554, NULL, "Transaction failed", "other"},
+	    /* our own suppression list, not the receiving server */
+	    {0, "5.1.1",
+	     "<b@y>: recipient suppressed since 2026-12-03 (hard bounce: userunknown 5.1.1)",
+	     "suppressed"},
 	};
 
 	(void)state;
