@@ -165,8 +165,8 @@ fi
 # Every libFuzzer target (clang, ASan+UBSan) for a short run on its seed
 # corpus; tests/fuzz/run.sh with a longer time is the real fuzzing.
 if [ "${MAILERD_SKIP_FUZZ:-0}" != 1 ]; then
-	step "fuzz (${MAILERD_FUZZ_SECONDS:-30} s per target)" timeout -k 10 900 \
-		bash tests/fuzz/run.sh "${MAILERD_FUZZ_SECONDS:-30}"
+	step "fuzz (${MAILERD_FUZZ_SECONDS:-60} s per target)" timeout -k 10 900 \
+		bash tests/fuzz/run.sh "${MAILERD_FUZZ_SECONDS:-60}"
 fi
 
 [ $BUILD_OK = 1 ] && step "e2e (build/mailerd)" run_e2e build/mailerd

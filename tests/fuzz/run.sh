@@ -22,10 +22,10 @@ for t in "${targets[@]}"; do
 	name=${t#fuzz_}
 	work=$(mktemp -d)
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
-	if "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 -timeout=10 \
+	if "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix=build-fuzz/crashes/"$t"- "$work" >"build-fuzz/$t.log" 2>&1; then
-		runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "build-fuzz/$t.log" | awk '{print $2}')
-		[ -n "$runs" ] || runs=$(grep -oE '#[0-9]+' "build-fuzz/$t.log" | tail -1 | tr -d '#')
+		runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "build-fuzz/$t.log" |
+			awk '{print $2}' || true)
 		echo "fuzz $t: ok (${runs:-?} runs in ${secs}s)"
 	else
 		echo "fuzz $t: FAILED (see build-fuzz/$t.log and build-fuzz/crashes/)"
