@@ -58,12 +58,26 @@ struct bounce_needles {
 	uint8_t len[BOUNCE_NEEDLE_MAX];    /* needle length, by table index */
 	uint8_t pair[65536 / 8];           /* bit k: some needle starts with the two bytes k */
 };
+/* bounce_prefix_at - text p starts with w[0..n), bytes before `from`
+ * already known equal; inline, as the scans call it at most positions.
+ * A NUL in p differs from every byte of w, so p may end early. */
+static inline bool bounce_prefix_at(const char *p, const char *w, size_t n, size_t from)
+{
+	for (size_t i = from; i < n; i++)
+		if (p[i] != w[i])
+			return false;
+	return true;
+}
 /* bounce_needles_build - index needles[0..n) (NULL entries are skipped) */
 void bounce_needles_build(struct bounce_needles *ix, const char *const *needles, size_t n);
 /* bounce_needles_first - lowest index of a needle occurring in
  * text[0..end) (a match may run past end), or SIZE_MAX */
 size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *needles,
 			    const char *text, const char *end);
+/* bounce_needles_earliest - index of the needle found first in text
+ * (earliest position; the lowest index there), SIZE_MAX when none */
+size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *const *needles,
+			       const char *text);
 /* bounce_needles_line_end - offset of the first needle at a line start
  * or after a space, skipping (everywhere) the needles the text opens
  * with; strlen(text) when none (at most 64 needles) */

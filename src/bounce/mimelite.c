@@ -69,6 +69,33 @@ static bool header_end(const char *p, size_t len, size_t *body)
 	return true;
 }
 
+/* header_prefix - length of the leading run of well-formed header lines
+ * in p[0..len) (each a "name:" line or its continuation), ending after
+ * the last newline of the run */
+static size_t header_prefix(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		size_t l = nl ? (size_t)(nl - (p + i)) : len - i;
+
+		if (l == 0 || !nl)
+			break;
+		if (p[i] != ' ' && p[i] != '\t') {
+			size_t k = i;
+			while (k < i + l && p[k] != ':' && p[k] > ' ' && p[k] < 127)
+				k++;
+			if (k == i || k >= i + l || p[k] != ':')
+				break;
+		} else if (i == 0) {
+			break;
+		}
+		i += l + 1;
+	}
+	return i;
+}
+
 /* field_raw - unfolded raw value of the first field `name` in the header
  * h[0..hlen): leading white space dropped, line breaks removed (RFC 5322
  * 2.2.3), tabs made spaces, trailing white space trimmed. */
@@ -86,8 +113,12 @@ static bool field_raw(const char *h, size_t hlen, const char *name, struct buf *
 			while (v < i + l && (h[v] == ' ' || h[v] == '\t'))
 				v++;
 			for (;;) {
-				for (; v < i + l; v++)
-					buf_putc(out, h[v] == '\t' ? ' ' : h[v]);
+				/* the line at once, then its tabs made spaces */
+				size_t at = out->len;
+				buf_append(out, h + v, i + l - v);
+				for (size_t t = at; t < out->len; t++)
+					if (out->data[t] == '\t')
+						out->data[t] = ' ';
 				i += l + 1;
 				if (i >= hlen || (h[i] != ' ' && h[i] != '\t'))
 					break;
@@ -380,6 +411,16 @@ static _Thread_local struct conv_slot {
 	GIConv cd;
 } conv_cache[CONV_SLOTS];
 
+/* Names that neither iconv nor GMime's table map to an iconv charset
+ * (RFC 2152 UTF-7 under its old IANA name, which Exchange writes) */
+static const struct {
+	const char *name, *iconv;
+} charset_aliases[] = {
+	{"unicode-1-1-utf-7", "UTF-7"},
+	{"unicode-2-0-utf-7", "UTF-7"},
+	{NULL, NULL},
+};
+
 /* convert - s[0..len) from charset cs to UTF-8 (RFC 2046 4.1.2) into out,
  * CR dropped; false when iconv does not know cs or the bytes are not in
  * it (GMime's own decoder is then the judge) */
@@ -395,6 +436,9 @@ static bool convert(const char *cs, const char *s, size_t len, struct buf *out)
 			/* GMime knows the aliases iconv lacks
 			 * ("unicode-1-1-utf-7" is UTF-7) */
 			GIConv cd = g_iconv_open("UTF-8", g_mime_charset_iconv_name(cs));
+			for (size_t a = 0; cd == (GIConv)-1 && charset_aliases[a].name; a++)
+				if (strcmp(cs, charset_aliases[a].name) == 0)
+					cd = g_iconv_open("UTF-8", charset_aliases[a].iconv);
 			if (cd == (GIConv)-1)
 				return false;
 			slot = &conv_cache[i];
@@ -543,9 +587,13 @@ static bool entity(struct lite *L, const char *p, size_t len, int depth, int nes
 		     strcasecmp(L->tmp.data, "quoted-printable") == 0))
 			return false;
 		/* the returned message: its header is what the report
-		 * quotes of the original (RFC 3464 2.1, third part) */
+		 * quotes of the original (RFC 3464 2.1, third part). A
+		 * part that is not a header block at all ("[original
+		 * message goes here]") gives the fields before its first
+		 * line that is not one, as GMime's parser does, instead of
+		 * sending the whole message through that parser. */
 		if (!header_end(b, blen, &moff))
-			return false;
+			moff = header_prefix(b, blen);
 		if (doc->orig.len == 0)
 			dump_fields(b, moff, &doc->orig);
 		return true;

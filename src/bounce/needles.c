@@ -55,8 +55,9 @@ static size_t match(const struct bounce_needles *ix, const char *const *needles,
 		return below;
 	for (unsigned j = ix->start[b]; j < ix->start[b + 1]; j++) {
 		size_t i = ix->item[j];
-		/* strncmp stops at the text's NUL; a needle may run past end */
-		if (i < below && strncmp(p, needles[i], ix->len[i]) == 0)
+		/* the pair bit is shared by needles with other second bytes:
+		 * compare from byte 1 (stops at the text's NUL) */
+		if (i < below && bounce_prefix_at(p, needles[i], ix->len[i], 1))
 			below = i;
 	}
 	return below;
@@ -70,6 +71,18 @@ size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *
 	for (const char *p = text; p < end && *p; p++)
 		best = match(ix, needles, p, best);
 	return best;
+}
+
+size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *const *needles,
+			       const char *text)
+{
+	/* the first position wins; at one position, the lowest index */
+	for (const char *p = text; *p; p++) {
+		size_t i = match(ix, needles, p, SIZE_MAX);
+		if (i != SIZE_MAX)
+			return i;
+	}
+	return SIZE_MAX;
 }
 
 size_t bounce_needles_line_end(const struct bounce_needles *ix, const char *const *needles,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bounce/internal.h"
 #include "bounce/phrases.h"
 
 const struct bounce_phrase bounce_phrases[] = {
@@ -32,6 +33,13 @@ const struct bounce_phrase bounce_phrases[] = {
 	 * the first cause offered is the address, above "blacklisted" */
 	{"hostunknown", "account or domain may not exist"},
 	{"expired", "message expired"},
+	/* Orange and La Poste (France) end each refusal with their own
+	 * numbered code ("OFR_506 [506]", "LPN000_630"), which says more
+	 * than the bilingual words ("Mail rejete", "spam" in a host block) */
+	{"spamdetected", "ofr_506"},
+	{"systemerror", "ofr005_505"},
+	{"blocked", "ofr006_102"},
+	{"policyviolation", "lpn000_630"},
 	/* contenterror */
 	{"contenterror", "duplicate header"},
 	/* mailererror */
@@ -225,6 +233,13 @@ const struct bounce_phrase bounce_phrases[] = {
 	{"rejected", "unroutable sender"},
 	{"rejected", "purported responsible address"},
 	{"rejected", "not a member of this mailing list"}, /* the sender is refused */
+	/* Sendmail's access-map refusal "550 5.7.1 <addr>... Access denied"
+	 * (the address is blanked before matching) and Postfix's
+	 * "Delivery not authorized": the sender lacks the standing the
+	 * site requires. Below the words naming the sender as the refused
+	 * part ("sender was rejected"), above the address ones */
+	{"securityerror", ">... access denied"},
+	{"securityerror", "delivery not authorized"},
 	/* filtered */
 	{"filtered", "refused by recipient"},
 	{"filtered", "rejected by recipient"},
@@ -487,8 +502,10 @@ long bounce_phrase_find(const char *text, size_t lo, size_t hi)
 			size_t i = bucket_items[j];
 			if (i < lo || i >= hi || (best >= 0 && (long)i >= best))
 				continue;
-			/* strncmp stops at the text's NUL, memcmp would not */
-			if (strncmp(p, bounce_phrases[i].phrase, phrase_len[i]) == 0)
+			/* the key matched the first two bytes; the rest is
+			 * compared inline (stops at the text's NUL, which
+			 * differs from any phrase byte) */
+			if (bounce_prefix_at(p, bounce_phrases[i].phrase, phrase_len[i], 2))
 				best = (long)i;
 		}
 		if (best == (long)lo)

@@ -18,8 +18,11 @@
  * feedback, vacation and delivered are not failures at all.
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bounce/internal.h"
 #include "bounce/phrases.h"
@@ -143,67 +146,116 @@ static const char *phrase_reason(const char *text, const char **which, bool weak
  * 3.3: RCPT refusals are about the address, MAIL about the sender, DATA
  * about the content). Matched on a lower-cased, whitespace-folded copy;
  * the earliest match in the text wins. */
-static const struct {
-	const char *words, *cmd;
-} command_words[] = {
-	{"in reply to end of data", "DATA"}, {"in reply to data", "DATA"},
-	{"in reply to rcpt", "RCPT"},        {"in reply to mail", "MAIL"},
-	{"in reply to helo", "HELO"},        {"in reply to ehlo", "HELO"},
-	{"after end of data", "DATA"},       {"after data", "DATA"},
-	{"after rcpt", "RCPT"},              {"after pipelined rcpt", "RCPT"},
-	{"after mail", "MAIL"},              {"after pipelined mail", "MAIL"},
-	{"after helo", "HELO"},              {"after ehlo", "HELO"},
-	{"[rcpt_to]", "RCPT"},               {"[mail_from]", "MAIL"},
-	{">>> rcpt to", "RCPT"},             {">>> mail from", "MAIL"},
-	{"smtp:rcpt", "RCPT"},               {"smtp:mail", "MAIL"},
-	{"progress was rcpt", "RCPT"},       {"progress was mail", "MAIL"},
-	{"does not like recipient", "RCPT"}, {"did not like our rcpt", "RCPT"},
-	{"did not like our mail", "MAIL"},   {"did not like our data", "DATA"},
-	{">>> data", "DATA"},                {"data command", "DATA"},
-	{"after initial connection", "CONN"}, {"refused to talk to me", "CONN"},
+static const char *const command_words[] = {
+	"in reply to end of data",
+	"in reply to data",
+	"in reply to rcpt",
+	"in reply to mail",
+	"in reply to helo",
+	"in reply to ehlo",
+	"after end of data",
+	"after data",
+	"after rcpt",
+	"after pipelined rcpt",
+	"after mail",
+	"after pipelined mail",
+	"after helo",
+	"after ehlo",
+	"[rcpt_to]",
+	"[mail_from]",
+	">>> rcpt to",
+	">>> mail from",
+	"smtp:rcpt",
+	"smtp:mail",
+	"progress was rcpt",
+	"progress was mail",
+	"does not like recipient",
+	"did not like our rcpt",
+	"did not like our mail",
+	"did not like our data",
+	">>> data",
+	"data command",
+	"after initial connection",
+	"refused to talk to me",
 };
+/* the command each entry of command_words names, in the same order */
+static const char *const command_names[] = {
+	"DATA", "DATA", "RCPT", "MAIL", "HELO", "HELO", "DATA", "DATA", "RCPT", "RCPT",
+	"MAIL", "MAIL", "HELO", "HELO", "RCPT", "MAIL", "RCPT", "MAIL", "RCPT", "MAIL",
+	"RCPT", "MAIL", "RCPT", "RCPT", "MAIL", "DATA", "DATA", "DATA", "CONN", "CONN",
+};
+_Static_assert(sizeof(command_names) == sizeof(command_words), "one command per word");
+#define NCOMMAND (sizeof(command_words) / sizeof(command_words[0]))
 
-/* command_of - the SMTP command a quoted reply answered, from the MTA's
- * own wording ("in reply to RCPT TO command", "after end of data") */
-static void command_of(const char *diag, char *out, size_t size)
+/* One pass finds the earliest command word (needles.c) instead of a
+ * strstr per word: this runs for every record and every window of the
+ * report around its address. Built once; read-only after. */
+static struct bounce_needles command_ix;
+static pthread_once_t command_once = PTHREAD_ONCE_INIT;
+
+static void command_ix_init(void)
 {
-	char *f = xstrdup(diag);
-	const char *best = NULL;
-	size_t bi = 0;
+	bounce_needles_build(&command_ix, command_words, NCOMMAND);
+}
 
-	bounce_fold(f);
-	util_lowercase(f);
-	for (size_t i = 0; i < sizeof(command_words) / sizeof(command_words[0]); i++) {
-		const char *w = strstr(f, command_words[i].words);
-		if (w && (!best || w < best)) {
-			best = w;
-			bi = i;
-		}
-	}
-	if (best)
-		util_strlcpy(out, command_words[bi].cmd, size);
-	free(f);
+/* command_in - the SMTP command a quoted reply answered, from the MTA's
+ * own wording ("in reply to RCPT TO command", "after end of data"), in
+ * a text already lower-cased and whitespace-folded (no copy made); the
+ * earliest match in the text wins */
+static void command_in(const char *f, char *out, size_t size)
+{
+	size_t i;
+
+	pthread_once(&command_once, command_ix_init);
+	i = bounce_needles_earliest(&command_ix, command_words, f);
+	if (i < NCOMMAND)
+		util_strlcpy(out, command_names[i], size);
+}
+
+/* casestr_in - ASCII case-blind search for needle inside hay[0..hlen),
+ * which need not end there: the report part is searched in place,
+ * without copying it out of the whole message */
+static const char *casestr_in(const char *hay, size_t hlen, const char *needle, size_t nl)
+{
+	/* both cases of the first byte, compared directly: a plain byte
+	 * test per position, the full compare only where one matches */
+	char lo = (char)tolower((unsigned char)needle[0]);
+	char up = (char)toupper((unsigned char)needle[0]);
+
+	if (nl == 0 || nl > hlen)
+		return NULL;
+	for (size_t i = 0; i + nl <= hlen; i++)
+		if ((hay[i] == lo || hay[i] == up) &&
+		    strncasecmp(hay + i + 1, needle + 1, nl - 1) == 0)
+			return hay + i;
+	return NULL;
 }
 
 /* text_command - the SMTP command near the recipient in the report's
- * text: Postfix "(in reply to end of DATA command)" after the address,
- * or the last ">>> COMMAND" line of a Sendmail transcript before it */
-static void text_command(const char *text, const char *addr, char *out, size_t size)
+ * text (text[0..end)): Postfix "(in reply to end of DATA command)" after
+ * the address, or the last ">>> COMMAND" line of a Sendmail transcript
+ * before it */
+static void text_command(const char *text, size_t end, const char *addr, char *out,
+			 size_t size)
 {
 	size_t al = strlen(addr);
 
 	if (al == 0)
 		return;
-	for (const char *p = bounce_casestr(text, addr); p; p = bounce_casestr(p + al, addr)) {
-		const char *blank = strstr(p, "\n\n");
-		size_t win = blank ? (size_t)(blank - p) : strlen(p);
+	for (const char *p = casestr_in(text, end, addr, al); p;
+	     p = casestr_in(p + al, end - (size_t)(p + al - text), addr, al)) {
+		size_t rest = end - (size_t)(p - text);
+		const char *blank = memmem(p, rest, "\n\n", 2);
+		size_t win = blank ? (size_t)(blank - p) : rest;
 		char tmp[1024];
 
 		if (win >= sizeof(tmp))
 			win = sizeof(tmp) - 1;
 		memcpy(tmp, p, win);
 		tmp[win] = '\0';
-		command_of(tmp, out, size);
+		bounce_fold(tmp);
+		util_lowercase(tmp);
+		command_in(tmp, out, size);
 		if (out[0])
 			return;
 		/* transcript: walk back to the nearest ">>> " line */
@@ -362,6 +414,31 @@ static const char *phrase_subject(const char *r, const char *which, const char *
 	return dot && at - 1 > w && isalpha((unsigned char)at[-2]) ? "hostunknown" : r;
 }
 
+/* A phrase's reason that the enhanced code narrows (RFC 3463): size
+ * words with X.2.3 "message length exceeds administrative limit" are
+ * the recipient's limit, not the system's; "policy violation" with
+ * X.7.7 "message integrity failure" is a security verdict. */
+static const struct {
+	const char *phrase_reason, *code, *reason; /* code: "subject.detail" */
+} status_narrows[] = {
+	{"mesgtoobig", "2.3", "exceedlimit"},
+	{"policyviolation", "7.7", "securityerror"},
+};
+
+/* narrow_by_status - r, or the reason the status code narrows it to */
+static const char *narrow_by_status(const char *r, const char *status)
+{
+	const char *sd = strchr(status, '.');
+
+	if (!sd)
+		return r;
+	for (size_t i = 0; i < sizeof(status_narrows) / sizeof(status_narrows[0]); i++)
+		if (strcmp(r, status_narrows[i].phrase_reason) == 0 &&
+		    strcmp(sd + 1, status_narrows[i].code) == 0)
+			return status_narrows[i].reason;
+	return r;
+}
+
 /* Families whose notices say one thing only, whatever words they use. */
 static const struct {
 	const char *agent, *reason;
@@ -369,6 +446,13 @@ static const struct {
 	{"GoogleGroups", "rejected"}, /* not a member / no permission to post */
 	{"Barracuda", "spamdetected"}, /* "blocked by our bulk email filter" */
 	{"Facebook", "filtered"},      /* refused by the person's preferences */
+};
+
+/* The reporting MTA's own words for "gave up: the queue time ran out",
+ * beside an X.4.7 Status (matched in the lower-cased diagnostic) */
+static const char *const expiry_words[] = {
+	"delivery time expired", "expired", "queue lifetime", "queue_lifetime",
+	"too long in queue", "retry timeout exceeded", NULL,
 };
 
 /* refine_status - a Status that says little (X.0.0: undefined, X.4.7:
@@ -418,19 +502,34 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 	const char *r = NULL, *which = NULL;
 	char *lower = xstrdup(diag);
 
+	/* RFC 3463 X.4.7 "delivery time expired" stated by the reporting
+	 * MTA, with its words saying so: the queue time ran out, whatever
+	 * the last attempt's error was ("...; last error: connect to ...:
+	 * Connection refused" names the last try, not the cause of the
+	 * failure). Read before refine_status trades 4.4.7 for a quoted
+	 * remote code. */
+	bool own_expiry = rec->status[0] && strcmp(rec->status + 1, ".4.7") == 0;
+
 	refine_status(rec);
 	util_lowercase(lower);
+	if (own_expiry) {
+		own_expiry = false;
+		for (size_t i = 0; expiry_words[i] && !own_expiry; i++)
+			own_expiry = strstr(lower, expiry_words[i]) != NULL;
+	}
+	bounce_fold(lower); /* the diagnostic is stored folded: a no-op */
+	/* the command words hold no address nor reply code: read them
+	 * before those are blanked, from the same copy */
+	if (!rec->command[0])
+		command_in(lower, rec->command, sizeof(rec->command));
 	blank_names(lower);
 	drop_reply_codes(lower, rec->replycode);
 
-	if (!rec->command[0])
-		command_of(diag, rec->command, sizeof(rec->command));
 	if (!rec->command[0] && doc) {
 		/* the report part only: the returned message after it names
 		 * the address in its own header fields, never a command */
-		char *rep = xstrndup(doc->text.data, doc->rend);
-		text_command(rep, rec->recipient, rec->command, sizeof(rec->command));
-		free(rep);
+		text_command(doc->text.data, doc->rend, rec->recipient, rec->command,
+			     sizeof(rec->command));
 	}
 	if (strcmp(rec->reason, "undefined") != 0 && rec->rule[0]) {
 		/* a recogniser already decided (feedback, vacation) */
@@ -447,6 +546,11 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		rec->rule = "status 2.x.x";
 		goto set;
 	}
+	if (own_expiry) {
+		r = "expired";
+		rec->rule = "status X.4.7 with expiry words";
+		goto set;
+	}
 	for (size_t i = 0; i < sizeof(family_reasons) / sizeof(family_reasons[0]); i++)
 		if (strcmp(rec->smtp_agent, family_reasons[i].agent) == 0) {
 			r = family_reasons[i].reason;
@@ -456,6 +560,7 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 	if ((r = phrase_reason(lower, &which, false)) != NULL) {
 		rec->rule = which;
 		r = phrase_subject(r, which, lower);
+		r = narrow_by_status(r, rec->status);
 		if (strcmp(rec->command, "CONN") == 0 && mailbox_reason(r)) {
 			/* refused at the greeting (RFC 5321 3.1), before any
 			 * recipient was named: the words ("relay quota") are

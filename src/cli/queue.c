@@ -9,6 +9,11 @@
  *
  * Output: a mailq-like table for people, or with --json one object per
  * message per line for programs.
+ *
+ * Exit codes: 0 done, 1 the operation failed (no such message, spool
+ * error), 2 usage (unknown sub-command, a missing id, or an argument that
+ * is not a queue id: those are refused before any daemon or file sees
+ * them).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -300,6 +305,22 @@ static int offline_op(const struct config *cfg, const char *op, const char *id)
 	return rc;
 }
 
+/* queue_id_valid - queue ids are short and alphanumeric (the daemon's
+ * control socket applies the same rule); a path or ".." is not one */
+static bool queue_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= SPOOL_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			return false;
+	}
+	return true;
+}
+
 int cli_queue(int argc, char **argv)
 {
 	struct config *cfg;
@@ -328,6 +349,10 @@ int cli_queue(int argc, char **argv)
 	                strcmp(sub, "release") == 0 || strcmp(sub, "delete") == 0;
 	if (needs_id && id == NULL) {
 		fprintf(stderr, "queue %s: needs a queue id\n", sub);
+		rc = 2;
+	} else if (needs_id && !queue_id_valid(id)) {
+		/* refused here, before it can reach the daemon or a file name */
+		fprintf(stderr, "queue %s: '%s' is not a queue id\n", sub, id);
 		rc = 2;
 	} else if (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0) {
 		struct listing l = {0};

@@ -5,7 +5,8 @@
  *
  * The message is converted to the spool's wire form on the way in (LF or
  * CRLF line ends become CRLF, lines starting with '.' are dot-stuffed, RFC
- * 5321 section 4.5.2), and gets Received:, and when missing From:, Date:
+ * 5321 section 4.5.2; a line over 998 octets is refused with 65, as the
+ * SMTP server refuses it), and gets Received:, and when missing From:, Date:
  * and Message-ID: (RFC 5322 section 3.6 requires the first two; the last
  * is what bounces are matched by). The commit is synchronous and durable
  * before we exit 0, like the 250 of the SMTP server.
@@ -160,6 +161,7 @@ static int read_message(const struct send_opts *o, const struct config *cfg, str
 	ssize_t n;
 	bool in_header = true;
 	bool in_bcc = false;
+	size_t lineno = 0;
 	int rc = 0;
 
 	while ((n = getline(&line, &cap, stdin)) >= 0) {
@@ -175,6 +177,18 @@ static int read_message(const struct send_opts *o, const struct config *cfg, str
 		}
 		if (!o->ignore_dots && len == 1 && line[0] == '.')
 			break;
+		/* RFC 5322 section 2.1.1: at most 998 characters per line; the
+		 * SMTP server refuses longer ones too (RFC 5321 4.5.3.1.6), and
+		 * splitting would change the message, so it is refused whole */
+		if (len > SMTP_TEXT_LINE_MAX) {
+			fprintf(stderr,
+			        "send: line %zu of the message is %zu octets long; the limit is %d "
+			        "(RFC 5322 section 2.1.1)\n",
+			        lineno + 1, len, SMTP_TEXT_LINE_MAX);
+			rc = EX_DATAERR_;
+			break;
+		}
+		lineno++;
 		in->size += len + 2;
 		if (in->size > cfg->max_message_size) {
 			fprintf(stderr, "send: message larger than max_message_size (%llu bytes)\n",
@@ -228,11 +242,42 @@ static const char *login_name(void)
 	return env && *env ? env : "root";
 }
 
+/* printable - RFC 3461 section 4.4: an ENVID is printable US-ASCII
+ * (%d32-126) before xtext encoding, and so are the NOTIFY and RET words.
+ * A sender address may be UTF-8 (RFC 6531) but never holds a control
+ * byte: it could not travel in MAIL FROM. Trimming would hide such a
+ * byte, so values are checked as given. */
+static bool printable(const char *s, bool utf8)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 32 || c == 127 || (c > 127 && !utf8))
+			return false;
+	}
+	return true;
+}
+
 /* build_envelope - sender, DSN options and command-line recipients */
 static int build_envelope(const struct send_opts *o, const struct config *cfg, int argc,
                           char **argv, int first, struct spool_msg *m)
 {
 	unsigned notify = 0;
+	const struct {
+		char flag;
+		const char *value;
+	} given[] = {{'f', o->sender}, {'N', o->notify}, {'R', o->ret}, {'V', o->envid}};
+
+	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+		bool utf8 = given[i].flag == 'f';
+		if (given[i].value != NULL && !printable(given[i].value, utf8)) {
+			fprintf(stderr, "send: the -%c value contains a %s; refused\n",
+			        given[i].flag,
+			        utf8 ? "control character"
+			             : "control character or non-ASCII byte (RFC 3461 section 4 "
+			               "allows printable US-ASCII only)");
+			return EX_USAGE_;
+		}
+	}
 
 	if (o->sender && (strcmp(o->sender, "<>") == 0 || o->sender[0] == '\0')) {
 		m->sender[0] = '\0';
@@ -323,7 +368,12 @@ int cli_send(int argc, char **argv)
 	if ((rc = read_message(&o, cfg, m, &in)) != 0)
 		goto out;
 	if (m->n_rcpt == 0) {
-		fprintf(stderr, "send: no recipients (give them as arguments, or use -t)\n");
+		if (o.from_headers)
+			fprintf(stderr, "send: no recipients: -t found no To:, Cc: or Bcc: header "
+			                "and none were given as arguments\n");
+		else
+			fprintf(stderr,
+			        "send: no recipients (give them as arguments, or use -t)\n");
 		rc = EX_USAGE_;
 		goto out;
 	}

@@ -24,8 +24,10 @@
  *   TAB, CR or LF can appear inside a field. `list` orders by queue id,
  *   which is arrival order.
  *
- * Failure: a request longer than CONTROL_LINE_MAX gets "ERR request too
- * long"; an idle client is dropped after CONTROL_TIMEOUT_S. Replies are
+ * Failure: an argument that is not a queue id (letters and digits, so
+ * never a path) gets "ERR 'ARG' is not a queue id" (ARG escaped and cut
+ * short), a missing one "ERR CMD needs a queue id"; a request longer than
+ * CONTROL_LINE_MAX gets "ERR request too long"; an idle client is dropped after CONTROL_TIMEOUT_S. Replies are
  * built whole in the output buffer; the connection is freed once it has
  * been written (or the peer went away).
  */
@@ -168,8 +170,15 @@ static void control_run(struct sched *s, char *line, struct evbuffer *out)
 		evbuffer_add_printf(out, "ERR unknown command\n");
 		return;
 	}
-	if (!control_valid_id(arg)) {
+	if (*arg == '\0') {
 		evbuffer_add_printf(out, "ERR %s needs a queue id\n", cmd);
+		return;
+	}
+	if (!control_valid_id(arg)) {
+		/* say what was wrong with it; the echo is escaped and cut short */
+		char esc[CONTROL_LINE_MAX * 4];
+		control_esc(arg, esc, sizeof(esc));
+		evbuffer_add_printf(out, "ERR '%.64s' is not a queue id\n", esc);
 		return;
 	}
 	if (strcmp(cmd, "show") == 0) {

@@ -15,7 +15,10 @@
  *     comes due and recipients are still deferred, one REPORT_DELAYED
  *     lists them with Will-Retry-Until = arrival + queue_lifetime. A late
  *     check (after a restart, say) sends one warning and skips the
- *     warnings whose times have also passed. No queue scan.
+ *     warnings whose times have also passed. No queue scan. A held
+ *     message has no warning timer: it is not being retried, so "still
+ *     trying" would be false; release arms it again (a time already
+ *     passed then warns at once).
  *
  * Durability (design.md "Durability contract"):
  *   - a report is handed to the spool with report_queue; its callback
@@ -386,7 +389,9 @@ void notify_arm_warning(struct qmsg *qm)
 	int k = m->delay_warnings_sent;
 	int64_t t;
 
-	if (k < 0 || k >= s->n_warn || qm->want_delete || spool_msg_is_final(m) ||
+	/* a held message is not being retried, so "still trying" would be
+	 * false: no warning until it is released (sched_release re-arms) */
+	if (k < 0 || k >= s->n_warn || qm->want_delete || spool_msg_is_final(m) || m->held ||
 	    m->origin == SPOOL_ORIGIN_REPORT || m->sender[0] == '\0') {
 		heap_remove(&s->heap, &qm->warn.he);
 		return;
@@ -408,7 +413,7 @@ void notify_on_warning(struct qmsg *qm, int64_t now)
 	int k = m->delay_warnings_sent, upto;
 	size_t *def, nd = 0;
 
-	if (k < 0 || k >= s->n_warn || qm->want_delete || spool_msg_is_final(m) ||
+	if (k < 0 || k >= s->n_warn || qm->want_delete || spool_msg_is_final(m) || m->held ||
 	    pending_delay(qm) != NULL)
 		return;
 	if (now < m->arrival_ms + s->warn_ms[k]) {

@@ -23,6 +23,7 @@
  * may free the message, so it is the last thing its callers do.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,7 +133,8 @@ static void msg_act(struct qmsg *qm)
 	for (size_t i = 0; i < sy->n; i++) {
 		const struct sched_note *n = &sy->v[i];
 		if (n->kind == NOTE_OP) {
-			mailog_queue_op(m->id, n->word, NULL);
+			/* hold/release: relay carries the operation's detail */
+			mailog_queue_op(m->id, n->word, n->relay);
 			continue;
 		}
 		if (n->kind == NOTE_MARK)
@@ -187,12 +189,27 @@ static void msg_persist(struct qmsg *qm)
 	}
 }
 
-/* msg_remove - every recipient is final and durable: the file goes */
+/* msg_remove - every recipient is final and durable (removed), or the
+ * operator said so (deleted): the file goes. The event's detail says how
+ * many recipients were left undelivered, the operator's usual question. */
 static void msg_remove(struct qmsg *qm, const char *op)
 {
+	const struct spool_msg *m = qm->msg;
+	size_t open = 0;
+	char detail[96];
+
+	for (size_t i = 0; i < m->n_rcpt; i++)
+		if (m->rcpt[i].state != RCPT_DELIVERED && m->rcpt[i].state != RCPT_FAILED)
+			open++;
+	if (strcmp(op, "deleted") == 0)
+		snprintf(detail, sizeof(detail),
+		         "by queue command; %zu of %zu recipient(s) not delivered", open,
+		         m->n_rcpt);
+	else
+		snprintf(detail, sizeof(detail), "all %zu recipient(s) final", m->n_rcpt);
 	if (spool_remove(qm->s->sp, qm->msg->id) != 0)
 		log_error("%s: cannot remove the queue file: %s", qm->msg->id, strerror(errno));
-	mailog_queue_op(qm->msg->id, op, NULL);
+	mailog_queue_op(qm->msg->id, op, detail);
 	msg_free(qm);
 }
 

@@ -15,7 +15,8 @@
  * The queue is never scanned to find work; only flush and `list` walk it,
  * on an operator's request.
  *
- * Held messages stay in the id index with no job. Operations on a message
+ * Held messages stay in the id index with no job and no delay-warning
+ * timer (they are not being retried; release re-arms both). Operations on a message
  * with a transaction in flight take effect for that transaction when it
  * ends: a held message's deferred recipients are not re-queued, a deleted
  * message is removed once nothing is in flight.
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,6 +292,7 @@ void sched_flush(struct sched *s)
 	int64_t now = util_now_ms();
 	size_t n;
 	void **v = htab_values(&s->dests, &n);
+	size_t jobs = 0, timers = 0;
 
 	for (size_t i = 0; i < n; i++)
 		dest_clear_backoff(v[i]);
@@ -298,7 +301,17 @@ void sched_flush(struct sched *s)
 	for (size_t i = 0; i < n; i++)
 		dest_pump(v[i], now);
 	free(v);
-	log_info("queue flushed: %zu job(s) due now", heap_size(&s->heap));
+	/* the heap also holds delay-warning timers (which keep their own
+	 * time, notify.c): only delivery jobs are "due now" */
+	for (size_t i = 0; i < heap_size(&s->heap); i++) {
+		const struct sched_due *d = (const struct sched_due *)heap_at(&s->heap, i);
+		if (d->kind == SCHED_DUE_JOB)
+			jobs++;
+		else if (d->kind == SCHED_DUE_WARN)
+			timers++;
+	}
+	log_info("queue flushed: %zu delivery job(s) due now, %zu delay-warning timer(s) kept",
+	         jobs, timers);
 	sched_arm(s);
 }
 
@@ -310,11 +323,26 @@ static struct qmsg *sched_find(struct sched *s, const char *id)
 	return qm != NULL && !qm->want_delete ? qm : NULL;
 }
 
+/* op_detail - the held/released event's detail: who asked, and how many
+ * recipients the operation concerns (those not yet final) */
+static const char *op_detail(const struct qmsg *qm, char *out, size_t size)
+{
+	const struct spool_msg *m = qm->msg;
+	size_t open = 0;
+
+	for (size_t i = 0; i < m->n_rcpt; i++)
+		if (m->rcpt[i].state != RCPT_DELIVERED && m->rcpt[i].state != RCPT_FAILED)
+			open++;
+	snprintf(out, size, "by queue command; %zu recipient(s) waiting", open);
+	return out;
+}
+
 /* sched_hold - effective at once in memory; the flag is persisted and
  * the "held" event logged once durable (persist.c) */
 int sched_hold(struct sched *s, const char *id)
 {
 	struct qmsg *qm = sched_find(s, id);
+	char detail[OUTCOME_REMOTE_MAX];
 
 	if (qm == NULL)
 		return -1;
@@ -322,7 +350,9 @@ int sched_hold(struct sched *s, const char *id)
 		return 0;
 	qm->msg->held = true;
 	msg_unschedule(qm);
-	msg_note(qm, NOTE_OP, 0, "held", NULL);
+	/* held messages are not retried, so they are not warned about */
+	notify_arm_warning(qm);
+	msg_note(qm, NOTE_OP, 0, "held", op_detail(qm, detail, sizeof(detail)));
 	msg_settle(qm);
 	sched_arm(s);
 	return 0;
@@ -331,6 +361,7 @@ int sched_hold(struct sched *s, const char *id)
 int sched_release(struct sched *s, const char *id)
 {
 	struct qmsg *qm = sched_find(s, id);
+	char detail[OUTCOME_REMOTE_MAX];
 	size_t *all;
 
 	if (qm == NULL)
@@ -345,7 +376,9 @@ int sched_release(struct sched *s, const char *id)
 		all[i] = i;
 	msg_schedule(qm, all, qm->msg->n_rcpt, util_now_ms());
 	free(all);
-	msg_note(qm, NOTE_OP, 0, "released", NULL);
+	/* the warning timer comes back with the retries */
+	notify_arm_warning(qm);
+	msg_note(qm, NOTE_OP, 0, "released", op_detail(qm, detail, sizeof(detail)));
 	msg_settle(qm);
 	sched_arm(s);
 	return 0;

@@ -9,6 +9,9 @@
  * into an end-of-data mark on the next hop. The body is produced in wire
  * form: CRLF line ends, client dot-stuffing kept, the final "." dropped.
  *
+ * A line longer than 998 octets (RFC 5321 section 4.5.3.1.6) is flagged
+ * too; the session refuses the message rather than split the line.
+ *
  * The reader is a small state machine fed arbitrary chunks, so a line end
  * or the end mark may straddle reads. It never allocates beyond the output
  * buffer the caller owns, and never fails: what the message contained is
@@ -50,6 +53,7 @@ static void line_end(struct smtp_data_rx *rx, struct buf *out, bool crlf, const 
 	}
 	rx->prev_crlf = crlf;
 	rx->state = ST_BOL;
+	rx->line_len = 0;
 }
 
 /* dot_line_end - the line was exactly "."; it is not the end mark */
@@ -87,6 +91,10 @@ size_t smtp_data_feed(struct smtp_data_rx *rx, const char *in, size_t len, struc
 			} else {
 				if (c == '\0')
 					rx->nul = true;
+				/* a leading (stuffing) dot is not counted: the limit
+				 * is on the message's text */
+				if (++rx->line_len > SMTP_TEXT_LINE_MAX)
+					rx->long_line = true;
 				buf_putc(out, c);
 			}
 			i++;

@@ -7,9 +7,10 @@
  * back (at most SMTP_HEADER_MAX) until we know whether Message-ID and Date
  * are present, then Received: + header (+ missing fields) + the rest are
  * written to the spool in wire form. A message that breaks a rule (bare CR
- * or LF, NUL, over max_message_size, a failed write) is still read to its
- * real end, so the next command is found where the client thinks it is;
- * then the writer is dropped and the rule's reply sent. Nothing is queued.
+ * or LF, NUL, a line over 998 octets, over max_message_size, a failed
+ * write) is still read to its real end, so the next command is found where
+ * the client thinks it is; then the writer is dropped and the rule's reply
+ * sent. Nothing is queued.
  *
  * Durability (design.md): "250 2.0.0 Ok: queued as QID" is sent only from
  * the spool's commit callback, after the message and its envelope are on
@@ -60,7 +61,8 @@ void smtp_receive_begin(struct smtp_session *s)
 static bool refusing(const struct smtp_session *s)
 {
 	/* in normalize mode bare line ends were already turned into CRLF */
-	return (s->rx.bare && !s->rx.normalize) || s->rx.nul || s->too_big || s->write_err != 0;
+	return (s->rx.bare && !s->rx.normalize) || s->rx.nul || s->rx.long_line || s->too_big ||
+	       s->write_err != 0;
 }
 
 static void store(struct smtp_session *s, const void *p, size_t n)
@@ -217,6 +219,13 @@ void smtp_receive_end(struct smtp_session *s)
 			smtp_session_reply(s, 550, "5.6.11",
 			                   "Message contains bare LF or CR "
 			                   "(SMTP smuggling protection)");
+		else if (s->rx.long_line)
+			/* RFC 5321 section 4.5.3.1.6; splitting the line would
+			 * change the message (and break signatures), refusing
+			 * tells the sender exactly what is wrong */
+			smtp_session_reply(s, 550, "5.6.0",
+			                   "Message contains a line longer than 998 octets "
+			                   "(RFC 5322 section 2.1.1)");
 		else if (s->too_big)
 			smtp_session_reply(s, 552, "5.3.4",
 			                   "Message size exceeds fixed maximum "
@@ -226,6 +235,7 @@ void smtp_receive_end(struct smtp_session *s)
 		log_info("smtp: message from [%s] refused (%s)", s->ip,
 		         s->rx.nul                        ? "NUL"
 		         : s->rx.bare && !s->rx.normalize ? "bare CR/LF"
+		         : s->rx.long_line                ? "line too long"
 		         : s->too_big                     ? "size"
 		                                          : "storage");
 		smtp_session_reset_tx(s);

@@ -209,12 +209,17 @@ const char *smtp_addr_domain(const char *addr);
  * dot-stuffed so it can never become an end-of-data mark downstream). */
 struct smtp_data_rx {
 	int state;
-	bool prev_crlf; /* the line before the current one ended with CRLF */
-	bool normalize; /* bare_line_ending = normalize */
-	bool bare;      /* a bare CR or bare LF was seen */
-	bool nul;       /* a NUL byte was seen */
-	bool done;      /* CRLF.CRLF seen */
+	bool prev_crlf;  /* the line before the current one ended with CRLF */
+	bool normalize;  /* bare_line_ending = normalize */
+	bool bare;       /* a bare CR or bare LF was seen */
+	bool nul;        /* a NUL byte was seen */
+	bool done;       /* CRLF.CRLF seen */
+	size_t line_len; /* octets of the current line so far, line end excluded */
+	bool long_line;  /* a line longer than SMTP_TEXT_LINE_MAX was seen */
 };
+/* RFC 5321 section 4.5.3.1.6 / RFC 5322 section 2.1.1: a text line is at
+ * most 1000 octets with its CRLF, so 998 without. */
+#define SMTP_TEXT_LINE_MAX 998
 void smtp_data_init(struct smtp_data_rx *rx, bool normalize);
 /* smtp_data_feed - consume DATA bytes, append the wire-form body (CRLF,
  * dot-stuffing kept, terminating "." dropped) to out. Returns the bytes

@@ -390,6 +390,11 @@ static void test_hold_release_delete(void **state)
 	fake_finish(e, 0, OUTCOME_TEMP, 451, NULL, "4.3.0 later", DELIVER_SITE_OK);
 	run_until_count(e, 1, 1000);
 	assert_int_equal(events_matching(e, "\"event\":\"deleted\"", id2), 1);
+	/* every queue operation event says who did it and to how many */
+	assert_int_equal(events_matching(e, "\"event\":\"deleted\"",
+					 "\"detail\":\"by queue command; 1 of 1 recipient(s) not "
+					 "delivered\""),
+			 1);
 	/* the held flag is durable: a reload sees it */
 	run_ms(e, 50);
 	struct spool_msg *again = spool_load(e->sp, id1);
@@ -397,6 +402,9 @@ static void test_hold_release_delete(void **state)
 	assert_true(again->held);
 	spool_msg_free(again);
 	assert_int_equal(events_matching(e, "\"event\":\"held\"", id1), 1);
+	assert_int_equal(events_matching(e, "\"event\":\"held\"",
+					 "\"detail\":\"by queue command; 1 recipient(s) waiting\""),
+			 1);
 	/* release: it goes out */
 	assert_int_equal(sched_release(e->s, id1), 0);
 	run_until_open(e, "hold.example", 1, 1000);
@@ -405,6 +413,12 @@ static void test_hold_release_delete(void **state)
 	run_until_count(e, 0, 1000);
 	assert_int_equal(events_matching(e, "\"status\":\"bounced\"", "no such user"), 1);
 	assert_int_equal(events_matching(e, "\"event\":\"released\"", id1), 1);
+	assert_int_equal(events_matching(e, "\"event\":\"released\"",
+					 "\"detail\":\"by queue command; 1 recipient(s) waiting\""),
+			 1);
+	assert_int_equal(events_matching(e, "\"event\":\"removed\"",
+					 "\"detail\":\"all 1 recipient(s) final\""),
+			 1);
 }
 
 static void test_hold_in_flight(void **state)
@@ -545,7 +559,14 @@ static void test_control_protocol(void **state)
 	r = control_request(e, path, "show NOSUCH\r\n");
 	assert_string_equal(r, "ERR no such message: NOSUCH\n");
 	free(r);
+	/* a path is not an id, and the reply says which argument was wrong */
 	r = control_request(e, path, "hold ../etc\n");
+	assert_string_equal(r, "ERR '../etc' is not a queue id\n");
+	free(r);
+	r = control_request(e, path, "hold ../../etc/passwd\n");
+	assert_string_equal(r, "ERR '../../etc/passwd' is not a queue id\n");
+	free(r);
+	r = control_request(e, path, "hold\n");
 	assert_string_equal(r, "ERR hold needs a queue id\n");
 	free(r);
 	r = control_request(e, path, "frobnicate\n");

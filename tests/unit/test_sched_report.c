@@ -645,6 +645,57 @@ static void test_report_commit_retry(void **state)
 	assert_false(file_exists(e, id));
 }
 
+/* A held message is not being retried, so it gets no delay warning, even
+ * when its warning time passed while the daemon was down (the restart
+ * case); released, it is warned about at once. */
+static void test_held_gets_no_warning(void **state)
+{
+	struct env *e = *state;
+	static const char body[] = "Subject: held\r\n\r\nhello\r\n";
+	static const char *const other[] = {"fine@near.example"};
+	const struct fake_tx *rep[4];
+	struct spool_writer *w = spool_writer_new(e->sp);
+	struct spool_msg *m = spool_msg_new();
+	struct spool_rcpt *rc;
+	char id[SPOOL_ID_MAX];
+
+	free(e->cfg->delay_warning);
+	e->cfg->delay_warning = xstrdup("1s");
+	/* as found in the spool at start-up: held, deferred, 2 s old */
+	assert_non_null(w);
+	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
+	util_strlcpy(m->sender, "sender@example.org", sizeof(m->sender));
+	m->arrival_ms = util_now_ms() - 2000;
+	m->held = true;
+	rc = spool_msg_add_rcpt(m, "slow@far.example");
+	rc->state = RCPT_DEFERRED;
+	rc->attempts = 1;
+	rc->next_attempt_ms = util_now_ms();
+	assert_int_equal(spool_writer_commit_sync(w, m), 0);
+	util_strlcpy(id, m->id, sizeof(id));
+	start(e);
+	sched_take(e->s, m);
+	/* another message keeps the scheduler's timer going meanwhile */
+	sched_take(e->s, new_msg(e, "sender@example.org", other, 1, DSN_NOTIFY_NEVER));
+	add_rule(e, "@far.example", OUTCOME_TEMP, 452, "4.2.2 mailbox full");
+	add_rule(e, "@near.example", OUTCOME_OK, 250, "2.0.0 Ok");
+	add_rule(e, "@example.org", OUTCOME_OK, 250, "2.0.0 Ok");
+	run_ms(e, 700);
+	if (reports(e, rep, 4) != 0)
+		fail_msg("held message: got %zu report(s), want no delay warning",
+			 reports(e, rep, 4));
+	/* only the other message went out */
+	assert_int_equal(e->n_tx, 1);
+	assert_string_equal(e->tx[0].domain, "near.example");
+	assert_int_equal(events_matching(e, "\"event\":\"report\"", "kind=delayed"), 0);
+	/* released: retried, and the warning that was due goes out */
+	assert_int_equal(sched_release(e->s, id), 0);
+	run_until_reports(e, 1, 2000);
+	assert_int_equal(reports(e, rep, 4), 1);
+	assert_has("delay", rep[0]->body, "Action: delayed");
+	assert_int_equal(events_matching(e, "\"event\":\"report\"", "kind=delayed"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_bounce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delay_then_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_warnings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_gets_no_warning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_success_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_reported_mark, setup, teardown),

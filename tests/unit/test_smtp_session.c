@@ -526,6 +526,48 @@ static void test_long_line_and_errors(void **state)
 	fixture_down(&f);
 }
 
+/* A text line over 998 octets (RFC 5321 section 4.5.3.1.6): the data is
+ * read to its real end, refused with 550 5.6.0, nothing is queued, and
+ * the session goes on; a line of exactly 998 is accepted. */
+static void test_overlong_text_line(void **state)
+{
+	static char toolong[3000], limit[1100];
+	static struct step steps[] = {
+		{NULL, "220 "},
+		{"EHLO c\r\n", "250-"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
+		{NULL, "250"},
+		{NULL, "354"},
+		{NULL, "550 5.6.0 Message contains a line longer than 998 octets"}, /* toolong */
+		{"NOOP\r\n", "250 2.0.0"},
+		{"MAIL FROM:<a@b.example>\r\nRCPT TO:<postmaster@local.example>\r\nDATA\r\n", "250"},
+		{NULL, "250"},
+		{NULL, "354"},
+		{NULL, "250 2.0.0"}, /* limit */
+		{"QUIT\r\n", "221"},
+	};
+	struct fixture f;
+	size_t n;
+
+	(void)state;
+	/* 2000 octets on one line, the end mark in the same write */
+	n = (size_t)snprintf(toolong, sizeof(toolong), "Subject: long\r\n\r\n");
+	memset(toolong + n, 'L', 2000);
+	memcpy(toolong + n + 2000, "\r\n.\r\n", 6);
+	toolong[n + 2000 + 6] = '\0';
+	steps[5].send = toolong;
+	n = (size_t)snprintf(limit, sizeof(limit), "Subject: limit\r\n\r\n");
+	memset(limit + n, 'K', 998);
+	memcpy(limit + n + 998, "\r\n.\r\n", 6);
+	limit[n + 998 + 6] = '\0';
+	steps[10].send = limit;
+	fixture_up(&f, NULL);
+	PLAY(&f, steps);
+	/* only the 998-octet one was queued */
+	assert_int_equal(naccepted, 1);
+	fixture_down(&f);
+}
+
 static void test_timeout(void **state)
 {
 	static const struct step steps[] = {
@@ -792,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_data_rules),
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_long_line_and_errors),
+		cmocka_unit_test(test_overlong_text_line),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_too_many_recipients),
 		cmocka_unit_test(test_slowloris_deadline),
