@@ -102,13 +102,14 @@ int cli_main(int argc, char **argv)
 static int cli_check_parts(const struct config *cfg, char *err, size_t errlen)
 {
 	char msg[400];
-	struct smtp_relay *relay = smtp_relay_new(cfg->relay_networks, cfg->local_domains, msg,
-	                                          sizeof(msg));
+	struct smtp_relay *relay =
+	    smtp_relay_new(cfg->relay_networks, cfg->local_domains, msg, sizeof(msg));
 
 	if (relay == NULL) {
 		/* the relay parser names relay_networks or local_domains itself
 		 * when it can; make sure a setting name comes first */
-		if (strncmp(msg, "relay_networks", 14) == 0 || strncmp(msg, "local_domains", 13) == 0)
+		if (strncmp(msg, "relay_networks", 14) == 0 ||
+		    strncmp(msg, "local_domains", 13) == 0)
 			snprintf(err, errlen, "%s", msg);
 		else
 			snprintf(err, errlen, "relay_networks: %s", msg);

@@ -451,8 +451,8 @@ static bool config_hostname_valid(const char *h)
 			label = 0;
 			continue;
 		}
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		          (c == '-' && label > 0);
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || (c == '-' && label > 0);
 		if (!ok || ++label > 63)
 			return false;
 	}

@@ -69,7 +69,7 @@ enum report_reason {
 	REPORT_REASON_DELIVERED,   /* success (NOTIFY=SUCCESS) */
 	REPORT_REASON_RELAYED,     /* handed to a hop that does not speak DSN */
 	REPORT_REASON_OTHER,
-	REPORT_REASON_SUPPRESSED,  /* on this server's own suppression list: never tried */
+	REPORT_REASON_SUPPRESSED, /* on this server's own suppression list: never tried */
 	REPORT_REASON_COUNT
 };
 
