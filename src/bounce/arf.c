@@ -32,7 +32,7 @@ static void set_text_diag(struct bounce_record *rec, const char *text)
 }
 
 static void add_feedback(struct bounce_result *res, const char *addr, const char *type,
-			 const struct bounce_doc *doc)
+                         const struct bounce_doc *doc)
 {
 	struct bounce_record *rec = bounce_record_add(res);
 
@@ -93,10 +93,22 @@ size_t bounce_jmrp_parse(const struct bounce_doc *doc, struct bounce_result *res
 
 /* subjects of automatic replies, as mail clients and servers word them */
 static const char *const autoreply_subjects[] = {
-	"automatic reply", "auto reply", "autoreply", "auto-reply", "autorespon",
-	"auto response", "out of office", "out of the office", "away until", "vacation",
-	"abwesenheit", "absence", "auto:", "respuesta automática", "réponse automatique",
-	NULL,
+    "automatic reply",
+    "auto reply",
+    "autoreply",
+    "auto-reply",
+    "autorespon",
+    "auto response",
+    "out of office",
+    "out of the office",
+    "away until",
+    "vacation",
+    "abwesenheit",
+    "absence",
+    "auto:",
+    "respuesta automática",
+    "réponse automatique",
+    NULL,
 };
 
 static bool from_daemon(const char *from)

@@ -25,16 +25,16 @@
  * const char * members point to static tables and are never freed. */
 struct bounce_record {
 	char recipient[BOUNCE_ADDR_MAX];
-	char status[16];      /* RFC 3463 class.subject.detail or "" */
-	char replycode[4];    /* RFC 5321 reply code or "" */
-	char action[16];      /* RFC 3464 Action value, lower case, or "" */
-	char command[8];      /* SMTP command the reply answered, or "" */
+	char status[16];        /* RFC 3463 class.subject.detail or "" */
+	char replycode[4];      /* RFC 5321 reply code or "" */
+	char action[16];        /* RFC 3464 Action value, lower case, or "" */
+	char command[8];        /* SMTP command the reply answered, or "" */
 	char feedback_type[32]; /* RFC 5965 Feedback-Type for feedback */
-	const char *reason;   /* one of bounce_reasons[] */
+	const char *reason;     /* one of bounce_reasons[] */
 	bool hardbounce;
-	char *diagnostic_code; /* remote's words, whitespace-folded (malloc) */
+	char *diagnostic_code;  /* remote's words, whitespace-folded (malloc) */
 	const char *smtp_agent; /* MTA family that wrote the bounce */
-	const char *rule;     /* which rule decided the reason (--explain) */
+	const char *rule;       /* which rule decided the reason (--explain) */
 };
 
 struct bounce_result {

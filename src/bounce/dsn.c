@@ -67,7 +67,7 @@ static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *co
 			bounce_find_status(rec->diagnostic_code, rec->status, sizeof(rec->status));
 		if (rec->diagnostic_code)
 			bounce_find_replycode(rec->diagnostic_code, rec->replycode,
-					      sizeof(rec->replycode));
+			                      sizeof(rec->replycode));
 		rec->rule = "rfc3464";
 		if (r->xunix)
 			util_strlcpy(rec->command, "X-UNIX", sizeof(rec->command));
@@ -78,8 +78,8 @@ static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *co
 }
 
 /* field - handle one unfolded "Name: value" line */
-static void field(struct dsn_rcpt *r, const char *name, const char *val,
-		  struct bounce_result *res, size_t *count)
+static void field(struct dsn_rcpt *r, const char *name, const char *val, struct bounce_result *res,
+                  size_t *count)
 {
 	if (strcasecmp(name, "Final-Recipient") == 0) {
 		if (r->final[0])

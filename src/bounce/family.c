@@ -34,116 +34,148 @@ static const struct family_sig {
 	enum sig_where where;
 	const char *needle;
 } family_sigs[] = {
-	{"McAfee", SIG_HEADER, "X-NAI-Header: Modified by McAfee"},
-	{"qmail", SIG_BODY, "This is the qmail-send program"},
-	{"KDDI", SIG_BODY, "Could not be delivered to: <"},
-	{"GoogleGroups", SIG_BODY, "\nGoogle Groups"},
-	{"X2", SIG_BODY, "Unable to deliver message to the following address(es)"},
-	{"X6", SIG_BODY, "We had trouble delivering your message"},
-	{"Exchange2003", SIG_BODY, "did not reach the following recipient"},
-	{"mFILTER", SIG_BODY, "m-FILTER"},
-	{"ApacheJames", SIG_BODY, "Error message below:"},
-	{"AmazonSES", SIG_BODY, "notificationType\\\""},
-	{"qmail", SIG_BODY, "I'm afraid I wasn't able to deliver your message"},
-	{"Yahoo", SIG_BODY, "Sorry, we were unable to deliver your message"},
-	{"Postfix", SIG_BODY, "This is the mail system at host"},
-	{"Postfix", SIG_BODY, "This is the Postfix program at host"},
-	{"Exim", SIG_BODY, "This message was created automatically by mail delivery software"},
-	{"Exim", SIG_BODY, "This message was created automatically by the SMTP relay"},
-	{"Exim", SIG_BODY, "could not be delivered to one or more of its"},
-	{"Sendmail", SIG_BODY, "----- Transcript of session follows -----"},
-	{"Sendmail", SIG_BODY, "The following addresses had permanent fatal errors"},
-	{"Office365", SIG_BODY, "Delivery has failed to these recipients"},
-	{"Exchange2007", SIG_BODY, "chec de la remise pour ces destinataires"},
-	{"Exchange2003", SIG_BODY, "did not reach some or all of the intended recipients"},
-	{"Exchange2003", SIG_SUBJECT, "Undeliverable:"},
-	{"Gmail", SIG_BODY, "Delivery to the following recipient failed"},
-	{"Gmail", SIG_BODY, "Delivery to the following recipients failed"},
-	{"GSuite", SIG_BODY, "Your message wasn't delivered to"},
-	{"GSuite", SIG_BODY, "There was a problem delivering your message to"},
-	{"GSuite", SIG_BODY, "There was a temporary problem delivering your message to"},
-	{"Gmail", SIG_BODY, "THIS IS A WARNING MESSAGE ONLY"},
-	{"GoogleGroups", SIG_BODY, "the group you tried to contact"},
-	{"AmazonSES", SIG_BODY, "An error occurred while trying to deliver the mail to the following recipients"},
-	{"AmazonSES", SIG_BODY, "was undeliverable."},
-	{"AmazonSES", SIG_BODY, "\"notificationType\""},
-	{"DragonFly", SIG_BODY, "This is the DragonFly Mail Agent"},
-	{"OpenSMTPD", SIG_BODY, "This is the MAILER-DAEMON, please DO NOT REPLY"},
-	{"OpenSMTPD", SIG_BODY, "Hi!\n\nThis is the MAILER-DAEMON"},
-	{"Domino", SIG_BODY, "was not delivered to:"},
-	{"Courier", SIG_BODY, "running the Courier mail server"},
-	{"Barracuda", SIG_BODY, "was blocked by our Spam"},
-	{"Facebook", SIG_BODY, "This message was created automatically by Facebook"},
-	{"Amavis", SIG_BODY, "The message WAS NOT relayed to"},
-	{"Amavis", SIG_BODY, "was considered unsolicited bulk e-mail"},
-	{"FML", SIG_BODY, "You are not a member of this mailing list"},
-	{"MailRu", SIG_FROM, "mailer-daemon@corp.mail.ru"},
-	{"MailRu", SIG_FROM, "@mail.ru"},
-	{"Yandex", SIG_FROM, "@yandex"},
-	{"Zoho", SIG_FROM, "@zoho"},
-	{"mFILTER", SIG_BODY, "mFILTER"},
-	{"IMailServer", SIG_SUBJECT, "Undeliverable Mail"},
-	{"EZweb", SIG_FROM, "@ezweb.ne.jp"},
-	{"KDDI", SIG_FROM, "@ezweb.ne.jp"},
-	{"Biglobe", SIG_FROM, "@biglobe.ne.jp"},
-	{"Verizon", SIG_FROM, "@vtext.com"},
-	{"Activehunter", SIG_BODY, "The following addresses had permanent fatal errors"},
-	{"Sendmail", SIG_BODY, "The original message was received at"},
-	{"MessagingServer", SIG_BODY, "This report relates to a message you sent"},
-	{"InterScanMSS", SIG_SUBJECT, "Mail could not be delivered"},
-	{"X", SIG_BODY, "This is a delivery failure notification message"},
-	{"X", SIG_BODY, "Your message to: "},
-	{"X", SIG_BODY, "could not be delivered"},
-	{"X", SIG_BODY, "was not delivered"},
-	{"X", SIG_BODY, "delivery failed"},
-	{"X", SIG_BODY, "Delivery failed"},
-	{"X", SIG_BODY, "undeliverable"},
-	{"X", SIG_BODY, "Undeliverable"},
+    {"McAfee", SIG_HEADER, "X-NAI-Header: Modified by McAfee"},
+    {"qmail", SIG_BODY, "This is the qmail-send program"},
+    {"KDDI", SIG_BODY, "Could not be delivered to: <"},
+    {"GoogleGroups", SIG_BODY, "\nGoogle Groups"},
+    {"X2", SIG_BODY, "Unable to deliver message to the following address(es)"},
+    {"X6", SIG_BODY, "We had trouble delivering your message"},
+    {"Exchange2003", SIG_BODY, "did not reach the following recipient"},
+    {"mFILTER", SIG_BODY, "m-FILTER"},
+    {"ApacheJames", SIG_BODY, "Error message below:"},
+    {"AmazonSES", SIG_BODY, "notificationType\\\""},
+    {"qmail", SIG_BODY, "I'm afraid I wasn't able to deliver your message"},
+    {"Yahoo", SIG_BODY, "Sorry, we were unable to deliver your message"},
+    {"Postfix", SIG_BODY, "This is the mail system at host"},
+    {"Postfix", SIG_BODY, "This is the Postfix program at host"},
+    {"Exim", SIG_BODY, "This message was created automatically by mail delivery software"},
+    {"Exim", SIG_BODY, "This message was created automatically by the SMTP relay"},
+    {"Exim", SIG_BODY, "could not be delivered to one or more of its"},
+    {"Sendmail", SIG_BODY, "----- Transcript of session follows -----"},
+    {"Sendmail", SIG_BODY, "The following addresses had permanent fatal errors"},
+    {"Office365", SIG_BODY, "Delivery has failed to these recipients"},
+    {"Exchange2007", SIG_BODY, "chec de la remise pour ces destinataires"},
+    {"Exchange2003", SIG_BODY, "did not reach some or all of the intended recipients"},
+    {"Exchange2003", SIG_SUBJECT, "Undeliverable:"},
+    {"Gmail", SIG_BODY, "Delivery to the following recipient failed"},
+    {"Gmail", SIG_BODY, "Delivery to the following recipients failed"},
+    {"GSuite", SIG_BODY, "Your message wasn't delivered to"},
+    {"GSuite", SIG_BODY, "There was a problem delivering your message to"},
+    {"GSuite", SIG_BODY, "There was a temporary problem delivering your message to"},
+    {"Gmail", SIG_BODY, "THIS IS A WARNING MESSAGE ONLY"},
+    {"GoogleGroups", SIG_BODY, "the group you tried to contact"},
+    {"AmazonSES", SIG_BODY,
+     "An error occurred while trying to deliver the mail to the following recipients"},
+    {"AmazonSES", SIG_BODY, "was undeliverable."},
+    {"AmazonSES", SIG_BODY, "\"notificationType\""},
+    {"DragonFly", SIG_BODY, "This is the DragonFly Mail Agent"},
+    {"OpenSMTPD", SIG_BODY, "This is the MAILER-DAEMON, please DO NOT REPLY"},
+    {"OpenSMTPD", SIG_BODY, "Hi!\n\nThis is the MAILER-DAEMON"},
+    {"Domino", SIG_BODY, "was not delivered to:"},
+    {"Courier", SIG_BODY, "running the Courier mail server"},
+    {"Barracuda", SIG_BODY, "was blocked by our Spam"},
+    {"Facebook", SIG_BODY, "This message was created automatically by Facebook"},
+    {"Amavis", SIG_BODY, "The message WAS NOT relayed to"},
+    {"Amavis", SIG_BODY, "was considered unsolicited bulk e-mail"},
+    {"FML", SIG_BODY, "You are not a member of this mailing list"},
+    {"MailRu", SIG_FROM, "mailer-daemon@corp.mail.ru"},
+    {"MailRu", SIG_FROM, "@mail.ru"},
+    {"Yandex", SIG_FROM, "@yandex"},
+    {"Zoho", SIG_FROM, "@zoho"},
+    {"mFILTER", SIG_BODY, "mFILTER"},
+    {"IMailServer", SIG_SUBJECT, "Undeliverable Mail"},
+    {"EZweb", SIG_FROM, "@ezweb.ne.jp"},
+    {"KDDI", SIG_FROM, "@ezweb.ne.jp"},
+    {"Biglobe", SIG_FROM, "@biglobe.ne.jp"},
+    {"Verizon", SIG_FROM, "@vtext.com"},
+    {"Activehunter", SIG_BODY, "The following addresses had permanent fatal errors"},
+    {"Sendmail", SIG_BODY, "The original message was received at"},
+    {"MessagingServer", SIG_BODY, "This report relates to a message you sent"},
+    {"InterScanMSS", SIG_SUBJECT, "Mail could not be delivered"},
+    {"X", SIG_BODY, "This is a delivery failure notification message"},
+    {"X", SIG_BODY, "Your message to: "},
+    {"X", SIG_BODY, "could not be delivered"},
+    {"X", SIG_BODY, "was not delivered"},
+    {"X", SIG_BODY, "delivery failed"},
+    {"X", SIG_BODY, "Delivery failed"},
+    {"X", SIG_BODY, "undeliverable"},
+    {"X", SIG_BODY, "Undeliverable"},
 };
 
 /* Subjects that, with a From of MAILER-DAEMON/postmaster, mark a bounce
  * even when no family signature matched. */
 static const char *const bounce_subjects[] = {
-	"undeliver", "delivery status notification", "failure notice", "returned mail",
-	"mail delivery failed", "delivery failure", "non-delivery", "nondeliverable",
-	"mail system error", "delivery problem", "could not be delivered", "failure delivery",
-	"mail failed", "error sending your mail", NULL,
+    "undeliver",
+    "delivery status notification",
+    "failure notice",
+    "returned mail",
+    "mail delivery failed",
+    "delivery failure",
+    "non-delivery",
+    "nondeliverable",
+    "mail system error",
+    "delivery problem",
+    "could not be delivered",
+    "failure delivery",
+    "mail failed",
+    "error sending your mail",
+    NULL,
 };
 
 /* Lines where the report ends and the returned message starts. */
 static const char *const end_markers[] = {
-	"--- Below this line is a copy of the message",
-	"----- Original message -----",
-	"------ This is a copy of the message",
-	"------ This is a copy of your message",
-	"----- Original Message -----",
-	"--- The header of the original message is following",
-	"------ The header of the original message is following",
-	"Original message follows",
-	"----- The following is a copy of your message",
-	"Below is a copy of the original message",
-	"------=_Part", /* returned message in an unparsed MIME body */
-	"Content-Type: message/rfc822",
-	"----- Unsent message follows -----",
-	"   ----- Original message headers",
-	"------ Original Message Headers",
-	"------ Original message headers",
-	"Original message headers:",
-	"Received: from",
-	"Return-Path: <",
-	"If you know the general guide of this list", /* fml: help text */
-	"Message text follows",
-	NULL,
+    "--- Below this line is a copy of the message",
+    "----- Original message -----",
+    "------ This is a copy of the message",
+    "------ This is a copy of your message",
+    "----- Original Message -----",
+    "--- The header of the original message is following",
+    "------ The header of the original message is following",
+    "Original message follows",
+    "----- The following is a copy of your message",
+    "Below is a copy of the original message",
+    "------=_Part", /* returned message in an unparsed MIME body */
+    "Content-Type: message/rfc822",
+    "----- Unsent message follows -----",
+    "   ----- Original message headers",
+    "------ Original Message Headers",
+    "------ Original message headers",
+    "Original message headers:",
+    "Received: from",
+    "Return-Path: <",
+    "If you know the general guide of this list", /* fml: help text */
+    "Message text follows",
+    NULL,
 };
 
 /* Words that put a recipient address inside a sentence. */
 static const char *const rcpt_labels[] = {
-	"RCPT To:", "RCPT TO:", "rcpt to:", "To:", "to: ", "recipient:", "Recipient:",
-	"Recipient address:", "address:", "email address :", "delivering your mail to <",
-	"delivering your message to ", "wasn't delivered to ", "The following message to <",
-	"Your message to: ", "Original-Recipient:", "Failed recipient", "Recipient address: ",
-	"<mailto:", "-> ", "deliver message to ", "rejected recipient", "returned permanent errors:",
-	"undeliverable to ", "mailing list <", NULL,
+    "RCPT To:",
+    "RCPT TO:",
+    "rcpt to:",
+    "To:",
+    "to: ",
+    "recipient:",
+    "Recipient:",
+    "Recipient address:",
+    "address:",
+    "email address :",
+    "delivering your mail to <",
+    "delivering your message to ",
+    "wasn't delivered to ",
+    "The following message to <",
+    "Your message to: ",
+    "Original-Recipient:",
+    "Failed recipient",
+    "Recipient address: ",
+    "<mailto:",
+    "-> ",
+    "deliver message to ",
+    "rejected recipient",
+    "returned permanent errors:",
+    "undeliverable to ",
+    "mailing list <",
+    NULL,
 };
 
 /* The body signatures and end markers, indexed once for one-pass scans
@@ -185,7 +217,7 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 	body = bounce_needles_first(&sig_ix, sig_body, doc->text.data, doc->text.data + doc->rend);
 	if (body == SIZE_MAX)
 		body = bounce_needles_first(&sig_ix, sig_body, doc->text.data + doc->rend,
-					    doc->text.data + doc->text.len);
+		                            doc->text.data + doc->text.len);
 	for (size_t i = 0; i < sizeof(family_sigs) / sizeof(family_sigs[0]); i++) {
 		const struct family_sig *s = &family_sigs[i];
 		bool hit;
@@ -196,7 +228,8 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 			hit = strstr(doc->hdr.data, s->needle) != NULL;
 		else
 			hit = bounce_casestr(s->where == SIG_FROM ? from : subj, s->needle) != NULL;
-		if (hit && s->where == SIG_BODY && strcmp(s->agent, "X") == 0 && !from_daemon(from)) {
+		if (hit && s->where == SIG_BODY && strcmp(s->agent, "X") == 0 &&
+		    !from_daemon(from)) {
 			/* the loose "X" sentences only count from a daemon
 			 * (they close the table: nothing after them) */
 			break;
@@ -370,8 +403,8 @@ static bool is_own_line(const char *p, size_t l, const char *addr)
 }
 
 /* text_scan - read recipients and their diagnostics off the report text */
-static size_t text_scan(const struct bounce_doc *doc, const char *agent,
-			struct bounce_result *res, const char *sender)
+static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
+                        const char *sender)
 {
 	const char *text = doc->text.data;
 	size_t end = doc->rend, first = res->n;
@@ -403,7 +436,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent,
 				if (r - res->recs - (ptrdiff_t)first < 64)
 					how[r - res->recs - (ptrdiff_t)first] = (unsigned char)h;
 			} else if (r - res->recs - (ptrdiff_t)first < 64 &&
-				   how[r - res->recs - (ptrdiff_t)first] < h) {
+			           how[r - res->recs - (ptrdiff_t)first] < h) {
 				how[r - res->recs - (ptrdiff_t)first] = (unsigned char)h;
 			}
 			if (h != RCPT_WEAK)
@@ -417,15 +450,15 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent,
 	/* a "To:" summary line counts only when nothing else names a
 	 * recipient: Exchange's "Your message To: x ... did not reach y" */
 	for (size_t i = first; any_strong && i < res->n && i - first < 64;) {
-			if (how[i - first] == RCPT_WEAK) {
-				free(res->recs[i].diagnostic_code);
-				memmove(&res->recs[i], &res->recs[i + 1],
-					(res->n - i - 1) * sizeof(res->recs[0]));
-				memmove(&how[i - first], &how[i - first + 1], 63 - (i - first));
-				res->n--;
-			} else {
-				i++;
-			}
+		if (how[i - first] == RCPT_WEAK) {
+			free(res->recs[i].diagnostic_code);
+			memmove(&res->recs[i], &res->recs[i + 1],
+			        (res->n - i - 1) * sizeof(res->recs[0]));
+			memmove(&how[i - first], &how[i - first + 1], 63 - (i - first));
+			res->n--;
+		} else {
+			i++;
+		}
 	}
 	return res->n - first;
 }
@@ -433,7 +466,9 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent,
 /* Sentences of a warning that delivery is only delayed and still being
  * retried (RFC 3464 2.3.3 action "delayed") */
 static const char *const delay_phrases[] = {
-	"THIS IS A WARNING MESSAGE ONLY", "Message will be retried for", NULL,
+    "THIS IS A WARNING MESSAGE ONLY",
+    "Message will be retried for",
+    NULL,
 };
 
 /* mailto_name - Exchange's text names each recipient as "display
@@ -469,8 +504,8 @@ static void mailto_name(const struct bounce_doc *doc, struct bounce_record *rec)
 /* bounce_family_fill - an RFC 3464 part without Diagnostic-Code (or with
  * only the X.0.0 status) leaves the remote's words to the text part
  * (OpenSMTPD, Gmail): fill those records from the family reader */
-void bounce_family_fill(const struct bounce_doc *doc, const char *agent,
-			struct bounce_result *res, size_t first)
+void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
+                        size_t first)
 {
 	struct bounce_result tmp = {0};
 	char sender[BOUNCE_ADDR_MAX] = "", to[1024] = "";
@@ -496,7 +531,8 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent,
 		if (!r->status[0] || strcmp(r->status + 1, ".0.0") == 0)
 			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
 		if (!r->replycode[0])
-			bounce_find_replycode(r->diagnostic_code, r->replycode, sizeof(r->replycode));
+			bounce_find_replycode(r->diagnostic_code, r->replycode,
+			                      sizeof(r->replycode));
 	}
 	bounce_result_free(&tmp);
 }
@@ -515,7 +551,7 @@ bool bounce_family_text_first(const char *agent)
 }
 
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
-			   struct bounce_result *res)
+                           struct bounce_result *res)
 {
 	char sender[BOUNCE_ADDR_MAX] = "", to[1024] = "", failed[4096];
 	size_t first = res->n, n;
@@ -540,15 +576,14 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 	/* old Sendmail names no address in its transcript: the returned
 	 * message's To: is the recipient (only when nothing else is) */
 	if (n == 0 && (bounce_header(doc->orig.data, "To", to, sizeof(to)) ||
-		       bounce_header(doc->text.data + doc->rend, "To", to,
-				     sizeof(to)))) {
+	               bounce_header(doc->text.data + doc->rend, "To", to, sizeof(to)))) {
 		char addr[BOUNCE_ADDR_MAX];
 		char ofrom[512] = "";
 		bounce_header(doc->orig.data, "From", ofrom, sizeof(ofrom));
 		/* a returned message that is itself a bounce is read by the
 		 * caller (parse.c), not taken for the original */
-		if (!from_daemon(ofrom) &&
-		    bounce_find_addr(to, strlen(to), addr, sizeof(addr)) && strcasecmp(addr, sender)) {
+		if (!from_daemon(ofrom) && bounce_find_addr(to, strlen(to), addr, sizeof(addr)) &&
+		    strcasecmp(addr, sender)) {
 			struct bounce_record *r = bounce_record_add(res);
 			util_strlcpy(r->recipient, addr, sizeof(r->recipient));
 			r->smtp_agent = agent;
@@ -566,7 +601,8 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 			util_strlcpy(r->action, "delayed", sizeof(r->action));
 		if (r->diagnostic_code) {
 			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
-			bounce_find_replycode(r->diagnostic_code, r->replycode, sizeof(r->replycode));
+			bounce_find_replycode(r->diagnostic_code, r->replycode,
+			                      sizeof(r->replycode));
 		}
 		r->rule = agent;
 	}

@@ -41,22 +41,22 @@ size_t bounce_arf_parse(const struct bounce_doc *doc, struct bounce_result *res)
 /* family.c: MTA-family signatures and text recognisers */
 const char *bounce_family_detect(const struct bounce_doc *doc);
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
-			   struct bounce_result *res);
+                           struct bounce_result *res);
 /* bounce_family_text_first - the family's own text names the recipients
  * better than the RFC 3464 part it attaches */
 bool bounce_family_text_first(const char *agent);
-void bounce_family_fill(const struct bounce_doc *doc, const char *agent,
-			struct bounce_result *res, size_t first);
+void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
+                        size_t first);
 /* bounce_report_end - offset where the report text stops and the returned
  * message begins */
 size_t bounce_report_end(const char *text);
 /* needles.c: a fixed set of needles found in one pass over a text */
 #define BOUNCE_NEEDLE_MAX 255
 struct bounce_needles {
-	uint8_t start[257];                /* needles starting with byte b: [start[b], start[b+1]) */
-	uint8_t item[BOUNCE_NEEDLE_MAX];   /* table index of each grouped needle */
-	uint8_t len[BOUNCE_NEEDLE_MAX];    /* needle length, by table index */
-	uint8_t pair[65536 / 8];           /* bit k: some needle starts with the two bytes k */
+	uint8_t start[257];              /* needles starting with byte b: [start[b], start[b+1]) */
+	uint8_t item[BOUNCE_NEEDLE_MAX]; /* table index of each grouped needle */
+	uint8_t len[BOUNCE_NEEDLE_MAX];  /* needle length, by table index */
+	uint8_t pair[65536 / 8];         /* bit k: some needle starts with the two bytes k */
 };
 /* bounce_prefix_at - text p starts with w[0..n), bytes before `from`
  * already known equal; inline, as the scans call it at most positions.
@@ -73,16 +73,16 @@ void bounce_needles_build(struct bounce_needles *ix, const char *const *needles,
 /* bounce_needles_first - lowest index of a needle occurring in
  * text[0..end) (a match may run past end), or SIZE_MAX */
 size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *needles,
-			    const char *text, const char *end);
+                            const char *text, const char *end);
 /* bounce_needles_earliest - index of the needle found first in text
  * (earliest position; the lowest index there), SIZE_MAX when none */
 size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *const *needles,
-			       const char *text);
+                               const char *text);
 /* bounce_needles_line_end - offset of the first needle at a line start
  * or after a space, skipping (everywhere) the needles the text opens
  * with; strlen(text) when none (at most 64 needles) */
 size_t bounce_needles_line_end(const struct bounce_needles *ix, const char *const *needles,
-			       const char *text);
+                               const char *text);
 /* ses.c: Amazon SES JSON event notifications */
 size_t bounce_ses_parse(const struct bounce_doc *doc, struct bounce_result *res);
 /* arf.c: Microsoft JMRP complaints (returned message marked with
@@ -104,6 +104,12 @@ const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size);
 bool bounce_find_status(const char *s, char *out, size_t size);
 /* bounce_find_replycode - first 3-digit [245]xx reply code standing alone */
 bool bounce_find_replycode(const char *s, char *out, size_t size);
+/* command.c: the SMTP command a reply answered ("RCPT", "MAIL", "DATA",
+ * "HELO", "CONN"), written to out; left empty when the words say none.
+ * bounce_command_in reads a lower-cased, whitespace-folded text;
+ * bounce_command_near reads the report text[0..end) around addr. */
+void bounce_command_in(const char *folded, char *out, size_t size);
+void bounce_command_near(const char *text, size_t end, const char *addr, char *out, size_t size);
 /* bounce_casestr - ASCII case-blind strstr */
 const char *bounce_casestr(const char *hay, const char *needle);
 /* bounce_fold - collapse runs of white space into one space, trim */

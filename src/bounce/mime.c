@@ -171,7 +171,7 @@ static void walk(struct bounce_doc *doc, GMimeObject *obj, int depth)
 		if (depth == 0)
 			part_bytes(GMIME_PART(obj), &doc->arf);
 	} else if (ct_is(ct, "text", "rfc822-headers") || ct_is(ct, "message", "rfc822-headers") ||
-		   ct_is(ct, "message", "global-headers")) {
+	           ct_is(ct, "message", "global-headers")) {
 		if (doc->orig.len == 0)
 			part_bytes(GMIME_PART(obj), &doc->orig);
 	} else if (ct_is(ct, "message", "rfc822") || ct_is(ct, "message", "global")) {

@@ -127,8 +127,8 @@ static bool field_raw(const char *h, size_t hlen, const char *name, struct buf *
 				v = i;
 			}
 			/* trailing white space (leading was skipped above) */
-			while (out->len && (out->data[out->len - 1] == ' ' ||
-					    out->data[out->len - 1] == '\t'))
+			while (out->len &&
+			       (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
 				out->len--;
 			buf_putc(out, '\0');
 			out->len--;
@@ -319,8 +319,8 @@ static int hexval(unsigned char c)
 /* body_decode - undo the transfer encoding (RFC 2045 6.7 quoted-printable,
  * 6.8 base64; characters outside the alphabet are skipped, as 6.8 asks);
  * false for an encoding not known here */
-static bool body_decode(const char *h, size_t hlen, const char *b, size_t blen,
-			struct buf *tmp, struct buf *out)
+static bool body_decode(const char *h, size_t hlen, const char *b, size_t blen, struct buf *tmp,
+                        struct buf *out)
 {
 	if (!field_raw(h, hlen, "Content-Transfer-Encoding", tmp) || tmp->len == 0 ||
 	    strcasecmp(tmp->data, "7bit") == 0 || strcasecmp(tmp->data, "8bit") == 0 ||
@@ -416,9 +416,9 @@ static _Thread_local struct conv_slot {
 static const struct {
 	const char *name, *iconv;
 } charset_aliases[] = {
-	{"unicode-1-1-utf-7", "UTF-7"},
-	{"unicode-2-0-utf-7", "UTF-7"},
-	{NULL, NULL},
+    {"unicode-1-1-utf-7", "UTF-7"},
+    {"unicode-2-0-utf-7", "UTF-7"},
+    {NULL, NULL},
 };
 
 /* convert - s[0..len) from charset cs to UTF-8 (RFC 2046 4.1.2) into out,
@@ -496,8 +496,8 @@ static bool entity(struct lite *L, const char *p, size_t len, int depth, int nes
 /* multipart - RFC 2046 5.1.1: parts between "--boundary" lines; the
  * preamble and epilogue are not parts. A multipart whose delimiter never
  * occurs is left to GMime. */
-static bool multipart(struct lite *L, const struct ctype *ct, const char *b, size_t blen,
-		      int depth, int nest)
+static bool multipart(struct lite *L, const struct ctype *ct, const char *b, size_t blen, int depth,
+                      int nest)
 {
 	size_t bl = strlen(ct->boundary), i = 0, start = 0;
 	bool in = false, found = false, alt = strcmp(ct->sub, "alternative") == 0;
@@ -611,8 +611,8 @@ static bool entity(struct lite *L, const char *p, size_t len, int depth, int nes
 	}
 	bool fb = strcmp(t, "message") == 0 && strcmp(s, "feedback-report") == 0;
 	bool hdrs = (strcmp(t, "text") == 0 && strcmp(s, "rfc822-headers") == 0) ||
-		    (strcmp(t, "message") == 0 &&
-		     (strcmp(s, "rfc822-headers") == 0 || strcmp(s, "global-headers") == 0));
+	            (strcmp(t, "message") == 0 &&
+	             (strcmp(s, "rfc822-headers") == 0 || strcmp(s, "global-headers") == 0));
 	bool text = strcmp(t, "text") == 0 && !hdrs;
 
 	if (!fb && !hdrs && !text)
@@ -627,7 +627,7 @@ static bool entity(struct lite *L, const char *p, size_t len, int depth, int nes
 		return true;
 	}
 	return text_to_utf8(&ct, L->dec.data ? L->dec.data : "", L->dec.len,
-			    depth == 0 ? &doc->text : &doc->inner);
+	                    depth == 0 ? &doc->text : &doc->inner);
 }
 
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len)

@@ -45,7 +45,7 @@ void bounce_needles_build(struct bounce_needles *ix, const char *const *needles,
 /* match - index of a needle starting at p, the lowest below `below`,
  * or `below` when none */
 static size_t match(const struct bounce_needles *ix, const char *const *needles, const char *p,
-		    size_t below)
+                    size_t below)
 {
 	unsigned b = (unsigned char)p[0];
 	unsigned k = b << 8 | (unsigned char)p[1];
@@ -64,7 +64,7 @@ static size_t match(const struct bounce_needles *ix, const char *const *needles,
 }
 
 size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *needles,
-			    const char *text, const char *end)
+                            const char *text, const char *end)
 {
 	size_t best = SIZE_MAX;
 
@@ -74,7 +74,7 @@ size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *
 }
 
 size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *const *needles,
-			       const char *text)
+                               const char *text)
 {
 	/* the first position wins; at one position, the lowest index */
 	for (const char *p = text; *p; p++) {
@@ -86,7 +86,7 @@ size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *cons
 }
 
 size_t bounce_needles_line_end(const struct bounce_needles *ix, const char *const *needles,
-			       const char *text)
+                               const char *text)
 {
 	uint64_t opening = 0; /* needles the text starts with */
 	unsigned b0 = (unsigned char)text[0];

@@ -76,7 +76,7 @@ static size_t next_message(const char *p, size_t len)
 
 /* finish - decide reason and fill the agent of records added since first */
 static void finish(struct bounce_result *res, size_t first, const struct bounce_doc *doc,
-		   const char *agent)
+                   const char *agent)
 {
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
@@ -92,8 +92,8 @@ static void finish(struct bounce_result *res, size_t first, const struct bounce_
  * line (RFC 3464 2.2, 2.3) up to the next boundary line */
 static void dsn_in_text(struct bounce_doc *doc)
 {
-	static const char *const starts[] = {"\nReporting-MTA:", "\nFinal-Recipient:",
-					     "\nOriginal-Recipient:", NULL};
+	static const char *const starts[] = {
+	    "\nReporting-MTA:", "\nFinal-Recipient:", "\nOriginal-Recipient:", NULL};
 	const char *text = doc->text.data, *b = NULL;
 
 	for (size_t i = 0; starts[i]; i++) {

@@ -18,22 +18,20 @@
  * feedback, vacation and delivered are not failures at all.
  */
 #include <ctype.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "bounce/internal.h"
 #include "bounce/phrases.h"
 
 const char *const bounce_reasons[] = {
-	"userunknown", "hostunknown", "mailboxfull", "exceedlimit", "mesgtoobig", "filtered",
-	"blocked", "rejected", "policyviolation", "spamdetected", "virusdetected",
-	"securityerror", "norelaying", "notaccept", "suspend", "expired", "toomanyconn",
-	"speeding", "networkerror", "systemerror", "systemfull", "contenterror", "hasmoved",
-	"mailererror", "syntaxerror", "onhold", "notcompliantrfc", "requireptr", "authfailure",
-	"badreputation", "vacation", "feedback", "delivered", "undefined", NULL,
+    "userunknown",   "hostunknown",     "mailboxfull", "exceedlimit",     "mesgtoobig",
+    "filtered",      "blocked",         "rejected",    "policyviolation", "spamdetected",
+    "virusdetected", "securityerror",   "norelaying",  "notaccept",       "suspend",
+    "expired",       "toomanyconn",     "speeding",    "networkerror",    "systemerror",
+    "systemfull",    "contenterror",    "hasmoved",    "mailererror",     "syntaxerror",
+    "onhold",        "notcompliantrfc", "requireptr",  "authfailure",     "badreputation",
+    "vacation",      "feedback",        "delivered",   "undefined",       NULL,
 };
 
 bool bounce_is_hard(const char *reason, const char *status)
@@ -52,57 +50,57 @@ static const struct {
 	const char *code; /* "subject.detail" */
 	const char *reason;
 } status_table[] = {
-	{"1.1", "userunknown"},     /* bad destination mailbox address */
-	{"1.2", "hostunknown"},     /* bad destination system address */
-	{"1.3", "userunknown"},     /* bad destination mailbox address syntax */
-	{"1.4", "userunknown"},     /* destination mailbox address ambiguous */
-	{"1.6", "hasmoved"},        /* destination mailbox has moved */
-	{"1.7", "rejected"},        /* bad sender's mailbox address syntax */
-	{"1.8", "rejected"},        /* bad sender's system address */
-	{"1.10", "notaccept"},      /* RFC 7505 null MX */
-	{"2.1", "suspend"},         /* mailbox disabled */
-	{"2.2", "mailboxfull"},     /* mailbox full */
-	{"2.3", "exceedlimit"},     /* message length exceeds administrative limit */
-	{"2.4", "systemerror"},     /* mailing list expansion problem */
-	{"3.1", "systemfull"},      /* mail system full */
-	{"3.2", "notaccept"},       /* system not accepting network messages */
-	{"3.4", "mesgtoobig"},      /* message too big for system */
-	{"3.5", "systemerror"},     /* system incorrectly configured */
-	{"4.1", "expired"},         /* no answer from host */
-	{"4.2", "networkerror"},    /* bad connection */
-	{"4.3", "systemerror"},     /* directory server failure */
-	{"4.4", "hostunknown"},     /* unable to route */
-	{"4.6", "networkerror"},    /* routing loop detected */
-	{"4.7", "expired"},         /* delivery time expired */
-	/* X.5.0 "other or undefined protocol status" names nothing: remote
+    {"1.1", "userunknown"},  /* bad destination mailbox address */
+    {"1.2", "hostunknown"},  /* bad destination system address */
+    {"1.3", "userunknown"},  /* bad destination mailbox address syntax */
+    {"1.4", "userunknown"},  /* destination mailbox address ambiguous */
+    {"1.6", "hasmoved"},     /* destination mailbox has moved */
+    {"1.7", "rejected"},     /* bad sender's mailbox address syntax */
+    {"1.8", "rejected"},     /* bad sender's system address */
+    {"1.10", "notaccept"},   /* RFC 7505 null MX */
+    {"2.1", "suspend"},      /* mailbox disabled */
+    {"2.2", "mailboxfull"},  /* mailbox full */
+    {"2.3", "exceedlimit"},  /* message length exceeds administrative limit */
+    {"2.4", "systemerror"},  /* mailing list expansion problem */
+    {"3.1", "systemfull"},   /* mail system full */
+    {"3.2", "notaccept"},    /* system not accepting network messages */
+    {"3.4", "mesgtoobig"},   /* message too big for system */
+    {"3.5", "systemerror"},  /* system incorrectly configured */
+    {"4.1", "expired"},      /* no answer from host */
+    {"4.2", "networkerror"}, /* bad connection */
+    {"4.3", "systemerror"},  /* directory server failure */
+    {"4.4", "hostunknown"},  /* unable to route */
+    {"4.6", "networkerror"}, /* routing loop detected */
+    {"4.7", "expired"},      /* delivery time expired */
+    /* X.5.0 "other or undefined protocol status" names nothing: remote
 	 * servers put it on any refusal; the reply code says more (below) */
-	{"5.1", "syntaxerror"},     /* invalid command */
-	{"5.2", "syntaxerror"},     /* syntax error */
-	{"5.3", "toomanyconn"},     /* too many recipients */
-	{"5.4", "syntaxerror"},     /* invalid command arguments */
-	{"6.0", "contenterror"},    /* other or undefined media error */
-	{"6.1", "contenterror"},    /* media not supported */
-	{"6.2", "contenterror"},    /* conversion required and prohibited */
-	{"6.3", "contenterror"},    /* conversion required but not supported */
-	{"7.2", "norelaying"},      /* mailing list expansion prohibited */
-	{"7.6", "securityerror"},   /* cryptographic algorithm not supported */
-	{"7.7", "securityerror"},   /* message integrity failure */
-	{"7.8", "securityerror"},   /* RFC 4954: authentication credentials invalid */
-	{"7.9", "securityerror"},   /* RFC 4954: mechanism too weak */
-	{"7.11", "securityerror"},  /* RFC 4954: encryption required */
-	{"7.13", "suspend"},        /* RFC 3463bis: user account disabled */
-	{"7.14", "securityerror"},  /* trust relationship required */
-	{"7.15", "securityerror"},  /* priority level too low */
-	{"7.16", "mesgtoobig"},     /* message too big for priority */
-	{"7.20", "authfailure"},    /* RFC 7372: no passing DKIM signature */
-	{"7.21", "authfailure"},    /* no acceptable DKIM signature */
-	{"7.22", "authfailure"},    /* no valid author-matched DKIM signature */
-	{"7.23", "authfailure"},    /* SPF validation failed */
-	{"7.24", "authfailure"},    /* SPF validation error */
-	{"7.25", "requireptr"},     /* reverse DNS validation failed */
-	{"7.26", "authfailure"},    /* multiple authentication checks failed */
-	{"7.27", "notaccept"},      /* RFC 7505: sender address has null MX */
-	{"7.28", "spamdetected"},   /* RFC 8689? mail flood detected */
+    {"5.1", "syntaxerror"},    /* invalid command */
+    {"5.2", "syntaxerror"},    /* syntax error */
+    {"5.3", "toomanyconn"},    /* too many recipients */
+    {"5.4", "syntaxerror"},    /* invalid command arguments */
+    {"6.0", "contenterror"},   /* other or undefined media error */
+    {"6.1", "contenterror"},   /* media not supported */
+    {"6.2", "contenterror"},   /* conversion required and prohibited */
+    {"6.3", "contenterror"},   /* conversion required but not supported */
+    {"7.2", "norelaying"},     /* mailing list expansion prohibited */
+    {"7.6", "securityerror"},  /* cryptographic algorithm not supported */
+    {"7.7", "securityerror"},  /* message integrity failure */
+    {"7.8", "securityerror"},  /* RFC 4954: authentication credentials invalid */
+    {"7.9", "securityerror"},  /* RFC 4954: mechanism too weak */
+    {"7.11", "securityerror"}, /* RFC 4954: encryption required */
+    {"7.13", "suspend"},       /* RFC 3463bis: user account disabled */
+    {"7.14", "securityerror"}, /* trust relationship required */
+    {"7.15", "securityerror"}, /* priority level too low */
+    {"7.16", "mesgtoobig"},    /* message too big for priority */
+    {"7.20", "authfailure"},   /* RFC 7372: no passing DKIM signature */
+    {"7.21", "authfailure"},   /* no acceptable DKIM signature */
+    {"7.22", "authfailure"},   /* no valid author-matched DKIM signature */
+    {"7.23", "authfailure"},   /* SPF validation failed */
+    {"7.24", "authfailure"},   /* SPF validation error */
+    {"7.25", "requireptr"},    /* reverse DNS validation failed */
+    {"7.26", "authfailure"},   /* multiple authentication checks failed */
+    {"7.27", "notaccept"},     /* RFC 7505: sender address has null MX */
+    {"7.28", "spamdetected"},  /* RFC 8689? mail flood detected */
 };
 
 /* status_reason - reason implied by the enhanced code alone, or NULL */
@@ -142,139 +140,6 @@ static const char *phrase_reason(const char *text, const char **which, bool weak
 	return bounce_phrases[i].reason;
 }
 
-/* The MTAs' own words for "this reply answered command X" (RFC 5321
- * 3.3: RCPT refusals are about the address, MAIL about the sender, DATA
- * about the content). Matched on a lower-cased, whitespace-folded copy;
- * the earliest match in the text wins. */
-static const char *const command_words[] = {
-	"in reply to end of data",
-	"in reply to data",
-	"in reply to rcpt",
-	"in reply to mail",
-	"in reply to helo",
-	"in reply to ehlo",
-	"after end of data",
-	"after data",
-	"after rcpt",
-	"after pipelined rcpt",
-	"after mail",
-	"after pipelined mail",
-	"after helo",
-	"after ehlo",
-	"[rcpt_to]",
-	"[mail_from]",
-	">>> rcpt to",
-	">>> mail from",
-	"smtp:rcpt",
-	"smtp:mail",
-	"progress was rcpt",
-	"progress was mail",
-	"does not like recipient",
-	"did not like our rcpt",
-	"did not like our mail",
-	"did not like our data",
-	">>> data",
-	"data command",
-	"after initial connection",
-	"refused to talk to me",
-};
-/* the command each entry of command_words names, in the same order */
-static const char *const command_names[] = {
-	"DATA", "DATA", "RCPT", "MAIL", "HELO", "HELO", "DATA", "DATA", "RCPT", "RCPT",
-	"MAIL", "MAIL", "HELO", "HELO", "RCPT", "MAIL", "RCPT", "MAIL", "RCPT", "MAIL",
-	"RCPT", "MAIL", "RCPT", "RCPT", "MAIL", "DATA", "DATA", "DATA", "CONN", "CONN",
-};
-_Static_assert(sizeof(command_names) == sizeof(command_words), "one command per word");
-#define NCOMMAND (sizeof(command_words) / sizeof(command_words[0]))
-
-/* One pass finds the earliest command word (needles.c) instead of a
- * strstr per word: this runs for every record and every window of the
- * report around its address. Built once; read-only after. */
-static struct bounce_needles command_ix;
-static pthread_once_t command_once = PTHREAD_ONCE_INIT;
-
-static void command_ix_init(void)
-{
-	bounce_needles_build(&command_ix, command_words, NCOMMAND);
-}
-
-/* command_in - the SMTP command a quoted reply answered, from the MTA's
- * own wording ("in reply to RCPT TO command", "after end of data"), in
- * a text already lower-cased and whitespace-folded (no copy made); the
- * earliest match in the text wins */
-static void command_in(const char *f, char *out, size_t size)
-{
-	size_t i;
-
-	pthread_once(&command_once, command_ix_init);
-	i = bounce_needles_earliest(&command_ix, command_words, f);
-	if (i < NCOMMAND)
-		util_strlcpy(out, command_names[i], size);
-}
-
-/* casestr_in - ASCII case-blind search for needle inside hay[0..hlen),
- * which need not end there: the report part is searched in place,
- * without copying it out of the whole message */
-static const char *casestr_in(const char *hay, size_t hlen, const char *needle, size_t nl)
-{
-	/* both cases of the first byte, compared directly: a plain byte
-	 * test per position, the full compare only where one matches */
-	char lo = (char)tolower((unsigned char)needle[0]);
-	char up = (char)toupper((unsigned char)needle[0]);
-
-	if (nl == 0 || nl > hlen)
-		return NULL;
-	for (size_t i = 0; i + nl <= hlen; i++)
-		if ((hay[i] == lo || hay[i] == up) &&
-		    strncasecmp(hay + i + 1, needle + 1, nl - 1) == 0)
-			return hay + i;
-	return NULL;
-}
-
-/* text_command - the SMTP command near the recipient in the report's
- * text (text[0..end)): Postfix "(in reply to end of DATA command)" after
- * the address, or the last ">>> COMMAND" line of a Sendmail transcript
- * before it */
-static void text_command(const char *text, size_t end, const char *addr, char *out,
-			 size_t size)
-{
-	size_t al = strlen(addr);
-
-	if (al == 0)
-		return;
-	for (const char *p = casestr_in(text, end, addr, al); p;
-	     p = casestr_in(p + al, end - (size_t)(p + al - text), addr, al)) {
-		size_t rest = end - (size_t)(p - text);
-		const char *blank = memmem(p, rest, "\n\n", 2);
-		size_t win = blank ? (size_t)(blank - p) : rest;
-		char tmp[1024];
-
-		if (win >= sizeof(tmp))
-			win = sizeof(tmp) - 1;
-		memcpy(tmp, p, win);
-		tmp[win] = '\0';
-		bounce_fold(tmp);
-		util_lowercase(tmp);
-		command_in(tmp, out, size);
-		if (out[0])
-			return;
-		/* transcript: walk back to the nearest ">>> " line */
-		for (const char *q = p; q > text && p - q < 400; q--) {
-			if (q[-1] == '\n' && strncmp(q, ">>> ", 4) == 0) {
-				if (util_strcaseprefix(q + 4, "DATA") || (q[4] == '.' && q[5] == '\n'))
-					util_strlcpy(out, "DATA", size);
-				else if (util_strcaseprefix(q + 4, "MAIL"))
-					util_strlcpy(out, "MAIL", size);
-				else if (util_strcaseprefix(q + 4, "RCPT"))
-					util_strlcpy(out, "RCPT", size);
-				return;
-			}
-			if (q[-1] == '\n' && q[0] == '\n')
-				break;
-		}
-	}
-}
-
 /* blank_names - overwrite addresses and URL fragments in a lower-cased
  * diagnostic with spaces: a recipient called "filtered@..." or an anchor
  * "/#filtered" on a help page must not be read as the remote's words. */
@@ -285,8 +150,9 @@ static void blank_names(char *s)
 
 		if (*p == '@') {
 			start = p;
-			while (start > s && !isspace((unsigned char)start[-1]) && start[-1] != '<' &&
-			       start[-1] != '(' && start[-1] != '"' && start[-1] != ':')
+			while (start > s && !isspace((unsigned char)start[-1]) &&
+			       start[-1] != '<' && start[-1] != '(' && start[-1] != '"' &&
+			       start[-1] != ':')
 				start--;
 			end = p;
 		} else if (*p == '#' && p > s && p[-1] == '/') {
@@ -356,8 +222,11 @@ static const char *const address_families[] = {"McAfee", NULL};
  * ("554 delivery error: dd This user doesn't have a ... account"), and
  * Microsoft's directory lookup says so in words. */
 static const char *const address_phrases[] = {
-	"delivery error: dd ", "wasn't found at the destination domain",
-	"wasn\u2019t found at the destination domain", "not listed in domino directory", NULL,
+    "delivery error: dd ",
+    "wasn't found at the destination domain",
+    "wasn\u2019t found at the destination domain",
+    "not listed in domino directory",
+    NULL,
 };
 
 static bool address_refusal(const struct bounce_record *rec)
@@ -421,8 +290,8 @@ static const char *phrase_subject(const char *r, const char *which, const char *
 static const struct {
 	const char *phrase_reason, *code, *reason; /* code: "subject.detail" */
 } status_narrows[] = {
-	{"mesgtoobig", "2.3", "exceedlimit"},
-	{"policyviolation", "7.7", "securityerror"},
+    {"mesgtoobig", "2.3", "exceedlimit"},
+    {"policyviolation", "7.7", "securityerror"},
 };
 
 /* narrow_by_status - r, or the reason the status code narrows it to */
@@ -443,16 +312,16 @@ static const char *narrow_by_status(const char *r, const char *status)
 static const struct {
 	const char *agent, *reason;
 } family_reasons[] = {
-	{"GoogleGroups", "rejected"}, /* not a member / no permission to post */
-	{"Barracuda", "spamdetected"}, /* "blocked by our bulk email filter" */
-	{"Facebook", "filtered"},      /* refused by the person's preferences */
+    {"GoogleGroups", "rejected"},  /* not a member / no permission to post */
+    {"Barracuda", "spamdetected"}, /* "blocked by our bulk email filter" */
+    {"Facebook", "filtered"},      /* refused by the person's preferences */
 };
 
 /* The reporting MTA's own words for "gave up: the queue time ran out",
  * beside an X.4.7 Status (matched in the lower-cased diagnostic) */
 static const char *const expiry_words[] = {
-	"delivery time expired", "expired", "queue lifetime", "queue_lifetime",
-	"too long in queue", "retry timeout exceeded", NULL,
+    "delivery time expired",  "expired", "queue lifetime", "queue_lifetime", "too long in queue",
+    "retry timeout exceeded", NULL,
 };
 
 /* refine_status - a Status that says little (X.0.0: undefined, X.4.7:
@@ -521,15 +390,15 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 	/* the command words hold no address nor reply code: read them
 	 * before those are blanked, from the same copy */
 	if (!rec->command[0])
-		command_in(lower, rec->command, sizeof(rec->command));
+		bounce_command_in(lower, rec->command, sizeof(rec->command));
 	blank_names(lower);
 	drop_reply_codes(lower, rec->replycode);
 
 	if (!rec->command[0] && doc) {
 		/* the report part only: the returned message after it names
 		 * the address in its own header fields, never a command */
-		text_command(doc->text.data, doc->rend, rec->recipient, rec->command,
-			     sizeof(rec->command));
+		bounce_command_near(doc->text.data, doc->rend, rec->recipient, rec->command,
+		                    sizeof(rec->command));
 	}
 	if (strcmp(rec->reason, "undefined") != 0 && rec->rule[0]) {
 		/* a recogniser already decided (feedback, vacation) */

@@ -60,7 +60,8 @@ static size_t read_event(json_t *ev, struct bounce_result *res)
 		type = str_of(ev, "eventType");
 	if (strcmp(type, "Bounce") == 0) {
 		json_t *b = json_object_get(ev, "bounce");
-		json_array_foreach(json_object_get(b, "bouncedRecipients"), i, x) {
+		json_array_foreach(json_object_get(b, "bouncedRecipients"), i, x)
+		{
 			struct bounce_record *r = add(res, str_of(x, "emailAddress"));
 			util_strlcpy(r->action, str_of(x, "action"), sizeof(r->action));
 			bounce_find_status(str_of(x, "status"), r->status, sizeof(r->status));
@@ -71,18 +72,22 @@ static size_t read_event(json_t *ev, struct bounce_result *res)
 	} else if (strcmp(type, "Complaint") == 0) {
 		json_t *c = json_object_get(ev, "complaint");
 		const char *ft = str_of(c, "complaintFeedbackType");
-		json_array_foreach(json_object_get(c, "complainedRecipients"), i, x) {
+		json_array_foreach(json_object_get(c, "complainedRecipients"), i, x)
+		{
 			struct bounce_record *r = add(res, str_of(x, "emailAddress"));
 			r->reason = "feedback";
-			util_strlcpy(r->feedback_type, ft[0] ? ft : "abuse", sizeof(r->feedback_type));
+			util_strlcpy(r->feedback_type, ft[0] ? ft : "abuse",
+			             sizeof(r->feedback_type));
 			r->rule = "amazon ses complaint notification";
 			n++;
 		}
 	} else if (strcmp(type, "Delivery") == 0) {
 		json_t *d = json_object_get(ev, "delivery");
 		const char *resp = str_of(d, "smtpResponse");
-		json_array_foreach(json_object_get(d, "recipients"), i, x) {
-			struct bounce_record *r = add(res, json_string_value(x) ? json_string_value(x) : "");
+		json_array_foreach(json_object_get(d, "recipients"), i, x)
+		{
+			struct bounce_record *r =
+			    add(res, json_string_value(x) ? json_string_value(x) : "");
 			util_strlcpy(r->action, "delivered", sizeof(r->action));
 			bounce_find_status(resp, r->status, sizeof(r->status));
 			set_diag(r, resp);
@@ -118,7 +123,7 @@ size_t bounce_ses_parse(const struct bounce_doc *doc, struct bounce_result *res)
 	ev = root;
 	if (json_is_string(json_object_get(root, "Message")))
 		ev = json_loads(json_string_value(json_object_get(root, "Message")),
-				JSON_DISABLE_EOF_CHECK, NULL);
+		                JSON_DISABLE_EOF_CHECK, NULL);
 	else
 		json_incref(ev);
 	if (ev && json_is_object(ev))
@@ -129,7 +134,8 @@ size_t bounce_ses_parse(const struct bounce_doc *doc, struct bounce_result *res)
 	for (size_t i = first; i < res->n;)
 		if (!strchr(res->recs[i].recipient, '@')) {
 			free(res->recs[i].diagnostic_code);
-			memmove(&res->recs[i], &res->recs[i + 1], (res->n - i - 1) * sizeof(res->recs[0]));
+			memmove(&res->recs[i], &res->recs[i + 1],
+			        (res->n - i - 1) * sizeof(res->recs[0]));
 			res->n--;
 			n--;
 		} else {

@@ -89,7 +89,8 @@ const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
 {
 	const char *end = s + len;
 
-	for (const char *at = memchr(s, '@', len); at; at = memchr(at + 1, '@', (size_t)(end - at - 1))) {
+	for (const char *at = memchr(s, '@', len); at;
+	     at = memchr(at + 1, '@', (size_t)(end - at - 1))) {
 		const char *b = at, *e = at + 1;
 
 		if (at + 1 >= end)
@@ -114,7 +115,8 @@ const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
 		if (b == at || e == at + 1 || !memchr(at + 1, '.', (size_t)(e - at - 1))) {
 			/* no dot: only a bare host name (kijitora@mailhub) is kept
 			 * when it stands inside <...> */
-			if (b == at || e == at + 1 || b == s || b[-1] != '<' || e >= end || *e != '>')
+			if (b == at || e == at + 1 || b == s || b[-1] != '<' || e >= end ||
+			    *e != '>')
 				continue;
 		}
 		size_t l = (size_t)(e - b);
@@ -143,7 +145,8 @@ bool bounce_find_status(const char *s, char *out, size_t size)
 		q++;
 		while (isdigit((unsigned char)*q) && b < 3)
 			q++, b++;
-		if (b == 0 || isdigit((unsigned char)*q) || (*q == '.' && isdigit((unsigned char)q[1])))
+		if (b == 0 || isdigit((unsigned char)*q) ||
+		    (*q == '.' && isdigit((unsigned char)q[1])))
 			continue;
 		size_t l = (size_t)(q - p);
 		if (l >= size)
