@@ -26,6 +26,8 @@ struct config_origin {
 };
 #define ORIGIN_OVERRIDE 0xffffffffu
 
+static bool config_hostname_valid(const char *h);
+
 static const struct setting *find_setting(const char *key)
 {
 	for (const struct setting *s = config_settings; s->name; s++)
@@ -126,6 +128,11 @@ struct config *config_new(void)
 		if (gethostname(host, sizeof(host)) < 0)
 			util_strlcpy(host, "localhost", sizeof(host));
 		host[sizeof(host) - 1] = '\0';
+		/* A system name that is no valid host name (an underscore, say)
+		 * must not stop a start on defaults; the operator sets
+		 * myhostname for real use, and serve warns about non-FQDNs. */
+		if (!config_hostname_valid(host))
+			util_strlcpy(host, "localhost", sizeof(host));
 		free(cfg->myhostname);
 		cfg->myhostname = xstrdup(host);
 	}
