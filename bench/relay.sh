@@ -46,6 +46,9 @@ chmod 755 "$work"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	# smtp-sink hands its socket to a child when it drops privileges; the
+	# pattern names this run's own temporary folder, so only ours match.
+	pkill -f -- "-d $work/sink-" 2>/dev/null || true
 	[ -f "$work/postfix/etc/main.cf" ] && postfix -c "$work/postfix/etc" stop >/dev/null 2>&1 || true
 	wait 2>/dev/null || true
 	rm -rf "$work"
