@@ -14,17 +14,14 @@ test_suppress.py).
 """
 
 import os
-import pwd
-import grp
 import re
-import shutil
 import uuid
 
 import pytest
 
 from harness.mailerd import make_message
 from harness.net import free_port, wait_for, wait_listening
-from harness.postfix import MASTER_CF, _run
+from harness.postfix import MASTER_CF, _run, prepare_instance_dirs
 from harness.postgres import PostgresServer
 
 BOUNCER_IP = "127.0.0.12"      # our own Postfix: accepts everyone, bounces later
@@ -83,25 +80,12 @@ class BouncerPostfix:
     and routes bounce_domain to a mailerd listener set with route_to()."""
 
     def __init__(self, tmpdir, port):
-        if not shutil.which("postfix"):
-            raise RuntimeError("postfix is not installed (tests/run.sh installs it)")
-        if os.geteuid() != 0:
-            raise RuntimeError("the Postfix peer needs root (it runs a master daemon)")
         self.tmp, self.ip, self.port = tmpdir, BOUNCER_IP, port
         self.etc = os.path.join(tmpdir, "etc")
         self.mail = os.path.join(tmpdir, "mail")
         self.log_path = os.path.join(tmpdir, "postfix.log")
         self.started = False
-        os.chmod(tmpdir, 0o755)
-        for d in ("etc", "queue", "data", "mail"):
-            os.makedirs(os.path.join(tmpdir, d), exist_ok=True)
-        pw = pwd.getpwnam("postfix")
-        try:
-            uid, gid = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
-        except KeyError:
-            uid, gid = pw.pw_uid, pw.pw_gid
-        os.chown(self.mail, uid, gid)
-        os.chown(os.path.join(tmpdir, "data"), pw.pw_uid, pw.pw_gid)
+        uid, gid = prepare_instance_dirs(tmpdir)
         with open(os.path.join(self.etc, "vmailbox"), "w") as f:
             f.write("alice@%s alice/\n" % BOUNCER_DOMAIN)
         self.route_to(None)

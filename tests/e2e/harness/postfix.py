@@ -99,29 +99,37 @@ def _run(args, check=True):
     return out
 
 
+def prepare_instance_dirs(tmpdir):
+    """The folders of one Postfix instance under tmpdir (etc, queue, data,
+    mail) with the owners Postfix wants; returns the (uid, gid) that owns
+    the mailboxes. Fails clearly without postfix or root."""
+    if not shutil.which("postfix"):
+        raise RuntimeError("postfix is not installed (tests/run.sh installs it)")
+    if os.geteuid() != 0:
+        raise RuntimeError("the Postfix peer needs root (it runs a master daemon)")
+    os.chmod(tmpdir, 0o755)  # the virtual delivery user must get through
+    for d in ("etc", "queue", "data", "mail"):
+        os.makedirs(os.path.join(tmpdir, d), exist_ok=True)
+    pw = pwd.getpwnam("postfix")
+    # mailboxes are owned by "nobody"; any non-root user would do
+    try:
+        uid, gid = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+    except KeyError:
+        uid, gid = pw.pw_uid, pw.pw_gid
+    os.chown(os.path.join(tmpdir, "mail"), uid, gid)
+    os.chown(os.path.join(tmpdir, "data"), pw.pw_uid, pw.pw_gid)
+    return uid, gid
+
+
 class PostfixPeer:
     def __init__(self, tmpdir, port, ip=world.POSTFIX_IP, users=world.POSTFIX_USERS):
-        if not shutil.which("postfix"):
-            raise RuntimeError("postfix is not installed (tests/run.sh installs it)")
-        if os.geteuid() != 0:
-            raise RuntimeError("the Postfix peer needs root (it runs a master daemon)")
         self.tmp = tmpdir
         self.ip, self.port = ip, port
         self.users = users
         self.etc = os.path.join(tmpdir, "etc")
         self.mail = os.path.join(tmpdir, "mail")
         self.log_path = os.path.join(tmpdir, "postfix.log")
-        os.chmod(tmpdir, 0o755)  # the virtual delivery user must get through
-        for d in ("etc", "queue", "data", "mail"):
-            os.makedirs(os.path.join(tmpdir, d), exist_ok=True)
-        pw = pwd.getpwnam("postfix")
-        # mailboxes are owned by "nobody"; any non-root user would do
-        try:
-            uid, gid = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
-        except KeyError:
-            uid, gid = pw.pw_uid, pw.pw_gid
-        os.chown(self.mail, uid, gid)
-        os.chown(os.path.join(tmpdir, "data"), pw.pw_uid, pw.pw_gid)
+        uid, gid = prepare_instance_dirs(tmpdir)
         with open(os.path.join(self.etc, "vmailbox"), "w") as f:
             for u in users:
                 f.write("%s@postfix.test %s/\n" % (u, u))  # trailing "/" = Maildir
