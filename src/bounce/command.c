@@ -151,3 +151,30 @@ void bounce_command_near(const char *text, size_t end, const char *addr, char *o
 		}
 	}
 }
+
+/* bounce_command_greeting - a Sendmail transcript in which a host refused
+ * the connection itself: "... while talking to mx.example.org.:" is
+ * followed straight away by the host's "<<< 554 ..." reply, with no
+ * ">>> COMMAND" line anywhere (RFC 5321 3.1: the greeting may be a 554
+ * refusal). Then the refusal is of the client host ("CONN"). A 421 at
+ * the greeting is only "not now" (RFC 5321 3.8): the queue kept trying. */
+void bounce_command_greeting(const char *text, size_t end, char *out, size_t size)
+{
+	const char *p = text, *stop = text + end;
+	bool refused = false;
+
+	while (p < stop) {
+		const char *nl = memchr(p, '\n', (size_t)(stop - p));
+		const char *next = nl ? nl + 1 : stop;
+		size_t l = (size_t)(next - p);
+
+		if (l >= 4 && strncmp(p, ">>> ", 4) == 0)
+			return; /* a command was sent: not the greeting */
+		if (casestr_in(p, l, "while talking to ", 17) && next < stop &&
+		    (size_t)(stop - next) > 5 && strncmp(next, "<<< 5", 5) == 0)
+			refused = true;
+		p = next;
+	}
+	if (refused)
+		util_strlcpy(out, "CONN", size);
+}

@@ -47,13 +47,36 @@ static const char *typed_value(const char *v)
 	return v;
 }
 
+/* bare_addr - the whole field value as one address, when it is one:
+ * RFC 3464 2.3.2 gives Final-Recipient a single address, and a host
+ * name without a dot ("kijitora@mailhub0", a local relay) is still one,
+ * though free text is not trusted with such names */
+static bool bare_addr(const char *v, char *out, size_t size)
+{
+	size_t l;
+	const char *at;
+
+	while (*v == ' ' || *v == '<')
+		v++;
+	l = strcspn(v, " \t>");
+	at = memchr(v, '@', l);
+	if (!at || at == v || at + 1 == v + l || memchr(at + 1, '@', (size_t)(v + l - at - 1)) ||
+	    l >= size || v[l + strspn(v + l, " \t>")] != '\0')
+		return false;
+	memcpy(out, v, l);
+	out[l] = '\0';
+	return true;
+}
+
 static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *count)
 {
 	char addr[BOUNCE_ADDR_MAX];
 	struct bounce_record *rec;
 	const char *src = r->final[0] ? r->final : r->orig;
 
-	if (r->any && src[0] && bounce_find_addr(src, strlen(src), addr, sizeof(addr))) {
+	if (r->any && src[0] &&
+	    (bounce_find_addr(src, strlen(src), addr, sizeof(addr)) ||
+	     bare_addr(src, addr, sizeof(addr)))) {
 		rec = bounce_record_add(res);
 		util_strlcpy(rec->recipient, addr, sizeof(rec->recipient));
 		util_strlcpy(rec->action, r->action, sizeof(rec->action));

@@ -402,22 +402,78 @@ static bool is_own_line(const char *p, size_t l, const char *addr)
 	       p[al + 1] == '>' && p[al + 2] == ':';
 }
 
-/* text_scan - read recipients and their diagnostics off the report text */
+/* Sendmail transcripts (RFC 5321 dialogue quoted line by line) group the
+ * remote's replies by host: "While talking to mx.example.org:" opens a
+ * block of ">>> COMMAND" / "<<< reply" lines, and "550 host (smtp)...
+ * Host unknown" reports a whole host. Such a block is about the
+ * recipient line that FOLLOWS it ("554 <a@b>... Remote protocol
+ * error"), not the one before, when several recipients share one
+ * report (old Sendmail 5). */
+enum block_kind { BLOCK_NONE, BLOCK_TALK, BLOCK_HOST };
+
+static enum block_kind block_start(const char *p, size_t l)
+{
+	const char *e = p + l, *q;
+
+	while (p < e && (*p == ' ' || *p == '.'))
+		p++;
+	if ((size_t)(e - p) >= 17 && strncasecmp(p, "while talking to ", 17) == 0)
+		return BLOCK_TALK;
+	/* "NNN host (mailer)... text": a reply code, a host, a mailer */
+	if ((size_t)(e - p) < 8 || !isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
+	    !isdigit((unsigned char)p[2]) || p[3] != ' ')
+		return BLOCK_NONE;
+	q = memchr(p + 4, ' ', (size_t)(e - p - 4));
+	if (!q || q + 1 >= e || q[1] != '(' || memchr(p + 4, '@', (size_t)(q - p - 4)))
+		return BLOCK_NONE;
+	q = memchr(q, ')', (size_t)(e - q));
+	return q && (size_t)(e - q) >= 4 && strncmp(q, ")...", 4) == 0 ? BLOCK_HOST : BLOCK_NONE;
+}
+
+/* text_scan - read recipients and their diagnostics off the report text;
+ * *first_line is where the first recipient line starts (end when none) */
 static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
-                        const char *sender)
+                        const char *sender, size_t *first_line)
 {
 	const char *text = doc->text.data;
 	size_t end = doc->rend, first = res->n;
-	struct bounce_record *cur = NULL;
+	struct bounce_record *cur = NULL, *last = NULL;
 	char addr[BOUNCE_ADDR_MAX];
 	const char *p = text, *stop = text + end;
 	unsigned char how[64]; /* strongest naming per record (first 64) */
 	bool any_strong = false, skip_next = false;
+	bool transcript = strcmp(agent, "Sendmail") == 0;
+	struct buf pending = {0}; /* a transcript block waiting for its recipient */
+	enum block_kind pending_kind = BLOCK_NONE;
 
+	*first_line = end;
 	while (p < stop) {
 		const char *e = memchr(p, '\n', (size_t)(stop - p));
 		size_t l = e ? (size_t)(e - p) : (size_t)(stop - p);
 		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr));
+		enum block_kind k = transcript && h == RCPT_NONE ? block_start(p, l) : BLOCK_NONE;
+
+		if (k == BLOCK_TALK || (k == BLOCK_HOST && pending_kind != BLOCK_TALK)) {
+			/* a new block: one still pending named no recipient
+			 * (a host that only deferred) and belongs to nobody;
+			 * a host line inside a "While talking" block is that
+			 * block's own outcome */
+			buf_free(&pending);
+			pending_kind = k;
+			if (cur)
+				last = cur;
+			cur = NULL;
+		}
+		/* a line naming only the sender ("<<< 501 <sender>... no
+		 * access") is part of the block */
+		if (pending_kind != BLOCK_NONE &&
+		    (h == RCPT_NONE ||
+		     (strcasecmp(addr, sender) == 0 && !is_own_line(p, l, addr)))) {
+			buf_append(&pending, p, l);
+			buf_putc(&pending, '\n');
+			p = e ? e + 1 : stop;
+			continue;
+		}
 
 		if (sender_intro(p, l)) {
 			skip_next = true;
@@ -441,12 +497,24 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 			}
 			if (h != RCPT_WEAK)
 				any_strong = true;
+			if ((size_t)(p - text) < *first_line)
+				*first_line = (size_t)(p - text);
 			cur = r;
+			if (pending.len)
+				diag_append(cur, pending.data, pending.len);
+			buf_free(&pending);
+			pending_kind = BLOCK_NONE;
 		}
 		if (cur)
 			diag_append(cur, p, l);
 		p = e ? e + 1 : stop;
 	}
+	/* a transcript after the list of recipients (Sendmail's usual
+	 * layout) is the last recipient's; a host's own deferral line
+	 * left over names no failed recipient */
+	if (pending_kind == BLOCK_TALK && pending.len && (cur || last))
+		diag_append(cur ? cur : last, pending.data, pending.len);
+	buf_free(&pending);
 	/* a "To:" summary line counts only when nothing else names a
 	 * recipient: Exchange's "Your message To: x ... did not reach y" */
 	for (size_t i = first; any_strong && i < res->n && i - first < 64;) {
@@ -520,7 +588,8 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct 
 		return;
 	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))
 		bounce_find_addr(to, strlen(to), sender, sizeof(sender));
-	text_scan(doc, agent, &tmp, sender);
+	size_t first_line;
+	text_scan(doc, agent, &tmp, sender, &first_line);
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
 		struct bounce_record *t = find_rec(&tmp, 0, r->recipient);
@@ -550,6 +619,72 @@ bool bounce_family_text_first(const char *agent)
 	return false;
 }
 
+/* has_word - p[0..e) holds a letter: a reply with words, not a number */
+static bool has_word(const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if (isalpha((unsigned char)*p))
+			return true;
+	return false;
+}
+
+/* preamble_reply - a remote reply quoted once above the list of
+ * recipients, which is the cause for all of them (MailMarshal "Could not
+ * be delivered because of\n550 5.1.1 User unknown\nThe following
+ * recipients were affected:", James "Error message below:\n550 - ..."):
+ * the first line of text[0..end) that opens with an RFC 5321 reply code
+ * ("550 ", "550-") and says something after it. */
+static bool preamble_reply(const char *text, size_t end, char *out, size_t size)
+{
+	const char *p = text, *stop = text + end;
+
+	while (p < stop) {
+		const char *nl = memchr(p, '\n', (size_t)(stop - p));
+		const char *e = nl ? nl : stop;
+		const char *q = p;
+
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		/* a Sendmail host line ("421 host (smtp)... Deferred") is
+		 * about that host only */
+		if (e - q > 6 && block_start(q, (size_t)(e - q)) == BLOCK_NONE &&
+		    (q[0] == '4' || q[0] == '5') && isdigit((unsigned char)q[1]) &&
+		    isdigit((unsigned char)q[2]) && (q[3] == ' ' || q[3] == '-') &&
+		    has_word(q + 4, e)) {
+			size_t l = (size_t)(e - q);
+			if (l >= size)
+				l = size - 1;
+			memcpy(out, q, l);
+			out[l] = '\0';
+			bounce_fold(out);
+			return true;
+		}
+		p = e + 1;
+	}
+	return false;
+}
+
+/* Labels some notices put before the remote's reply code, where it does
+ * not stand alone as RFC 5321 writes it (Zoho: "Error, ERROR_CODE :421,
+ * ERROR_CODE :, Host not reachable.") */
+static const char *const replycode_labels[] = {"ERROR_CODE :", NULL};
+
+static void labelled_replycode(const char *d, char *out, size_t size)
+{
+	for (size_t i = 0; replycode_labels[i]; i++) {
+		const char *p = strstr(d, replycode_labels[i]);
+		if (!p)
+			continue;
+		p += strlen(replycode_labels[i]);
+		if ((p[0] == '4' || p[0] == '5') && isdigit((unsigned char)p[1]) &&
+		    isdigit((unsigned char)p[2]) && !isdigit((unsigned char)p[3]) && size > 3) {
+			memcpy(out, p, 3);
+			out[3] = '\0';
+			return;
+		}
+	}
+}
+
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
                            struct bounce_result *res)
 {
@@ -558,7 +693,8 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 
 	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))
 		bounce_find_addr(to, strlen(to), sender, sizeof(sender));
-	n = text_scan(doc, agent, res, sender);
+	size_t first_line;
+	n = text_scan(doc, agent, res, sender, &first_line);
 	/* Exim lists the failed addresses in a header of its own; its
 	 * text, when it names any, is the better source (the header may
 	 * hold the address before a redirect) */
@@ -595,14 +731,32 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 	for (size_t i = 0; delay_phrases[i]; i++)
 		if (strstr(doc->text.data, delay_phrases[i]))
 			delayed = true;
+	char shared[512];
+	bool have_shared = preamble_reply(doc->text.data, first_line, shared, sizeof(shared));
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
 		if (delayed && !r->action[0])
 			util_strlcpy(r->action, "delayed", sizeof(r->action));
+		if (have_shared &&
+		    (!r->diagnostic_code ||
+		     !bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status)))) {
+			/* the cause stated once above the list of recipients
+			 * is theirs, before their own lines */
+			struct buf b = {0};
+			buf_puts(&b, shared);
+			if (r->diagnostic_code) {
+				buf_putc(&b, ' ');
+				buf_puts(&b, r->diagnostic_code);
+			}
+			free(r->diagnostic_code);
+			r->diagnostic_code = buf_steal(&b);
+		}
 		if (r->diagnostic_code) {
 			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
-			bounce_find_replycode(r->diagnostic_code, r->replycode,
-			                      sizeof(r->replycode));
+			if (!bounce_find_replycode(r->diagnostic_code, r->replycode,
+			                           sizeof(r->replycode)))
+				labelled_replycode(r->diagnostic_code, r->replycode,
+				                   sizeof(r->replycode));
 		}
 		r->rule = agent;
 	}

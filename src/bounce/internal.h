@@ -110,6 +110,9 @@ bool bounce_find_replycode(const char *s, char *out, size_t size);
  * bounce_command_near reads the report text[0..end) around addr. */
 void bounce_command_in(const char *folded, char *out, size_t size);
 void bounce_command_near(const char *text, size_t end, const char *addr, char *out, size_t size);
+/* bounce_command_greeting - "CONN" when a Sendmail transcript in
+ * text[0..end) shows a host refusing at its greeting and no command */
+void bounce_command_greeting(const char *text, size_t end, char *out, size_t size);
 /* bounce_casestr - ASCII case-blind strstr */
 const char *bounce_casestr(const char *hay, const char *needle);
 /* bounce_fold - collapse runs of white space into one space, trim */

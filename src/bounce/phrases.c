@@ -7,7 +7,9 @@
  * the enhanced status code names no reason. Written from the corpus
  * messages and RFC 3463 wording; matched case-blind.
  */
+#include <ctype.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -103,6 +105,11 @@ const struct bounce_phrase bounce_phrases[] = {
     {"norelaying", "not a gateway"},
     {"norelaying", "not configured to relay"},
     {"norelaying", "insecure mail relay"},
+    /* a listed URL is in the message, not about the sending host:
+	 * above the block-list words it contains */
+    {"spamdetected", "blacklisted url"},
+    {"spamdetected", "blocklisted url"},
+    {"spamdetected", "uribl"},
     /* blocked */
     {"blocked", "blacklisted"},
     {"blocked", "blocklisted"},
@@ -291,6 +298,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"hostunknown", "domain is not reachable"},
     /* userunknown */
     {"userunknown", "user unknown"},
+    {"userunknown", "requested action not taken: mailbox unavailable"},
     {"userunknown", "wasn't found at the destination domain"},
     {"userunknown", "wasn\u2019t found at the destination domain"},
     {"userunknown", "recipient address rejected: access denied"},
@@ -418,6 +426,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"expired", "could not deliver for the last"},
     {"expired", "have been failing for a long time"},
     {"expired", "giving up"},
+    {"expired", "was aborted after"},
+    {"expired", "delivery failed # attempts"}, /* IMail: "failed 20 attempts" */
     {"expired", "did not accept our requests to connect"},
     {"expired", "timed out"},
     {"expired", "timeout"},
@@ -447,7 +457,26 @@ static uint16_t bucket_items[NPHRASE_MAX];
 static uint8_t phrase_len[NPHRASE_MAX];
 static uint8_t pair_bits[65536 / 8]; /* bit k: some phrase starts with key k */
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
-static size_t weak_sep; /* index of the "-- weak --" separator */
+static size_t weak_sep;              /* index of the "-- weak --" separator */
+static bool has_digits[NPHRASE_MAX]; /* phrase holds a '#' wildcard */
+
+/* digits_match - text p starts with phrase w, where each '#' in w stands
+ * for a run of one or more digits ("delivery failed # attempts" reads
+ * "delivery failed 20 attempts"): counts and sizes vary, the words not */
+static bool digits_match(const char *p, const char *w)
+{
+	for (; *w; w++) {
+		if (*w == '#') {
+			if (!isdigit((unsigned char)*p))
+				return false;
+			while (isdigit((unsigned char)*p))
+				p++;
+		} else if (*p++ != *w) {
+			return false;
+		}
+	}
+	return true;
+}
 
 static unsigned key_of(const char *p)
 {
@@ -464,6 +493,10 @@ static void index_build(void)
 		if (!bounce_phrases[n].reason[0] && !weak_sep)
 			weak_sep = n;
 		phrase_len[n] = (uint8_t)(l > 255 ? 255 : l);
+		/* a wildcard in the two key bytes could not be indexed */
+		has_digits[n] =
+		    strchr(bounce_phrases[n].phrase, '#') != NULL &&
+		    strchr(bounce_phrases[n].phrase, '#') - bounce_phrases[n].phrase >= 2;
 		/* the separator and one-byte phrases never match by key */
 		if (bounce_phrases[n].reason[0] && l >= 2)
 			count[key_of(bounce_phrases[n].phrase)]++;
@@ -505,7 +538,9 @@ long bounce_phrase_find(const char *text, size_t lo, size_t hi)
 			/* the key matched the first two bytes; the rest is
 			 * compared inline (stops at the text's NUL, which
 			 * differs from any phrase byte) */
-			if (bounce_prefix_at(p, bounce_phrases[i].phrase, phrase_len[i], 2))
+			if (has_digits[i]
+			        ? digits_match(p, bounce_phrases[i].phrase)
+			        : bounce_prefix_at(p, bounce_phrases[i].phrase, phrase_len[i], 2))
 				best = (long)i;
 		}
 		if (best == (long)lo)

@@ -58,6 +58,7 @@ static const struct {
     {"1.7", "rejected"},     /* bad sender's mailbox address syntax */
     {"1.8", "rejected"},     /* bad sender's system address */
     {"1.10", "notaccept"},   /* RFC 7505 null MX */
+    {"2.0", "filtered"},     /* the mailbox exists, something about it refused */
     {"2.1", "suspend"},      /* mailbox disabled */
     {"2.2", "mailboxfull"},  /* mailbox full */
     {"2.3", "exceedlimit"},  /* message length exceeds administrative limit */
@@ -226,8 +227,38 @@ static const char *const address_phrases[] = {
     "wasn't found at the destination domain",
     "wasn\u2019t found at the destination domain",
     "not listed in domino directory",
+    /* RFC 5321 4.2.2's own text for 550: the mailbox is what is wanting */
+    "requested action not taken: mailbox unavailable",
     NULL,
 };
+
+/* The reporting MTA's own sentence, in its text part, that the address
+ * was looked up and not found (Google: "wasn't delivered to a@b because
+ * the address couldn't be found"): a verdict on the address whatever
+ * the quoted reply's command was. Matched case-blind in the report. */
+static const char *const address_sentences[] = {
+    "because the address couldn't be found",
+    "because the address couldn\u2019t be found",
+    "wasn't found at the destination domain",
+    NULL,
+};
+
+/* report_says_address - the report text before the returned message
+ * holds one of address_sentences */
+static bool report_says_address(const struct bounce_doc *doc)
+{
+	bool hit = false;
+	char *low;
+
+	if (!doc || doc->rend == 0)
+		return false;
+	low = xstrndup(doc->text.data, doc->rend);
+	util_lowercase(low);
+	for (size_t i = 0; address_sentences[i] && !hit; i++)
+		hit = strstr(low, address_sentences[i]) != NULL;
+	free(low);
+	return hit;
+}
 
 static bool address_refusal(const struct bounce_record *rec)
 {
@@ -308,7 +339,15 @@ static const char *narrow_by_status(const char *r, const char *status)
 	return r;
 }
 
-/* Families whose notices say one thing only, whatever words they use. */
+/* names_mailbox - an RFC 3463 X.1.1 code: the remote named the mailbox
+ * itself as bad, which outranks what a family's notices usually mean */
+static bool names_mailbox(const char *status)
+{
+	return status[0] && strncmp(status + 1, ".1.1", 4) == 0 && status[5] == '\0';
+}
+
+/* Families whose notices say one thing only, whatever words they use
+ * (unless the status code names the mailbox: names_mailbox). */
 static const struct {
 	const char *agent, *reason;
 } family_reasons[] = {
@@ -365,6 +404,63 @@ static void refine_status(struct bounce_record *rec)
 		util_strlcpy(rec->status, best, sizeof(rec->status));
 }
 
+/* A local delivery program's exit status (sysexits.h, BSD's shared
+ * convention that Sendmail reports as "X-Unix; 67"): a few name the
+ * cause, the rest say only that the program failed. */
+static const struct {
+	int code;
+	const char *reason;
+} sysexits[] = {
+    {67, "userunknown"}, /* EX_NOUSER: addressee unknown */
+    {68, "hostunknown"}, /* EX_NOHOST: host name unknown */
+    {77, "systemerror"}, /* EX_NOPERM: permission denied */
+    {78, "systemerror"}, /* EX_CONFIG: configuration error */
+};
+
+/* sysexit_reason - the reason an x-unix diagnostic's exit status names */
+static const char *sysexit_reason(const char *diag)
+{
+	char *end;
+	long code = strtol(diag, &end, 10);
+
+	if (end != diag && (*end == '\0' || isspace((unsigned char)*end)))
+		for (size_t i = 0; i < sizeof(sysexits) / sizeof(sysexits[0]); i++)
+			if (sysexits[i].code == code)
+				return sysexits[i].reason;
+	return "mailererror";
+}
+
+/* remote_status - a Diagnostic-Code that is the remote's reply, opening
+ * with its reply code and enhanced code ("550 5.7.1 IP address
+ * blacklisted"), states the cause in the remote's own code; a Status of
+ * the same class that differs is the reporting MTA's guess (Sendmail
+ * files every 550 under 5.1.1) and gives way to it (RFC 3464 2.3.4 and
+ * 2.3.6: the diagnostic is the remote's actual words). */
+static void remote_status(struct bounce_record *rec)
+{
+	const char *d = rec->diagnostic_code;
+	char code[16];
+
+	if (!d || !rec->status[0] || !isdigit((unsigned char)d[0]) ||
+	    !isdigit((unsigned char)d[1]) || !isdigit((unsigned char)d[2]) ||
+	    (d[3] != ' ' && d[3] != '-'))
+		return;
+	if (!bounce_find_status(d + 4, code, sizeof(code)) || code[0] != rec->status[0] ||
+	    d[0] != code[0])
+		return;
+	/* right after the reply code, or qmail's "(#5.7.1)" as the only
+	 * code in the reply */
+	if (strncmp(d + 4, code, strlen(code)) != 0) {
+		const char *at = strstr(d, code);
+		char again[16];
+		if (!at || at < d + 2 || at[-1] != '#' || at[-2] != '(' ||
+		    bounce_find_status(at + strlen(code), again, sizeof(again)))
+			return;
+	}
+	if (strcmp(code + 1, ".0.0") != 0)
+		util_strlcpy(rec->status, code, sizeof(rec->status));
+}
+
 void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc)
 {
 	const char *diag = rec->diagnostic_code ? rec->diagnostic_code : "";
@@ -380,6 +476,7 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 	bool own_expiry = rec->status[0] && strcmp(rec->status + 1, ".4.7") == 0;
 
 	refine_status(rec);
+	remote_status(rec);
 	util_lowercase(lower);
 	if (own_expiry) {
 		own_expiry = false;
@@ -399,6 +496,9 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		 * the address in its own header fields, never a command */
 		bounce_command_near(doc->text.data, doc->rend, rec->recipient, rec->command,
 		                    sizeof(rec->command));
+		if (!rec->command[0])
+			bounce_command_greeting(doc->text.data, doc->rend, rec->command,
+			                        sizeof(rec->command));
 	}
 	if (strcmp(rec->reason, "undefined") != 0 && rec->rule[0]) {
 		/* a recogniser already decided (feedback, vacation) */
@@ -421,7 +521,8 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		goto set;
 	}
 	for (size_t i = 0; i < sizeof(family_reasons) / sizeof(family_reasons[0]); i++)
-		if (strcmp(rec->smtp_agent, family_reasons[i].agent) == 0) {
+		if (strcmp(rec->smtp_agent, family_reasons[i].agent) == 0 &&
+		    !names_mailbox(rec->status)) {
 			r = family_reasons[i].reason;
 			rec->rule = "family";
 			goto set;
@@ -441,7 +542,8 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		/* a "no such user" answered after DATA is a content decision
 		 * dressed up as an address one (the address was accepted at
 		 * RCPT): the recipient's filter refused the message */
-		if (strcmp(r, "userunknown") == 0 && !address_refusal(rec))
+		if (strcmp(r, "userunknown") == 0 && !address_refusal(rec) &&
+		    !report_says_address(doc))
 			r = "filtered";
 		goto set;
 	}
@@ -457,8 +559,9 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		goto set;
 	}
 	if (strcmp(rec->command, "X-UNIX") == 0) {
-		/* RFC 3464 2.3.6 diagnostic type x-unix: a local program */
-		r = "mailererror";
+		/* RFC 3464 2.3.6 diagnostic type x-unix: a local program,
+		 * whose exit status (sysexits.h) may name the cause */
+		r = sysexit_reason(diag);
 		rec->rule = "diagnostic type x-unix";
 		goto set;
 	}
@@ -508,7 +611,8 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		if ((r = phrase_reason(all, &which, false)) != NULL ||
 		    (r = phrase_reason(all, &which, true)) != NULL) {
 			rec->rule = which;
-			if (strcmp(r, "userunknown") == 0 && !address_refusal(rec))
+			if (strcmp(r, "userunknown") == 0 && !address_refusal(rec) &&
+			    !report_says_address(doc))
 				r = "filtered";
 			free(all);
 			goto set;
