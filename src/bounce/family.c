@@ -245,6 +245,49 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 	return NULL;
 }
 
+/* Mail services that run a common MTA under their own name (Mail.Ru and
+ * GMX run Exim, Outlook.com writes Gmail-like sentences): the reader of a
+ * record wants to know the service. Matched after the family decided how
+ * to read the text, so the reading does not change. SIG_BODY here means
+ * the RFC 3464 part (a Reporting-MTA host name). */
+static const struct family_sig providers[] = {
+    {"Outlook", SIG_FROM, "@mail.hotmail."},
+    {"Outlook", SIG_FROM, "@mail.outlook."},
+    {"Outlook", SIG_FROM, "@hotmail."},
+    {"MailRu", SIG_FROM, "mail.ru"},
+    {"GMX", SIG_FROM, "@mail.gmx."},
+    {"GMX", SIG_FROM, "@gmx."},
+    {"Zoho", SIG_FROM, "@mail.zoho"},
+    {"Zoho", SIG_HEADER, "X-Mailer: Zoho Mail"},
+    {"Yandex", SIG_FROM, "@yandex."},
+    {"AmazonWorkMail", SIG_HEADER, "X-Mailer: Amazon WorkMail"},
+    {"Bigfoot", SIG_FROM, "@bigfoot."},
+    {"MXLogic", SIG_FROM, ".mxlogic."},
+    {"MessageLabs", SIG_BODY, ".messagelabs.com"},
+    {"ReceivingSES", SIG_BODY, "Reporting-MTA: dns; inbound-smtp."},
+};
+
+const char *bounce_family_provider(const struct bounce_doc *doc)
+{
+	char from[512] = "";
+
+	bounce_header(doc->hdr.data, "From", from, sizeof(from));
+	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
+		const struct family_sig *s = &providers[i];
+		bool hit;
+
+		if (s->where == SIG_FROM)
+			hit = bounce_casestr(from, s->needle) != NULL;
+		else if (s->where == SIG_HEADER)
+			hit = strstr(doc->hdr.data, s->needle) != NULL;
+		else
+			hit = doc->dsn.len && bounce_casestr(doc->dsn.data, s->needle) != NULL;
+		if (hit)
+			return s->agent;
+	}
+	return NULL;
+}
+
 /* bounce_report_end - where the report text stops */
 size_t bounce_report_end(const char *text)
 {

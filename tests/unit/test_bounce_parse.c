@@ -374,6 +374,35 @@ static void test_threads_first_use(void **state)
 	}
 }
 
+/* smtp_agent names the service when the notice names one (GMX runs
+ * Exim), a standard report from no known family "RFC3464", else the
+ * family that wrote the text */
+static void test_agent_names(void **state)
+{
+	static const struct {
+		const char *file, *agent;
+	} want[] = {
+	    {"gmx-exim-provider.eml", "GMX"},
+	    {"dsn-mailbox-status-other.eml", "RFC3464"},
+	    {"exim-sender-intro.eml", "Exim"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct bounce_result res = {0};
+		size_t len;
+		char *data = slurp(want[i].file, &len);
+
+		bounce_parse(data, len, &res);
+		if (res.n != 1)
+			fail_msg("%s: got %zu records, want 1", want[i].file, res.n);
+		if (strcmp(res.recs[0].smtp_agent, want[i].agent) != 0)
+			fail_msg("%s: smtp_agent got %s, want %s", want[i].file,
+				 res.recs[0].smtp_agent, want[i].agent);
+		bounce_result_free(&res);
+		free(data);
+	}
+}
+
 static void test_garbage(void **state)
 {
 	/* never crash, never report, on bytes that are not mail */
@@ -398,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_find_status),
 		cmocka_unit_test(test_find_addr),
 		cmocka_unit_test(test_hard_table),
+		cmocka_unit_test(test_agent_names),
 		cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
