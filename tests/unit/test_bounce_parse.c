@@ -374,6 +374,57 @@ static void test_threads_first_use(void **state)
 	}
 }
 
+/* The reason-phrase table: a remote's words, put in a standard report's
+ * Diagnostic-Code (answering RCPT, status X.0.0 so the code decides
+ * nothing), give the reason of their row. One line per phrase family. */
+static void test_phrase_table(void **state)
+{
+	static const struct {
+		const char *words, *reason;
+	} rows[] = {
+	    {"No such local user here", "userunknown"},
+	    {"The user is unknown", "userunknown"},
+	    {"Relaying not permitted for this host", "norelaying"},
+	    {"You are not authorized to relay", "norelaying"},
+	    {"Message is larger than the limit here", "mesgtoobig"},
+	    {"This server requires TLS", "securityerror"},
+	    {"Authentication is required to send", "securityerror"},
+	    {"Too many simultaneous sessions from you", "toomanyconn"},
+	    {"You are rate-limited, come back later", "speeding"},
+	    {"Message could not be delivered for 8 hours", "expired"},
+	    {"Delivery failed 12 attempts", "expired"},
+	    {"Blacklisted URL in message", "spamdetected"},
+	    {"Client host blacklisted", "blocked"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bounce_result res = {0};
+		char msg[2048];
+		int n = snprintf(msg, sizeof(msg),
+		                 "From: MAILER-DAEMON@mx.example.org\n"
+		                 "To: sender@example.org\n"
+		                 "Subject: Delivery Status Notification (Failure)\n"
+		                 "MIME-Version: 1.0\n"
+		                 "Content-Type: multipart/report; report-type=delivery-status; "
+		                 "boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nfailed\n"
+		                 "--B\nContent-Type: message/delivery-status\n\n"
+		                 "Reporting-MTA: dns; mx.example.org\n\n"
+		                 "Final-Recipient: rfc822; r@example.net\nAction: failed\n"
+		                 "Status: 5.0.0\nDiagnostic-Code: smtp; 550 %s (in reply to RCPT TO "
+		                 "command)\n\n--B--\n",
+		                 rows[i].words);
+
+		assert_true(n > 0 && (size_t)n < sizeof(msg));
+		bounce_parse(msg, (size_t)n, &res);
+		if (res.n != 1)
+			fail_msg("'%s': got %zu records, want 1", rows[i].words, res.n);
+		if (strcmp(res.recs[0].reason, rows[i].reason) != 0)
+			fail_msg("'%s': reason got %s, want %s (rule %s)", rows[i].words,
+			         res.recs[0].reason, rows[i].reason, res.recs[0].rule);
+		bounce_result_free(&res);
+	}
+}
+
 /* smtp_agent names the service when the notice names one (GMX runs
  * Exim), a standard report from no known family "RFC3464", else the
  * family that wrote the text */
@@ -427,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_find_status),
 		cmocka_unit_test(test_find_addr),
 		cmocka_unit_test(test_hard_table),
+		cmocka_unit_test(test_phrase_table),
 		cmocka_unit_test(test_agent_names),
 		cmocka_unit_test(test_garbage),
 	};
