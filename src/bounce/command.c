@@ -163,6 +163,9 @@ void bounce_command_greeting(const char *text, size_t end, char *out, size_t siz
 	const char *p = text, *stop = text + end;
 	bool refused = false;
 
+	/* most reports hold no transcript at all: two quick scans first */
+	if (!memmem(text, end, "\n<<< 5", 6) || memmem(text, end, "\n>>> ", 5))
+		return;
 	while (p < stop) {
 		const char *nl = memchr(p, '\n', (size_t)(stop - p));
 		const char *next = nl ? nl + 1 : stop;

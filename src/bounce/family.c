@@ -248,9 +248,9 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 /* Mail services that run a common MTA under their own name (Mail.Ru and
  * GMX run Exim, Outlook.com writes Gmail-like sentences): the reader of a
  * record wants to know the service. Matched after the family decided how
- * to read the text, so the reading does not change. SIG_BODY here means
- * the RFC 3464 part (a Reporting-MTA host name). */
-static const struct family_sig providers[] = {
+ * to read the text, so the reading does not change. SIG_HEADER here
+ * means the X-Mailer field, SIG_BODY the RFC 3464 Reporting-MTA field. */
+static const struct family_sig providers[] = { /* needles in lower case */
     {"Outlook", SIG_FROM, "@mail.hotmail."},
     {"Outlook", SIG_FROM, "@mail.outlook."},
     {"Outlook", SIG_FROM, "@hotmail."},
@@ -258,31 +258,35 @@ static const struct family_sig providers[] = {
     {"GMX", SIG_FROM, "@mail.gmx."},
     {"GMX", SIG_FROM, "@gmx."},
     {"Zoho", SIG_FROM, "@mail.zoho"},
-    {"Zoho", SIG_HEADER, "X-Mailer: Zoho Mail"},
+    {"Zoho", SIG_HEADER, "zoho mail"},
     {"Yandex", SIG_FROM, "@yandex."},
-    {"AmazonWorkMail", SIG_HEADER, "X-Mailer: Amazon WorkMail"},
+    {"AmazonWorkMail", SIG_HEADER, "amazon workmail"},
     {"Bigfoot", SIG_FROM, "@bigfoot."},
     {"MXLogic", SIG_FROM, ".mxlogic."},
     {"MessageLabs", SIG_BODY, ".messagelabs.com"},
-    {"ReceivingSES", SIG_BODY, "Reporting-MTA: dns; inbound-smtp."},
+    {"ReceivingSES", SIG_BODY, "inbound-smtp."},
 };
 
 const char *bounce_family_provider(const struct bounce_doc *doc)
 {
-	char from[512] = "";
+	char from[512] = "", mailer[256] = "", mta[256] = "";
 
+	/* three short field values, read once: searching the whole header
+	 * and report for each row would cost more than the parse itself */
 	bounce_header(doc->hdr.data, "From", from, sizeof(from));
+	bounce_header(doc->hdr.data, "X-Mailer", mailer, sizeof(mailer));
+	if (doc->dsn.len)
+		bounce_header(doc->dsn.data, "Reporting-MTA", mta, sizeof(mta));
+	/* lower-cased once (the needles are lower case): a plain strstr on
+	 * short values beats a case-blind search per row */
+	util_lowercase(from);
+	util_lowercase(mailer);
+	util_lowercase(mta);
 	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
 		const struct family_sig *s = &providers[i];
-		bool hit;
+		const char *v = s->where == SIG_FROM ? from : s->where == SIG_HEADER ? mailer : mta;
 
-		if (s->where == SIG_FROM)
-			hit = bounce_casestr(from, s->needle) != NULL;
-		else if (s->where == SIG_HEADER)
-			hit = strstr(doc->hdr.data, s->needle) != NULL;
-		else
-			hit = doc->dsn.len && bounce_casestr(doc->dsn.data, s->needle) != NULL;
-		if (hit)
+		if (v[0] && strstr(v, s->needle))
 			return s->agent;
 	}
 	return NULL;

@@ -6,12 +6,16 @@
  * without building an object tree per message.
  *
  * Why: a bounce is small and shallow; building and freeing GMime's objects
- * costs several times the rest of the parse. GMime stays the reference:
- * RFC 2047 encoded words and 8-bit header bytes still go through its
- * decoder, and whenever this reader meets anything it does not handle
- * exactly (another charset, a header line that is not a field, a missing
- * boundary, an RFC 2231 parameter, an unknown transfer encoding) it gives
- * up and the caller decodes the whole message with GMime instead.
+ * costs several times the rest of the parse. GMime stays the reference,
+ * and this reader copies its behaviour where bounces need it: header
+ * lines that are not fields are dropped (so a multipart may lose its
+ * boundary and with it its parts), delimiter lines are matched as GMime
+ * matches them, bytes invalid in a part's charset are dropped. RFC 2047
+ * encoded words and 8-bit header bytes still go through GMime's decoder,
+ * and whenever this reader meets anything it does not handle exactly (a
+ * "name :" field, a delimiter that never occurs, an RFC 2231 parameter,
+ * an unknown transfer encoding) it gives up and the caller decodes the
+ * whole message with GMime instead.
  *
  * Invariants: input has LF line ends (parse.c normalised them); output
  * buffers are valid UTF-8 with LF line ends, as in mime.c. Recursion depth
@@ -21,7 +25,9 @@
  * How it fails: it returns false and leaves the doc empty for mime.c.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <gmime/gmime.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "bounce/internal.h"
@@ -34,10 +40,58 @@ struct ctype {
 	char charset[40];
 };
 
+/* What GMime's parser makes of a header line that is not a fold */
+enum line_kind {
+	LINE_FIELD, /* "name:" (RFC 5322 2.2: printable, no space) */
+	LINE_DROP,  /* a name then white space (folds too) and no colon:
+	             * not a field; dropped with its folds */
+	LINE_BAD    /* anything else ("name :", control or 8-bit bytes in
+	             * the name): not a shape handled here */
+};
+
+/* name_char - bytes of a field name (RFC 5322 2.2: printable ASCII
+ * but the colon) */
+#define NC8(c) [c] = 1, [c + 1] = 1, [c + 2] = 1, [c + 3] = 1, [c + 4] = 1, [c + 5] = 1, [c + 6] = 1, [c + 7] = 1
+static const unsigned char name_char[256] = {
+    NC8(0x21), NC8(0x29), NC8(0x31), [0x39] = 1, [0x3b] = 1, [0x3c] = 1, [0x3d] = 1,
+    [0x3e] = 1, [0x3f] = 1, NC8(0x40), NC8(0x48), NC8(0x50), NC8(0x58), NC8(0x60),
+    NC8(0x68), NC8(0x70), [0x78] = 1, [0x79] = 1, [0x7a] = 1, [0x7b] = 1, [0x7c] = 1,
+    [0x7d] = 1, [0x7e] = 1,
+};
+
+/* line_kind - the kind of the line at p, p[0..len) the rest of the
+ * header block */
+static enum line_kind line_kind(const char *p, size_t len)
+{
+	size_t k = 0;
+
+	while (k < len && name_char[(unsigned char)p[k]])
+		k++;
+	if (k == 0)
+		return LINE_BAD;
+	if (k < len && p[k] == ':')
+		return LINE_FIELD;
+	if (k < len && p[k] != ' ' && p[k] != '\t' && p[k] != '\n')
+		return LINE_BAD;
+	/* the name ends at white space: a colon after it (even past a
+	 * fold) would still make a field of it */
+	while (k < len) {
+		if (p[k] == ' ' || p[k] == '\t')
+			k++;
+		else if (p[k] == '\n' && k + 1 < len && (p[k + 1] == ' ' || p[k + 1] == '\t'))
+			k++;
+		else
+			break;
+	}
+	return k < len && p[k] == ':' ? LINE_BAD : LINE_DROP;
+}
+
 /* header_end - offset of the body in p[0..len): after the blank line that
- * ends the header (RFC 5322 2.1). Every line before it must be a field
- * "name:" (RFC 5322 2.2: printable, no space, before the colon) or a
- * folded continuation; otherwise false (not a shape handled here). */
+ * ends the header (RFC 5322 2.1). The first line must be a field; after
+ * it come fields, folded continuations, and lines that are not fields at
+ * all, which GMime's parser drops and so do the readers here (a
+ * Content-Type parameter left unindented, stray text). Any other line:
+ * false (not a shape handled here). */
 static bool header_end(const char *p, size_t len, size_t *body)
 {
 	size_t i = 0;
@@ -51,10 +105,8 @@ static bool header_end(const char *p, size_t len, size_t *body)
 			return true;
 		}
 		if (p[i] != ' ' && p[i] != '\t') {
-			size_t k = i;
-			while (k < i + l && p[k] != ':' && p[k] > ' ' && p[k] < 127)
-				k++;
-			if (k == i || k >= i + l || p[k] != ':')
+			enum line_kind k = line_kind(p + i, len - i);
+			if (k == LINE_BAD || (k == LINE_DROP && i == 0))
 				return false;
 		} else if (i == 0) {
 			return false;
@@ -69,8 +121,8 @@ static bool header_end(const char *p, size_t len, size_t *body)
 	return true;
 }
 
-/* header_prefix - length of the leading run of well-formed header lines
- * in p[0..len) (each a "name:" line or its continuation), ending after
+/* header_prefix - length of the leading run of header lines in p[0..len)
+ * (fields, dropped lines, folds; the first line a field), ending after
  * the last newline of the run */
 static size_t header_prefix(const char *p, size_t len)
 {
@@ -83,10 +135,8 @@ static size_t header_prefix(const char *p, size_t len)
 		if (l == 0 || !nl)
 			break;
 		if (p[i] != ' ' && p[i] != '\t') {
-			size_t k = i;
-			while (k < i + l && p[k] != ':' && p[k] > ' ' && p[k] < 127)
-				k++;
-			if (k == i || k >= i + l || p[k] != ':')
+			enum line_kind k = line_kind(p + i, len - i);
+			if (k == LINE_BAD || (k == LINE_DROP && i == 0))
 				break;
 		} else if (i == 0) {
 			break;
@@ -148,6 +198,36 @@ static bool needs_gmime(const char *s)
 	return false;
 }
 
+/* Eight bytes at a time: a word has a zero byte when (w - 0x01..) &
+ * ~w & 0x80.. is not zero; a byte >= 0x80 when w & 0x80.. is not */
+#define ONES ((uint64_t)0x0101010101010101ull)
+#define HIGHS ((uint64_t)0x8080808080808080ull)
+#define HAS_ZERO(w) (((w) - ONES) & ~(w) & HIGHS)
+
+/* plain_value - s[0..n) is 7-bit, without NUL, tab (unless tabs) or an RFC 2047
+ * "=?" opener: a field value to copy as it is (checked a word at a
+ * time; header fields are most of what this file reads) */
+static bool plain_value(const char *s, size_t n, bool tabs)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if ((w & HIGHS) || HAS_ZERO(w) || (!tabs && HAS_ZERO(w ^ (ONES * '\t'))))
+			return false;
+		if (HAS_ZERO(w ^ (ONES * '=')))
+			for (size_t j = i; j < i + 8; j++)
+				if (s[j] == '=' && j + 1 < n && s[j + 1] == '?')
+					return false;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80 || (!tabs && s[i] == '\t') || s[i] == '\0' ||
+		    (s[i] == '=' && i + 1 < n && s[i + 1] == '?'))
+			return false;
+	return true;
+}
+
 /* dump_fields - every field of h as "Name: value\n", like headers_dump */
 static void dump_fields(const char *h, size_t hlen, struct buf *out)
 {
@@ -157,40 +237,71 @@ static void dump_fields(const char *h, size_t hlen, struct buf *out)
 	while (i < hlen) {
 		const char *e = memchr(h + i, '\n', hlen - i);
 		size_t l = e ? (size_t)(e - (h + i)) : hlen - i;
-		const char *colon = memchr(h + i, ':', l);
-		size_t vstart = colon ? (size_t)(colon - h) + 1 : i + l;
 
-		if (l == 0 || h[i] == ' ' || h[i] == '\t' || !colon) {
+		/* folds of a dropped line, and the dropped line itself */
+		if (l == 0 || h[i] == ' ' || h[i] == '\t' || line_kind(h + i, hlen - i) != LINE_FIELD) {
 			i += l + 1;
 			continue;
 		}
+		const char *colon = memchr(h + i, ':', l);
+		size_t vstart = (size_t)(colon - h) + 1;
 		/* the common field: one line, plain ASCII, no tab; copied
 		 * whole without the scratch buffer */
 		size_t nl = i + l;
 		if (nl + 1 >= hlen || (h[nl + 1] != ' ' && h[nl + 1] != '\t')) {
 			const char *vs = h + vstart, *ve = h + nl;
-			bool plain = true;
-			for (const char *q = vs; q < ve && plain; q++)
-				if ((unsigned char)*q >= 0x80 || *q == '\t' || *q == '\0' ||
-				    (q[0] == '=' && q + 1 < ve && q[1] == '?'))
-					plain = false;
-			if (plain) {
+			if (plain_value(vs, (size_t)(ve - vs), false)) {
 				while (vs < ve && *vs == ' ')
 					vs++;
 				while (ve > vs && ve[-1] == ' ')
 					ve--;
-				buf_reserve(out, (size_t)(colon - (h + i)) + 3 + (size_t)(ve - vs));
-				buf_append(out, h + i, (size_t)(colon - (h + i)));
-				buf_append(out, ": ", 2);
-				buf_append(out, vs, (size_t)(ve - vs));
-				buf_append(out, "\n", 1);
+				/* room once, then plain copies */
+				size_t nlen = (size_t)(colon - (h + i)), vlen = (size_t)(ve - vs);
+				buf_reserve(out, nlen + 3 + vlen);
+				char *w = out->data + out->len;
+				memcpy(w, h + i, nlen);
+				memcpy(w + nlen, ": ", 2);
+				memcpy(w + nlen + 2, vs, vlen);
+				w[nlen + 2 + vlen] = '\n';
+				out->len += nlen + 3 + vlen;
+				out->data[out->len] = '\0';
 				i = nl + 1;
 				continue;
 			}
 		}
 		buf_append(out, h + i, (size_t)(colon - (h + i)));
 		buf_puts(out, ": ");
-		/* value with its continuation lines */
+		/* value with its continuation lines, unfolded straight into
+		 * out; tabs made spaces and trimmed as util_trim does when it
+		 * is plain ASCII, else through the scratch buffer below */
+		size_t at = out->len, fi = i, fl = l;
+		for (size_t j = vstart;;) {
+			buf_append(out, h + j, i + l - j);
+			i += l + 1;
+			if (i >= hlen || (h[i] != ' ' && h[i] != '\t'))
+				break;
+			e = memchr(h + i, '\n', hlen - i);
+			l = e ? (size_t)(e - (h + i)) : hlen - i;
+			j = i;
+		}
+		if (plain_value(out->data + at, out->len - at, true)) {
+			char *vs = out->data + at, *ve = out->data + out->len;
+			for (char *p = memchr(vs, '\t', (size_t)(ve - vs)); p;
+			     p = memchr(p + 1, '\t', (size_t)(ve - p - 1)))
+				*p = ' ';
+			while (vs < ve && (*vs == ' ' || *vs == '\r'))
+				vs++;
+			while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\r'))
+				ve--;
+			memmove(out->data + at, vs, (size_t)(ve - vs));
+			out->len = at + (size_t)(ve - vs);
+			buf_putc(out, '\n');
+			continue;
+		}
+		out->len = at;
+		out->data[at] = '\0';
+		i = fi;
+		l = fl;
 		buf_reset(&v);
 		size_t j = vstart;
 		for (;;) {
@@ -381,11 +492,47 @@ static bool body_decode(const char *h, size_t hlen, const char *b, size_t blen, 
 	return true;
 }
 
+/* ascii_only - s[0..len) is 7-bit */
+static bool ascii_only(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & HIGHS)
+			return false;
+	}
+	for (; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* plain_text - s[0..len) is 7-bit without NUL or CR: valid UTF-8 to copy
+ * as it is (the common case, checked a word at a time) */
+static bool plain_text(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if ((w & HIGHS) || HAS_ZERO(w) || HAS_ZERO(w ^ (ONES * '\r')))
+			return false;
+	}
+	for (; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80 || s[i] == '\0' || s[i] == '\r')
+			return false;
+	return true;
+}
+
 /* put_utf8 - bytes made valid UTF-8 into out, CR dropped (as mime.c) */
 static void put_utf8(struct buf *out, const char *s, size_t len)
 {
-	/* the common case, already valid and without CR or NUL: one copy */
-	if (!memchr(s, '\r', len) && g_utf8_validate(s, (gssize)len, NULL)) {
+	/* the common cases, already valid and without CR or NUL: one copy */
+	if (plain_text(s, len) ||
+	    (!memchr(s, '\r', len) && g_utf8_validate(s, (gssize)len, NULL))) {
 		buf_append(out, s, len);
 		return;
 	}
@@ -421,65 +568,117 @@ static const struct {
     {NULL, NULL},
 };
 
-/* convert - s[0..len) from charset cs to UTF-8 (RFC 2046 4.1.2) into out,
- * CR dropped; false when iconv does not know cs or the bytes are not in
- * it (GMime's own decoder is then the judge) */
-static bool convert(const char *cs, const char *s, size_t len, struct buf *out)
+/* conv_open - the cached UTF-8 converter from charset cs; NULL when
+ * iconv does not know cs (*unknown set) or the cache is full */
+static GIConv *conv_open(const char *cs, bool *unknown)
 {
-	struct conv_slot *slot = NULL;
-
-	for (int i = 0; i < CONV_SLOTS && !slot; i++)
+	*unknown = false;
+	for (int i = 0; i < CONV_SLOTS; i++)
 		if (conv_cache[i].name[0] && strcmp(conv_cache[i].name, cs) == 0)
-			slot = &conv_cache[i];
-	for (int i = 0; i < CONV_SLOTS && !slot; i++)
+			return &conv_cache[i].cd;
+	for (int i = 0; i < CONV_SLOTS; i++)
 		if (!conv_cache[i].name[0]) {
 			/* GMime knows the aliases iconv lacks
 			 * ("unicode-1-1-utf-7" is UTF-7) */
 			GIConv cd = g_iconv_open("UTF-8", g_mime_charset_iconv_name(cs));
+			bool alias = false;
 			for (size_t a = 0; cd == (GIConv)-1 && charset_aliases[a].name; a++)
-				if (strcmp(cs, charset_aliases[a].name) == 0)
+				if (strcmp(cs, charset_aliases[a].name) == 0) {
 					cd = g_iconv_open("UTF-8", charset_aliases[a].iconv);
-			if (cd == (GIConv)-1)
-				return false;
-			slot = &conv_cache[i];
-			util_strlcpy(slot->name, cs, sizeof(slot->name));
-			slot->cd = cd;
+					alias = true;
+				}
+			if (cd == (GIConv)-1) {
+				*unknown = !alias;
+				return NULL;
+			}
+			util_strlcpy(conv_cache[i].name, cs, sizeof(conv_cache[i].name));
+			conv_cache[i].cd = cd;
+			return &conv_cache[i].cd;
 		}
-	if (!slot)
-		return false;
-	g_iconv(slot->cd, NULL, NULL, NULL, NULL); /* reset shift state */
-	gchar *u = g_convert_with_iconv(s, (gssize)len, slot->cd, NULL, NULL, NULL);
-	if (!u)
-		return false;
-	put_utf8(out, u, strlen(u));
-	g_free(u);
+	return NULL;
+}
+
+/* convert - s[0..len) from charset cs to UTF-8 (RFC 2046 4.1.2) into out
+ * (raw, NUL and CR kept). As GMime's charset filter: a byte iconv finds
+ * invalid (EILSEQ) is dropped and the conversion goes on; a charset iconv
+ * does not know leaves the bytes as they are (*raw set). false: not
+ * decided here (a sequence cut short at the end, a full cache). */
+static bool convert(const char *cs, const char *s, size_t len, struct buf *out, bool *raw)
+{
+	GIConv *cd = conv_open(cs, raw);
+	char *in = (char *)s;
+	size_t inleft = len;
+
+	if (!cd) {
+		if (!*raw)
+			return false;
+		buf_append(out, s, len);
+		return true;
+	}
+	g_iconv(*cd, NULL, NULL, NULL, NULL); /* reset shift state */
+	while (inleft > 0) {
+		/* UTF-8 takes at most 4 bytes per input byte (plus a
+		 * shift sequence's worth) */
+		size_t room = inleft * 4 + 16;
+		buf_reserve(out, room);
+		char *o = out->data + out->len;
+		size_t oleft = room;
+		size_t r = g_iconv(*cd, &in, &inleft, &o, &oleft);
+		out->len = (size_t)(o - out->data);
+		out->data[out->len] = '\0';
+		if (r != (size_t)-1)
+			break;
+		if (errno == EILSEQ) {
+			in++;
+			inleft--;
+		} else if (errno != E2BIG) {
+			return false; /* EINVAL: cut short at the end */
+		}
+	}
 	return true;
 }
 
-/* text_to_utf8 - a text part in UTF-8 (RFC 2046 4.1.2): UTF-8 and ASCII
- * as they are, ISO-8859-1 by hand (each byte is the code point of the
- * same value), any other charset through a cached converter */
-static bool text_to_utf8(const struct ctype *ct, const char *s, size_t len, struct buf *out)
+/* text_to_utf8 - a text part in UTF-8 (RFC 2046 4.1.2), the same bytes
+ * as GMime's text of the part: converted from its charset (UTF-8 and
+ * ASCII text that is valid as it is stays as it is; ISO-8859-1 by hand,
+ * each byte the code point of the same value; any other charset through
+ * a cached converter), cut at the first NUL (GMime returns a C string),
+ * made valid UTF-8, CR dropped. No charset: the bytes as they are. */
+static bool text_to_utf8(const struct ctype *ct, const char *s, size_t len, struct buf *out,
+                         struct buf *tmp)
 {
-	const char *cs = ct->charset;
+	const char *cs = ct->charset, *nul = memchr(s, '\0', len);
+	bool ascii = strcmp(cs, "us-ascii") == 0 || strcmp(cs, "ascii") == 0;
+	bool utf8 = strcmp(cs, "utf-8") == 0 || strcmp(cs, "utf8") == 0;
+	bool raw = false;
 
-	if (!cs[0] || strcmp(cs, "us-ascii") == 0 || strcmp(cs, "utf-8") == 0 ||
-	    strcmp(cs, "utf8") == 0 || strcmp(cs, "ascii") == 0) {
+	if (nul)
+		len = (size_t)(nul - s);
+	if (!cs[0] || (ascii && ascii_only(s, len)) || (utf8 && (plain_text(s, len) || g_utf8_validate(s, (gssize)len, NULL)))) {
 		put_utf8(out, s, len);
 	} else if (strcmp(cs, "iso-8859-1") == 0 || strcmp(cs, "latin1") == 0) {
+		char *w;
+		buf_reserve(out, 2 * len);
+		w = out->data + out->len;
 		for (size_t i = 0; i < len; i++) {
 			unsigned char c = (unsigned char)s[i];
-			if (c == '\r' || c == 0)
+			if (c == '\r')
 				continue;
 			if (c < 0x80) {
-				buf_putc(out, (char)c);
+				*w++ = (char)c;
 			} else {
-				buf_putc(out, (char)(0xc0 | (c >> 6)));
-				buf_putc(out, (char)(0x80 | (c & 0x3f)));
+				*w++ = (char)(0xc0 | (c >> 6));
+				*w++ = (char)(0x80 | (c & 0x3f));
 			}
 		}
-	} else if (!convert(cs, s, len, out)) {
-		return false;
+		out->len = (size_t)(w - out->data);
+		out->data[out->len] = '\0';
+	} else {
+		buf_reset(tmp);
+		if (!convert(cs, s, len, tmp, &raw))
+			return false;
+		nul = memchr(tmp->data, '\0', tmp->len);
+		put_utf8(out, tmp->data, nul ? (size_t)(nul - tmp->data) : tmp->len);
 	}
 	if (out->len && out->data[out->len - 1] != '\n')
 		buf_putc(out, '\n');
@@ -493,9 +692,22 @@ struct lite {
 
 static bool entity(struct lite *L, const char *p, size_t len, int depth, int nest);
 
+/* lwsp_only - p[0..n) is only spaces and tabs */
+static bool lwsp_only(const char *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (p[k] != ' ' && p[k] != '\t')
+			return false;
+	return true;
+}
+
 /* multipart - RFC 2046 5.1.1: parts between "--boundary" lines; the
- * preamble and epilogue are not parts. A multipart whose delimiter never
- * occurs is left to GMime. */
+ * preamble and epilogue are not parts. As GMime's parser: a delimiter
+ * line is "--boundary" then only white space, the close delimiter
+ * "--boundary--" then only white space (any other line starting so is
+ * content); a multipart without a boundary parameter is all preamble: it
+ * has no parts and gives no text. A multipart whose delimiter never
+ * occurs is left to GMime (a unit test holds that). */
 static bool multipart(struct lite *L, const struct ctype *ct, const char *b, size_t blen, int depth,
                       int nest)
 {
@@ -504,10 +716,10 @@ static bool multipart(struct lite *L, const struct ctype *ct, const char *b, siz
 	const char *parts[256];
 	size_t plen[256], np = 0;
 
-	if (bl == 0)
-		return false;
 	if (depth == 0 && strcmp(ct->type, "multipart") == 0 && strcmp(ct->sub, "report") == 0)
 		L->doc->report = true;
+	if (bl == 0)
+		return true;
 	while (i < blen) {
 		/* jump to the next occurrence of the boundary itself (one
 		 * fast search, not one per line: the returned message is
@@ -521,27 +733,34 @@ static bool multipart(struct lite *L, const struct ctype *ct, const char *b, siz
 			i = at + 1;
 			continue;
 		}
+		const char *e = memchr(m + bl, '\n', blen - at - bl);
+		size_t r = e ? (size_t)(e - (m + bl)) : blen - at - bl; /* rest of the line */
+		bool close = r >= 2 && m[bl] == '-' && m[bl + 1] == '-' && lwsp_only(m + bl + 2, r - 2);
+		if (!close && !lwsp_only(m + bl, r)) {
+			i = at + 1;
+			continue;
+		}
 		i = at - 2;
-		const char *e = memchr(b + i, '\n', blen - i);
-		size_t l = e ? (size_t)(e - (b + i)) : blen - i;
-		const char *rest = b + i + 2 + bl;
-		bool close = l >= bl + 4 && rest[0] == '-' && rest[1] == '-';
-		if (in && np < 256) {
+		found = true;
+		if (in) {
 			/* the line break before a delimiter belongs to it */
 			size_t end = i > start ? i - 1 : start;
+			if (np == 256)
+				return false;
 			parts[np] = b + start;
 			plen[np++] = end - start;
 		}
-		found = true;
 		in = !close;
-		start = i + l + 1;
+		start = at + bl + r + 1;
 		if (close)
 			break;
-		i += l + 1;
+		i = start;
 	}
 	if (!found)
 		return false;
-	if (in && np < 256 && start < blen) {
+	if (in && start < blen) {
+		if (np == 256)
+			return false;
 		parts[np] = b + start;
 		plen[np++] = blen - start;
 	}
@@ -627,7 +846,7 @@ static bool entity(struct lite *L, const char *p, size_t len, int depth, int nes
 		return true;
 	}
 	return text_to_utf8(&ct, L->dec.data ? L->dec.data : "", L->dec.len,
-	                    depth == 0 ? &doc->text : &doc->inner);
+	                    depth == 0 ? &doc->text : &doc->inner, &L->tmp);
 }
 
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len)

@@ -42,17 +42,23 @@ void bounce_needles_build(struct bounce_needles *ix, const char *const *needles,
 	}
 }
 
+/* pair_hit - some needle starts with the two bytes at p: one bit test
+ * that rejects almost every position, inlined into the scans (a call
+ * per position cost more than the test) */
+static inline bool pair_hit(const struct bounce_needles *ix, const char *p)
+{
+	unsigned k = (unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1];
+
+	return ix->pair[k >> 3] & (1u << (k & 7));
+}
+
 /* match - index of a needle starting at p, the lowest below `below`,
- * or `below` when none */
+ * or `below` when none; p passed pair_hit */
 static size_t match(const struct bounce_needles *ix, const char *const *needles, const char *p,
                     size_t below)
 {
 	unsigned b = (unsigned char)p[0];
-	unsigned k = b << 8 | (unsigned char)p[1];
 
-	/* one bit test rejects almost every position */
-	if (!(ix->pair[k >> 3] & (1u << (k & 7))))
-		return below;
 	for (unsigned j = ix->start[b]; j < ix->start[b + 1]; j++) {
 		size_t i = ix->item[j];
 		/* the pair bit is shared by needles with other second bytes:
@@ -69,7 +75,8 @@ size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *
 	size_t best = SIZE_MAX;
 
 	for (const char *p = text; p < end && *p; p++)
-		best = match(ix, needles, p, best);
+		if (pair_hit(ix, p))
+			best = match(ix, needles, p, best);
 	return best;
 }
 
@@ -78,6 +85,8 @@ size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *cons
 {
 	/* the first position wins; at one position, the lowest index */
 	for (const char *p = text; *p; p++) {
+		if (!pair_hit(ix, p))
+			continue;
 		size_t i = match(ix, needles, p, SIZE_MAX);
 		if (i != SIZE_MAX)
 			return i;
@@ -98,7 +107,7 @@ size_t bounce_needles_line_end(const struct bounce_needles *ix, const char *cons
 			opening |= (uint64_t)1 << (i & 63);
 	}
 	for (const char *p = text + (b0 != 0); *p; p++) {
-		if (p[-1] != '\n' && p[-1] != ' ')
+		if ((p[-1] != '\n' && p[-1] != ' ') || !pair_hit(ix, p))
 			continue;
 		size_t i = match(ix, needles, p, SIZE_MAX);
 		if (i != SIZE_MAX && !(opening & (uint64_t)1 << (i & 63)))

@@ -41,14 +41,21 @@ static char *normalise_eol(const char *data, size_t len, size_t *outlen)
 		return out;
 	}
 
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\r') {
-			out[o++] = '\n';
-			if (i + 1 < len && data[i + 1] == '\n')
-				i++;
-		} else {
-			out[o++] = data[i];
-		}
+	/* copy the runs between CRs whole (memchr and memcpy are vectorised),
+	 * turning each CR or CRLF into one LF */
+	for (size_t i = 0; i < len;) {
+		const char *cr = memchr(data + i, '\r', len - i);
+		size_t run = cr ? (size_t)(cr - (data + i)) : len - i;
+
+		memcpy(out + o, data + i, run);
+		o += run;
+		i += run;
+		if (!cr)
+			break;
+		out[o++] = '\n';
+		i++;
+		if (i < len && data[i] == '\n')
+			i++;
 	}
 	out[o] = '\0';
 	*outlen = o;

@@ -63,8 +63,13 @@ static void json_str(struct buf *o, const char *s)
 			buf_putc(o, (char)c);
 			p++;
 		} else if (c >= 0x20 && c < 0x80) {
-			buf_putc(o, (char)c);
-			p++;
+			/* a run of plain ASCII goes in one copy: most of a
+			 * diagnostic is plain */
+			const unsigned char *q = p + 1;
+			while (*q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+				q++;
+			buf_append(o, p, (size_t)(q - p));
+			p = q;
 		} else if (c < 0x20) {
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
 			buf_puts(o, esc);
