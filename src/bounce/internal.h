@@ -30,9 +30,6 @@ void bounce_doc_free(struct bounce_doc *doc);
 /* mimelite.c: the fast decoder for common shapes; false (doc left empty)
  * when the message needs GMime */
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
-/* bounce_header - value of the first header field `name` (case-blind) in a
- * "Name: value\n" block, copied into out; false when absent */
-bool bounce_header(const char *block, const char *name, char *out, size_t size);
 
 /* dsn.c: RFC 3464 per-recipient fields -> records */
 size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res);
@@ -99,6 +96,9 @@ size_t bounce_autoreply_parse(const struct bounce_doc *doc, struct bounce_result
 void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc);
 
 /* text.c: small text helpers */
+/* bounce_header - value of the first header field `name` (case-blind) in a
+ * "Name: value\n" block, copied into out; false when absent */
+bool bounce_header(const char *block, const char *name, char *out, size_t size);
 struct bounce_record *bounce_record_add(struct bounce_result *res);
 void bounce_record_set_diag(struct bounce_record *rec, const char *text, size_t len);
 /* bounce_find_addr - first addr-spec in s[0..len); copies it (without <>)

@@ -240,8 +240,6 @@ void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
 	buf_puts(&doc->arf, "");
 	buf_puts(&doc->orig, "");
 	buf_puts(&doc->inner, "");
-	/* computed once: every reader asks where the report text stops */
-	doc->rend = bounce_report_end(doc->text.data);
 }
 
 void bounce_doc_free(struct bounce_doc *doc)
@@ -254,32 +252,4 @@ void bounce_doc_free(struct bounce_doc *doc)
 	buf_free(&doc->arf);
 	buf_free(&doc->orig);
 	buf_free(&doc->inner);
-}
-
-bool bounce_header(const char *block, const char *name, char *out, size_t size)
-{
-	size_t nl = strlen(name);
-	const char *p = block;
-
-	while (p && *p) {
-		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			const char *e = strchr(v, '\n');
-			size_t l;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			l = e ? (size_t)(e - v) : strlen(v);
-			if (l >= size)
-				l = size - 1;
-			memcpy(out, v, l);
-			out[l] = '\0';
-			util_trim(out);
-			return true;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return false;
 }

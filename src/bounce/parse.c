@@ -195,6 +195,8 @@ static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, 
 		msg = nl + 1;
 	}
 	bounce_doc_load(&doc, msg, len);
+	/* computed once: every reader asks where the report text stops */
+	doc.rend = bounce_report_end(doc.text.data);
 	agent = bounce_family_detect(&doc);
 	n = read_doc(&doc, agent, res);
 	if (n == 0 && agent && depth == 0) {

@@ -1,7 +1,8 @@
 /*
  * text.c - small text helpers for the bounce recognisers: finding an
  * address, an RFC 3463 enhanced status code or an RFC 5321 reply code in
- * free text, case-blind search, white-space folding, and the record list.
+ * free text, a header field's value, case-blind search, white-space
+ * folding, and the record list.
  *
  * All of them work on NUL-terminated UTF-8 and look only at ASCII bytes,
  * so multi-byte characters pass through untouched. None allocates except
@@ -178,6 +179,34 @@ bool bounce_find_replycode(const char *s, char *out, size_t size)
 		memcpy(out, p, 3);
 		out[3] = '\0';
 		return true;
+	}
+	return false;
+}
+
+bool bounce_header(const char *block, const char *name, char *out, size_t size)
+{
+	size_t nl = strlen(name);
+	const char *p = block;
+
+	while (p && *p) {
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			const char *e = strchr(v, '\n');
+			size_t l;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			l = e ? (size_t)(e - v) : strlen(v);
+			if (l >= size)
+				l = size - 1;
+			memcpy(out, v, l);
+			out[l] = '\0';
+			util_trim(out);
+			return true;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
 	}
 	return false;
 }

@@ -6,6 +6,8 @@
 #ifndef MAILERD_CLI_H
 #define MAILERD_CLI_H
 
+#include <stdio.h>
+
 struct config;
 
 /* cli_main - dispatch on argv[1] (or on the program name: `sendmail` is
@@ -28,7 +30,10 @@ struct spool_msg;
 int cli_suppress_mark(const struct config *cfg, struct spool_msg *m);
 void cli_suppress_log(const struct spool_msg *m, const char *client);
 
-/* Shared option handling: -c FILE and -o key=value, in any order, before
+/* cli_usage - the usage text and the settings table, to f (options.c) */
+void cli_usage(FILE *f);
+
+/* Shared option handling (options.c): -c FILE and -o key=value, in any order, before
  * the command's own arguments. On success returns a loaded, checked
  * config and sets *optind_out to the first unused argument; on error
  * prints "FILE:LINE: message" to stderr and returns NULL. extra_flags
