@@ -246,6 +246,19 @@ static void put_header(struct buf *b, const struct report_request *req, const ch
 		report_fold_field(b, "Content-Transfer-Encoding", "8bit");
 }
 
+/* report_target_addr - To: and envelope recipient of a report: the
+ * report_to override, the postmaster for a report about a report (a
+ * double bounce), else the original sender */
+void report_target_addr(const struct report_request *req, char *out, size_t size)
+{
+	if (req->report_to != NULL && req->report_to[0] != '\0')
+		util_strlcpy(out, req->report_to, size);
+	else if (req->msg->origin == SPOOL_ORIGIN_REPORT)
+		snprintf(out, size, "postmaster@%s", req->myhostname);
+	else
+		util_strlcpy(out, req->msg->sender, size);
+}
+
 int report_compose(const struct report_request *req, struct buf *out, char *err, size_t errlen)
 {
 	const struct spool_msg *m = req != NULL ? req->msg : NULL;

@@ -71,16 +71,6 @@ enum report_target report_decide(const struct spool_msg *msg, const struct spool
 	return report_should_send(msg, rcpt, kind) ? REPORT_TO_SENDER : REPORT_TO_NOBODY;
 }
 
-void report_target_addr(const struct report_request *req, char *out, size_t size)
-{
-	if (req->report_to != NULL && req->report_to[0] != '\0')
-		util_strlcpy(out, req->report_to, size);
-	else if (req->msg->origin == SPOOL_ORIGIN_REPORT)
-		snprintf(out, size, "postmaster@%s", req->myhostname);
-	else
-		util_strlcpy(out, req->msg->sender, size);
-}
-
 /* What report_queue needs between the compose and the callback. */
 struct pending {
 	report_queued_fn cb;

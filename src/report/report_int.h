@@ -30,7 +30,7 @@ bool report_is_ascii(const char *s);
  * xtext, or the raw text when it is not valid xtext, e.g. UTF-8) */
 void report_orcpt_decode(const char *orcpt, bool utf8, char *out, size_t size);
 
-/* queue.c: the address a report goes to (To: and envelope) */
+/* compose.c: the address a report goes to (To: and envelope) */
 void report_target_addr(const struct report_request *req, char *out, size_t size);
 
 #endif
