@@ -52,7 +52,8 @@ static inline int sdb_exec(struct sdb *db, const char *sql, const char *const *p
 	return db->ops->exec(db, sql, p, n, fn, arg, err, errlen);
 }
 
-/* sdb_one_i64 - a row callback storing column 0 as int64 into *(int64_t*)arg */
+/* sdb_row_i64 (values.c) - a row callback storing column 0 as int64 into
+ * *(int64_t*)arg */
 int sdb_row_i64(void *arg, int ncol, const char *const *vals);
 
 /* schema.c - bring db to the newest version; returns it or -1 */
@@ -78,7 +79,7 @@ int store_insert(struct suppress_store *st, const struct suppress_entry *e, char
 void store_entry_from_row(struct suppress_entry *e, const char *const *vals);
 #define STORE_ENTRY_COLS "address, reason, source, status, detail, created_at, expires_at"
 
-/* i64 text helpers */
+/* values.c: numbers as the stores' text values and back */
 void i64_text(int64_t v, char *out, size_t size);
 int64_t text_i64(const char *s);
 

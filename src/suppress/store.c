@@ -60,23 +60,6 @@ void suppress_policy_from_config(const struct config *cfg, struct suppress_polic
 	p->complaints = cfg->suppress_complaints;
 }
 
-void i64_text(int64_t v, char *out, size_t size)
-{
-	snprintf(out, size, "%" PRId64, v);
-}
-
-int64_t text_i64(const char *s)
-{
-	return s ? strtoll(s, NULL, 10) : 0;
-}
-
-int sdb_row_i64(void *arg, int ncol, const char *const *vals)
-{
-	if (ncol > 0)
-		*(int64_t *)arg = text_i64(vals[0]);
-	return 0;
-}
-
 const char *addr_domain(const char *addr)
 {
 	const char *at = strrchr(addr, '@');
