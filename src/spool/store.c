@@ -3,7 +3,7 @@
  * daemon lock, removal of tmp/ leftovers), queue ids, the writer that
  * streams a body into tmp/, appends of state records, removal, and body
  * access. Reading lives in load.c, the grouped sync in commit.c, the bytes
- * of a file in format.c.
+ * of a file in format.c, the in-memory message in msg.c.
  *
  * Queue ids are 17 upper-case hex digits: 13 for the microseconds since
  * the epoch (strictly increasing within a process, so ids sort by arrival)
@@ -35,49 +35,6 @@
 #include <unistd.h>
 
 #include "spool/spool_int.h"
-
-/* ---- messages ---- */
-
-struct spool_msg *spool_msg_new(void)
-{
-	return xcalloc(1, sizeof(struct spool_msg));
-}
-
-void spool_msg_free(struct spool_msg *m)
-{
-	if (m == NULL)
-		return;
-	free(m->rcpt);
-	free(m);
-}
-
-/* spool_msg_add_rcpt - NULL with E2BIG beyond SPOOL_MAX_RCPT, which is
- * also the most a spool file may hold */
-struct spool_rcpt *spool_msg_add_rcpt(struct spool_msg *m, const char *addr)
-{
-	struct spool_rcpt *r;
-
-	if (m->n_rcpt >= SPOOL_MAX_RCPT) {
-		errno = E2BIG;
-		return NULL;
-	}
-	m->rcpt = xrealloc(m->rcpt, (m->n_rcpt + 1) * sizeof(*m->rcpt));
-	r = &m->rcpt[m->n_rcpt++];
-	memset(r, 0, sizeof(*r));
-	util_strlcpy(r->addr, addr, sizeof(r->addr));
-	r->state = RCPT_PENDING;
-	return r;
-}
-
-/* spool_msg_is_final - also true with no recipients at all: such a file
- * has nothing left to do and the caller removes it */
-bool spool_msg_is_final(const struct spool_msg *m)
-{
-	for (size_t i = 0; i < m->n_rcpt; i++)
-		if (m->rcpt[i].state != RCPT_DELIVERED && m->rcpt[i].state != RCPT_FAILED)
-			return false;
-	return true;
-}
 
 /* ---- ids ---- */
 
@@ -113,21 +70,6 @@ static void id_next(char out[SPOOL_ID_MAX])
 	pthread_mutex_unlock(&mu);
 	/* 13 hex digits of microseconds last until the year 2112 */
 	snprintf(out, SPOOL_ID_MAX, "%013" PRIX64 "%04X", (uint64_t)(us & 0xfffffffffffffu), low);
-}
-
-/* Failpoints, for crash tests that must not depend on timing:
- *   spool-commit-before-rename  envelope written, file still in tmp/
- *   spool-commit-before-sync    in queue/, not yet synced, no reply sent
- *   spool-commit-after-sync     durable, callback (the 250) not yet run
- *   spool-update-torn           half of a state append written */
-void spool_failpoint(const char *name)
-{
-	const char *fp = getenv("MAILERD_FAILPOINT");
-
-	if (fp != NULL && strcmp(fp, name) == 0) {
-		log_warn("spool: failpoint %s: killing the process", name);
-		raise(SIGKILL);
-	}
 }
 
 /* ---- open / free ---- */

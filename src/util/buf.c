@@ -102,3 +102,16 @@ char *buf_steal(struct buf *b)
 	buf_init(b);
 	return p;
 }
+
+/* xasprintf - a formatted string in fresh memory (built in a buf; the
+ * x-allocation rule applies: out of memory is fatal) */
+char *xasprintf(const char *fmt, ...)
+{
+	struct buf b = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return buf_steal(&b);
+}

@@ -66,14 +66,3 @@ char *xstrndup(const char *s, size_t n)
 	p[len] = '\0';
 	return p;
 }
-
-char *xasprintf(const char *fmt, ...)
-{
-	struct buf b = {0};
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	return buf_steal(&b);
-}
