@@ -27,8 +27,9 @@ struct bounce_doc {
 /* mime.c */
 void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len);
 void bounce_doc_free(struct bounce_doc *doc);
-/* mimelite.c: the fast decoder for common shapes; false (doc left empty)
- * when the message needs GMime */
+/* mimelite.c: the fast decoder for common shapes; false when the message
+ * needs GMime, and then the caller frees the doc (bounce_doc_free): it
+ * may hold what was read before the reader gave up */
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
 
 /* dsn.c: RFC 3464 per-recipient fields -> records */

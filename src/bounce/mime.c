@@ -217,8 +217,11 @@ static void load_gmime(struct bounce_doc *doc, const char *data, size_t len)
 void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
 {
 	bounce_init();
-	if (!fast_mime || !bounce_doc_load_lite(doc, data, len))
+	if (!fast_mime || !bounce_doc_load_lite(doc, data, len)) {
+		if (fast_mime)
+			bounce_doc_free(doc); /* what the fast reader left */
 		load_gmime(doc, data, len);
+	}
 	if (doc->text.len == 0 && doc->dsn.len == 0 && doc->arf.len == 0) {
 		/* nothing decodable: let the recognisers read the raw bytes,
 		 * after the header block when the header fields were read

@@ -174,8 +174,11 @@ static void test_still_refused(void **state)
 	(void)state;
 	bounce_init();
 	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+	{
 		if (bounce_doc_load_lite(&d, msgs[i], strlen(msgs[i])))
 			fail_msg("message %zu: the fast reader took it, want it left to GMime", i);
+		bounce_doc_free(&d);
+	}
 }
 
 int main(void)

@@ -282,6 +282,7 @@ static void test_fast_mime_decoding(void **state)
 	/* a multipart without its boundary is left to GMime */
 	static const char broken[] = "Content-Type: multipart/mixed; boundary=zz\n\n--yy\n\nx\n";
 	assert_false(bounce_doc_load_lite(&doc, broken, sizeof(broken) - 1));
+	bounce_doc_free(&doc);
 	free(data);
 }
 
