@@ -1,9 +1,9 @@
 /*
- * store.c - the spool folder and its message files: opening (folders, the
- * daemon lock, removal of tmp/ leftovers), queue ids, the writer that
+ * store.c - the spool's message files: queue ids, the writer that
  * streams a body into tmp/, appends of state records, removal, and body
- * access. Reading lives in load.c, the grouped sync in commit.c, the bytes
- * of a file in format.c, the in-memory message in msg.c.
+ * access. Opening the spool lives in open.c, reading in load.c, the
+ * grouped sync in commit.c, the bytes of a file in format.c, the
+ * in-memory message in msg.c.
  *
  * Queue ids are 17 upper-case hex digits: 13 for the microseconds since
  * the epoch (strictly increasing within a process, so ids sort by arrival)
@@ -70,119 +70,6 @@ static void id_next(char out[SPOOL_ID_MAX])
 	pthread_mutex_unlock(&mu);
 	/* 13 hex digits of microseconds last until the year 2112 */
 	snprintf(out, SPOOL_ID_MAX, "%013" PRIX64 "%04X", (uint64_t)(us & 0xfffffffffffffu), low);
-}
-
-/* ---- open / free ---- */
-
-static int open_subdir(struct spool *sp, const char *name, int *fd, char *err, size_t errlen)
-{
-	if (mkdirat(sp->root_fd, name, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "spool %s: cannot create %s/: %s", sp->dir, name,
-		         strerror(errno));
-		return -1;
-	}
-	*fd = openat(sp->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*fd < 0) {
-		snprintf(err, errlen, "spool %s: cannot open %s/: %s", sp->dir, name,
-		         strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* clean_tmp - files in tmp/ belong to sessions of a previous run that
- * never committed; nobody was told 250 for them */
-static void clean_tmp(struct spool *sp)
-{
-	int fd = dup(sp->tmp_fd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *e;
-
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
-		log_warn("spool %s: cannot list tmp/: %s", sp->dir, strerror(errno));
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (unlinkat(sp->tmp_fd, e->d_name, 0) < 0)
-			log_warn("spool %s: cannot remove tmp/%s: %s", sp->dir, e->d_name,
-			         strerror(errno));
-	}
-	closedir(d);
-}
-
-struct spool *spool_open(const char *dir, struct event_base *base, int flags, char *err,
-                         size_t errlen)
-{
-	struct spool *sp = xcalloc(1, sizeof(*sp));
-
-	sp->dir = xstrdup(dir);
-	sp->base = base;
-	sp->root_fd = sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = sp->lock_fd = -1;
-	sp->wake_r = sp->wake_w = -1;
-	if (util_mkdir_p(dir, 0700) < 0) {
-		snprintf(err, errlen, "spool %s: cannot create: %s", dir, strerror(errno));
-		goto fail;
-	}
-	sp->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->root_fd < 0) {
-		snprintf(err, errlen, "spool %s: cannot open: %s", dir, strerror(errno));
-		goto fail;
-	}
-	if (open_subdir(sp, "tmp", &sp->tmp_fd, err, errlen) < 0 ||
-	    open_subdir(sp, "queue", &sp->queue_fd, err, errlen) < 0 ||
-	    open_subdir(sp, "corrupt", &sp->corrupt_fd, err, errlen) < 0)
-		goto fail;
-	/* flock, not a pid file: the kernel drops it when the daemon dies,
-	 * even by kill -9, so a stale lock never blocks a restart */
-	if (flags & SPOOL_OPEN_DAEMON) {
-		sp->lock_fd = openat(sp->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (sp->lock_fd < 0) {
-			snprintf(err, errlen, "spool %s: cannot open lock file: %s", dir,
-			         strerror(errno));
-			goto fail;
-		}
-		if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-			if (errno == EWOULDBLOCK)
-				snprintf(
-				    err, errlen,
-				    "spool %s is in use by another mailerd (%s/lock is locked)",
-				    dir, dir);
-			else
-				snprintf(err, errlen, "spool %s: cannot lock %s/lock: %s", dir, dir,
-				         strerror(errno));
-			goto fail;
-		}
-		clean_tmp(sp);
-	}
-	if (base != NULL && spool_commit_start(sp, err, errlen) < 0)
-		goto fail;
-	return sp;
-fail:
-	spool_free(sp);
-	return NULL;
-}
-
-void spool_free(struct spool *sp)
-{
-	if (sp == NULL)
-		return;
-	spool_commit_stop(sp);
-	/* closing the lock fd releases the flock */
-	int fds[] = {sp->root_fd, sp->tmp_fd, sp->queue_fd, sp->corrupt_fd, sp->lock_fd};
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(sp->dir);
-	free(sp);
-}
-
-const char *spool_dir(const struct spool *sp)
-{
-	return sp->dir;
 }
 
 /* ---- the writer ---- */
