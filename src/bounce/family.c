@@ -35,6 +35,9 @@ static const struct family_sig {
 	const char *needle;
 } family_sigs[] = {
     {"McAfee", SIG_HEADER, "X-NAI-Header: Modified by McAfee"},
+    /* Exchange Online marks its own notices (a header the on-premises
+     * Exchange of 2003 never wrote) */
+    {"Office365", SIG_HEADER, "X-MS-Exchange-Message-Is-Ndr:"},
     {"qmail", SIG_BODY, "This is the qmail-send program"},
     {"KDDI", SIG_BODY, "Could not be delivered to: <"},
     {"GoogleGroups", SIG_BODY, "\nGoogle Groups"},
@@ -100,6 +103,11 @@ static const struct family_sig {
     {"X", SIG_BODY, "Delivery failed"},
     {"X", SIG_BODY, "undeliverable"},
     {"X", SIG_BODY, "Undeliverable"},
+    {"X", SIG_BODY, "nicht zugestellt werden"},
+    {"X", SIG_BODY, "pas pu \xc3\xaatre remis"}, /* n'a pas pu être remis */
+    {"X", SIG_BODY, "non \xc3\xa8 stato possibile recapitare"},
+    {"X", SIG_BODY, "no se ha podido entregar"},
+    {"X", SIG_BODY, "no pudo ser entregado"},
 };
 
 /* Subjects that, with a From of MAILER-DAEMON/postmaster, mark a bounce
@@ -119,6 +127,25 @@ static const char *const bounce_subjects[] = {
     "failure delivery",
     "mail failed",
     "error sending your mail",
+    /* the same notices in other languages (German, French, Italian,
+     * Spanish, Portuguese, Dutch, Swedish, Danish, Polish, Japanese) */
+    "unzustellbar",
+    "nicht zustellbar",
+    "non remis",
+    "non distribuable",
+    "chec de la remise",
+    "non recapitabile",
+    "mancato recapito",
+    "no se puede entregar",
+    "no entregado",
+    "o entregue",
+    "onbestelbaar",
+    "niet afgeleverd",
+    "olevererbart",
+    "ikke leveret",
+    "nie dostarczono",
+    "\xe9\x85\x8d\xe4\xbf\xa1\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc", /* 配信エラー */
+    "\xe6\x9c\xaa\xe9\x85\x8d\xe9\x81\x94",                         /* 未配達 */
     NULL,
 };
 

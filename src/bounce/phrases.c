@@ -185,6 +185,11 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mailboxfull", "mailbox exceeded"},
     {"mailboxfull", "boite pleine"},
     {"mailboxfull", "postfach voll"},
+    {"mailboxfull", "postfach ist voll"},
+    {"mailboxfull", "bo\xc3\xaete pleine"},           /* boîte pleine */
+    {"mailboxfull", "bo\xc3\xaete aux lettres pleine"}, /* boîte aux lettres pleine */
+    {"mailboxfull", "casella piena"},
+    {"mailboxfull", "buz\xc3\xb3n lleno"}, /* buzón lleno */
     {"mailboxfull", "insufficient storage"},
     {"mailboxfull", "exceeded the local limit"},
     /* exceedlimit */
@@ -352,6 +357,11 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "user not exist"},
     {"userunknown", "unknown or illegal alias"},
     {"userunknown", "destinataire inconnu"},
+    {"userunknown", "utente sconosciuto"},
+    {"userunknown", "destinatario sconosciuto"},
+    {"userunknown", "usuario desconocido"},
+    {"userunknown", "destinatario desconocido"},
+    {"userunknown", "onbekende gebruiker"},
     {"userunknown", "unbekannt"},
     {"userunknown", "見つかりません"},
     {"userunknown", "存在しません"},

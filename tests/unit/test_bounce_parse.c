@@ -156,6 +156,10 @@ static const struct {
 	 {{"someone@example.net", "userunknown", "5.1.1", true}}},
 	{"zoho ERROR_CODE :421 is a temporary reply", "zoho-error-code.eml", 1,
 	 {{"someone@example.net", "expired", "4.0.0", false}}},
+	{"German notice (subject and body)", "german-unzustellbar.eml", 1,
+	 {{"mueller@beispiel.example", "userunknown", "5.1.1", true}}},
+	{"French notice, 'boîte pleine'", "french-non-remis.eml", 1,
+	 {{"dupont@exemple.example", "mailboxfull", "5.2.2", false}}},
 	{"own report: failed", "../golden/report/failed.eml", 2,
 	 {{"bob@example.net", "userunknown", "5.1.1", true},
 	  {"carol@gmial.com", "hostunknown", "5.1.2", true}}},
@@ -437,6 +441,7 @@ static void test_agent_names(void **state)
 	    {"gmx-exim-provider.eml", "GMX"},
 	    {"dsn-mailbox-status-other.eml", "RFC3464"},
 	    {"exim-sender-intro.eml", "Exim"},
+	    {"office365-ndr-header.eml", "Office365"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
