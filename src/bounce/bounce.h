@@ -35,6 +35,7 @@ struct bounce_record {
 	char *diagnostic_code;  /* remote's words, whitespace-folded (malloc) */
 	const char *smtp_agent; /* MTA family that wrote the bounce */
 	const char *rule;       /* which rule decided the reason (--explain) */
+	size_t message;         /* 1-based index of the message in an mbox input */
 };
 
 struct bounce_result {

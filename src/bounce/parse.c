@@ -62,21 +62,39 @@ static char *normalise_eol(const char *data, size_t len, size_t *outlen)
 	return out;
 }
 
-/* next_message - length of the message starting at p (up to the next mbox
- * separator line that begins a new message) */
+/* field_line - p starts a header field line "Name: value" (RFC 5322
+ * 2.2: printable ASCII but space and colon, then a colon) */
+static bool field_line(const char *p, const char *end)
+{
+	const char *q = p;
+
+	while (q < end && *q > ' ' && *q < 127 && *q != ':')
+		q++;
+	return q > p && q < end && *q == ':';
+}
+
+/* next_message - length of the message starting at p: up to the next mbox
+ * separator (RFC 4155), a "From " line that follows an empty line (or is
+ * followed by Return-Path:, as some writers leave out the empty line) and
+ * is itself followed by a header field. A "From " inside a body is either
+ * escaped (">From ") by the mbox writer or not followed by a field. */
 static size_t next_message(const char *p, size_t len)
 {
-	const char *s = p;
+	const char *s = p, *end = p + len;
 
-	while ((s = memchr(s, '\n', len - (size_t)(s - p))) != NULL) {
+	while ((s = memchr(s, '\n', (size_t)(end - s))) != NULL) {
 		s++;
-		if ((size_t)(s - p) + 5 >= len)
+		if ((size_t)(end - s) <= 5)
 			break;
-		if (strncmp(s, "From ", 5) == 0) {
-			const char *nl = memchr(s, '\n', len - (size_t)(s - p));
-			if (nl && strncasecmp(nl + 1, "Return-Path:", 12) == 0)
-				return (size_t)(s - p);
-		}
+		if (strncmp(s, "From ", 5) != 0 || s[5] == ' ' || s[5] == '\n')
+			continue;
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl || nl + 1 >= end)
+			break;
+		bool after_blank = s - p >= 2 && s[-2] == '\n';
+		if ((after_blank && field_line(nl + 1, end)) ||
+		    ((size_t)(end - nl - 1) > 12 && strncasecmp(nl + 1, "Return-Path:", 12) == 0))
+			return (size_t)(s - p);
 	}
 	return len;
 }
@@ -219,12 +237,22 @@ size_t bounce_parse(const char *data, size_t len, struct bounce_result *res)
 	size_t nlen, off = 0, total = 0;
 	char *norm = normalise_eol(data, len, &nlen);
 
+	size_t first = res->n, nmsg = 0;
+
 	bounce_init();
 	while (off < nlen) {
 		size_t l = next_message(norm + off, nlen - off);
+		size_t before = res->n;
 		total += parse_one(norm + off, l, res, 0);
+		nmsg++;
+		for (size_t i = before; i < res->n; i++)
+			res->recs[i].message = nmsg;
 		off += l;
 	}
+	/* a single message needs no index: only an mbox numbers its records */
+	if (nmsg == 1)
+		for (size_t i = first; i < res->n; i++)
+			res->recs[i].message = 0;
 	free(norm);
 	return total;
 }

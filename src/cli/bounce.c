@@ -6,9 +6,14 @@
  * feedback_type for feedback reports and, with --explain, "explain" (the
  * rule that decided the reason).
  *
+ * A file that holds several messages (an mbox) adds "message", the
+ * 1-based index of the message each record came from.
+ *
  * A file that is not a bounce prints nothing. A file that cannot be read,
- * or is larger than max_message_size, is reported on stderr and makes the
- * exit code 1; the other files are still parsed. Exit 2 on bad usage.
+ * or is larger than max_message_size (-c FILE / -o max_message_size=N
+ * change it), is reported on stderr and makes the exit code 1; the other
+ * files are still parsed. A failed write of the output is exit 1 too.
+ * Exit 2 on bad usage.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,9 +27,10 @@
 
 static void bounce_usage(FILE *f)
 {
-	fputs("usage: mailerd bounce parse [--explain] [FILE|-]...\n"
-	      "  prints one JSON object per line per recipient record; no FILE or -\n"
-	      "  reads standard input\n",
+	fputs("usage: mailerd bounce parse [-c FILE] [-o key=value]... [--explain] [FILE|-]...\n"
+	      "  prints one JSON object per line per recipient record (a failure,\n"
+	      "  delay, delivery, complaint or auto-reply); no FILE or - reads standard\n"
+	      "  input. Files larger than max_message_size are refused.\n",
 	      f);
 }
 
@@ -129,6 +135,11 @@ static void print_record(const char *file, const struct bounce_record *r, bool e
 	buf_puts(&o, r->hardbounce ? ",\"hardbounce\":true" : ",\"hardbounce\":false");
 	json_field(&o, "diagnostic_code", r->diagnostic_code);
 	json_field(&o, "smtp_agent", r->smtp_agent);
+	if (r->message) {
+		char n[32];
+		snprintf(n, sizeof(n), ",\"message\":%zu", r->message);
+		buf_puts(&o, n);
+	}
 	if (r->feedback_type[0])
 		json_field(&o, "feedback_type", r->feedback_type);
 	if (explain)
@@ -150,7 +161,13 @@ static int parse_file(const char *name, uint64_t limit, bool explain)
 		return 1;
 	}
 	if (read_all(fp, limit, &data) < 0) {
-		fprintf(stderr, "mailerd bounce: %s: %s\n", name, strerror(errno));
+		if (errno == EFBIG)
+			fprintf(stderr,
+			        "mailerd bounce: %s: larger than max_message_size (%llu bytes; "
+			        "-o max_message_size=N raises it)\n",
+			        name, (unsigned long long)limit);
+		else
+			fprintf(stderr, "mailerd bounce: %s: %s\n", name, strerror(errno));
 		rc = 1;
 	} else {
 		bounce_parse(data.data ? data.data : "", data.len, &res);
@@ -175,25 +192,40 @@ int cli_bounce(int argc, char **argv)
 		bounce_usage(stderr);
 		return 2;
 	}
-	cfg = config_new();
-	limit = cfg->max_message_size;
-	config_free(cfg);
-	for (; i < argc; i++) {
-		if (strcmp(argv[i], "--explain") == 0) {
-			explain = true;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+	/* the long options may stand anywhere before the files; -c and -o
+	 * are the shared config options (cli_load_config) */
+	for (int j = 2; j < argc; j++) {
+		bool drop = false;
+		if (strcmp(argv[j], "--") == 0)
+			break;
+		if (strcmp(argv[j], "--explain") == 0) {
+			explain = drop = true;
+		} else if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
 			bounce_usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		} else if (strncmp(argv[j], "--", 2) == 0) {
+			fprintf(stderr, "mailerd bounce: unknown option '%s'\n", argv[j]);
 			bounce_usage(stderr);
 			return 2;
-		} else {
-			break;
+		}
+		if (drop) {
+			for (int k = j; k < argc - 1; k++)
+				argv[k] = argv[k + 1];
+			argc--;
+			j--;
 		}
 	}
+	/* getopt sees argv[1] as its program name (for its messages) and
+	 * stops at the first file name */
+	argv[1] = (char *)"mailerd bounce parse";
+	cfg = cli_load_config(argc - 1, argv + 1, NULL, NULL, NULL, NULL, &i);
+	if (cfg == NULL)
+		return 2;
+	limit = cfg->max_message_size;
+	config_free(cfg);
+	i++; /* cli_load_config counted from argv + 1 */
+	if (i < argc && strcmp(argv[i], "--") == 0)
+		i++;
 	bounce_init();
 	for (; i < argc; i++) {
 		any = true;
@@ -202,7 +234,9 @@ int cli_bounce(int argc, char **argv)
 	}
 	if (!any && parse_file("-", limit, explain) != 0)
 		rc = 1;
-	if (fflush(stdout) != 0)
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "mailerd bounce: writing the output: %s\n", strerror(errno));
 		rc = 1;
+	}
 	return rc;
 }

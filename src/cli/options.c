@@ -31,7 +31,7 @@ static const char usage_text[] =
     "                                    look at and act on the running daemon's queue\n"
     "  check-config -c FILE [-o k=v] [--print]\n"
     "                                    validate a config; errors as FILE:LINE: message\n"
-    "  bounce parse [--explain] [FILE|-]...\n"
+    "  bounce parse [-c FILE] [-o k=v] [--explain] [FILE|-]...\n"
     "                                    read bounces; one JSON line per failed recipient\n"
     "  suppress [-c FILE] list|add ADDR [--reason R]|remove ADDR --reason R|check ADDR|\n"
     "       import FILE.csv|export [FILE.csv]|stats\n"

@@ -430,6 +430,31 @@ static void test_phrase_table(void **state)
 	}
 }
 
+/* An mbox: a new message starts at a "From " line after an empty line
+ * when a header field follows (RFC 4155), here one whose first field is
+ * From: rather than Return-Path:; a "From " sentence in a body does not
+ * split. Records carry the 1-based index of their message. */
+static void test_mbox_messages(void **state)
+{
+	struct bounce_result res = {0};
+	size_t len;
+	char *data = slurp("mbox-two-bounces.mbox", &len);
+
+	(void)state;
+	bounce_parse(data, len, &res);
+	if (res.n != 2)
+		fail_msg("got %zu records, want 2", res.n);
+	if (strcmp(res.recs[0].recipient, "first@example.net") != 0 || res.recs[0].message != 1)
+		fail_msg("record 1: got %s in message %zu, want first@example.net in 1",
+		         res.recs[0].recipient, res.recs[0].message);
+	if (strcmp(res.recs[1].recipient, "second@example.net") != 0 || res.recs[1].message != 2 ||
+	    strcmp(res.recs[1].reason, "mailboxfull") != 0)
+		fail_msg("record 2: got %s %s in message %zu, want second@example.net mailboxfull in 2",
+		         res.recs[1].recipient, res.recs[1].reason, res.recs[1].message);
+	bounce_result_free(&res);
+	free(data);
+}
+
 /* smtp_agent names the service when the notice names one (GMX runs
  * Exim), a standard report from no known family "RFC3464", else the
  * family that wrote the text */
@@ -485,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_find_addr),
 		cmocka_unit_test(test_hard_table),
 		cmocka_unit_test(test_phrase_table),
+		cmocka_unit_test(test_mbox_messages),
 		cmocka_unit_test(test_agent_names),
 		cmocka_unit_test(test_garbage),
 	};
