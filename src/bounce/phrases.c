@@ -31,6 +31,10 @@ const struct bounce_phrase bounce_phrases[] = {
     /* "DNS lookup failure: host X not found" names the host as missing,
 	 * above the generic "dns lookup" */
     {"hostunknown", "dns lookup failure: host"},
+    /* "DNS Error: ... NXDOMAIN": the DNS answered that the domain does
+     * not exist, above the generic "dns error" (a lookup that failed) */
+    {"hostunknown", "nxdomain"},
+    {"hostunknown", "domain name not found"},
     /* "The account or domain may not exist, they may be blacklisted":
 	 * the first cause offered is the address, above "blacklisted" */
     {"hostunknown", "account or domain may not exist"},

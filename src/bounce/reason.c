@@ -531,6 +531,14 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 		rec->rule = which;
 		r = phrase_subject(r, which, lower);
 		r = narrow_by_status(r, rec->status);
+		if (strcmp(r, "hostunknown") == 0 && rec->status[0] == '4') {
+			/* "NXDOMAIN" under a temporary status: the reporting
+			 * MTA itself did not trust the answer for good (a
+			 * resolver's hiccup reads the same), so it is DNS
+			 * trouble, not a domain known not to exist */
+			r = "networkerror";
+			goto set;
+		}
 		if (strcmp(rec->command, "CONN") == 0 && mailbox_reason(r)) {
 			/* refused at the greeting (RFC 5321 3.1), before any
 			 * recipient was named: the words ("relay quota") are
