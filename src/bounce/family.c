@@ -127,6 +127,8 @@ static const char *const bounce_subjects[] = {
     "failure delivery",
     "mail failed",
     "error sending your mail",
+    "delayed", /* "Warning: message delayed", "Delayed Mail (still being retried)" */
+    "delivery status notification (delay)",
     /* the same notices in other languages (German, French, Italian,
      * Spanish, Portuguese, Dutch, Swedish, Danish, Polish, Japanese) */
     "unzustellbar",
@@ -610,6 +612,10 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 static const char *const delay_phrases[] = {
     "THIS IS A WARNING MESSAGE ONLY",
     "Message will be retried for",
+    "This is a warning only",
+    "has not yet been delivered",
+    "will be retried",
+    "will keep trying",
     NULL,
 };
 

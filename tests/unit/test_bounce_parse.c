@@ -159,6 +159,8 @@ static const struct {
 	{"NXDOMAIN is hostunknown, under a 4.x.x status DNS trouble", "dsn-nxdomain.eml", 2,
 	 {{"someone@gone.example", "hostunknown", "5.0.0", true},
 	  {"other@flaky.example", "networkerror", "4.0.0", false}}},
+	{"plain-text delay warning", "text-delay-warning.eml", 1,
+	 {{"slow@example.net", "mailboxfull", "4.2.2", false}}},
 	{"German notice (subject and body)", "german-unzustellbar.eml", 1,
 	 {{"mueller@beispiel.example", "userunknown", "5.1.1", true}}},
 	{"French notice, 'boîte pleine'", "french-non-remis.eml", 1,
