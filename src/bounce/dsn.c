@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "bounce/addrindex.h"
 #include "bounce/internal.h"
 
 struct dsn_rcpt {
@@ -50,7 +51,8 @@ static const char *typed_value(const char *v)
 /* bare_addr - the whole field value as one address, when it is one:
  * RFC 3464 2.3.2 gives Final-Recipient a single address, and a host
  * name without a dot ("kijitora@mailhub0", a local relay) is still one,
- * though free text is not trusted with such names */
+ * though free text is not trusted with such names; one holding a control
+ * byte or U+FFFD (invalid bytes decoded) is refused, as in free text */
 static bool bare_addr(const char *v, char *out, size_t size)
 {
 	size_t l;
@@ -61,7 +63,7 @@ static bool bare_addr(const char *v, char *out, size_t size)
 	l = strcspn(v, " \t>");
 	at = memchr(v, '@', l);
 	if (!at || at == v || at + 1 == v + l || memchr(at + 1, '@', (size_t)(v + l - at - 1)) ||
-	    l >= size || v[l + strspn(v + l, " \t>")] != '\0')
+	    l >= size || v[l + strspn(v + l, " \t>")] != '\0' || bounce_addr_garbage(v, l))
 		return false;
 	memcpy(out, v, l);
 	out[l] = '\0';

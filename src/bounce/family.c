@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounce/addrindex.h"
 #include "bounce/internal.h"
 
 enum sig_where { SIG_BODY, SIG_FROM, SIG_SUBJECT, SIG_HEADER };
@@ -418,6 +419,29 @@ static struct bounce_record *find_rec(struct bounce_result *res, size_t first, c
 	return NULL;
 }
 
+/* The records of one reader by address: find_rec once per report line
+ * (or per record of another list) would be quadratic in the number of
+ * recipients (a list of 20000 took seconds). The records indexed are
+ * distinct (case-blind), so the one found is find_rec's. */
+static void rec_index_put(struct addrindex *ix, const struct bounce_result *res, size_t i)
+{
+	const char *a = res->recs[i].recipient;
+
+	addrindex_put(ix, addrindex_hash(a, strlen(a)), i);
+}
+
+static struct bounce_record *rec_index_find(const struct addrindex *ix, struct bounce_result *res,
+                                            const char *addr)
+{
+	size_t cur = 0, k;
+	uint64_t h = addrindex_hash(addr, strlen(addr));
+
+	while ((k = addrindex_next(ix, h, &cur)) != SIZE_MAX)
+		if (k < res->n && strcasecmp(res->recs[k].recipient, addr) == 0)
+			return &res->recs[k];
+	return NULL;
+}
+
 /* diag_append - add one report line to a record's diagnostic. The text
  * already held is folded, so only the new line is: folding the whole
  * each time would make a long report quadratic. */
@@ -521,6 +545,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	bool transcript = strcmp(agent, "Sendmail") == 0;
 	struct buf pending = {0}; /* a transcript block waiting for its recipient */
 	enum block_kind pending_kind = BLOCK_NONE;
+	struct addrindex ix = {0}; /* res->recs[first..] by address */
 
 	*first_line = end;
 	while (p < stop) {
@@ -560,10 +585,11 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		}
 
 		if (h != RCPT_NONE && (strcasecmp(addr, sender) != 0 || is_own_line(p, l, addr))) {
-			struct bounce_record *r = find_rec(res, first, addr);
+			struct bounce_record *r = rec_index_find(&ix, res, addr);
 			if (!r) {
 				r = bounce_record_add(res);
 				util_strlcpy(r->recipient, addr, sizeof(r->recipient));
+				rec_index_put(&ix, res, res->n - 1);
 				r->smtp_agent = agent;
 				if (r - res->recs - (ptrdiff_t)first < 64)
 					how[r - res->recs - (ptrdiff_t)first] = (unsigned char)h;
@@ -591,6 +617,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	if (pending_kind == BLOCK_TALK && pending.len && (cur || last))
 		diag_append(cur ? cur : last, pending.data, pending.len);
 	buf_free(&pending);
+	addrindex_free(&ix);
 	/* a "To:" summary line counts only when nothing else names a
 	 * recipient: Exchange's "Your message To: x ... did not reach y" */
 	for (size_t i = first; any_strong && i < res->n && i - first < 64;) {
@@ -623,25 +650,80 @@ static const char *const delay_phrases[] = {
  * (address)<mailto:mailbox>", and the mailbox is the address that was
  * written; its RFC 3464 part names the address the directory resolved.
  * When the text's line for the record's address ends in a different
- * mailto: address, the record takes that one. */
-static void mailto_name(const struct bounce_doc *doc, struct bounce_record *rec)
+ * mailto: address, the record takes that one.
+ *
+ * The lines of that shape are collected once per report (mailto_lines)
+ * and looked up by the address that opens them: searching the text for
+ * every record's address, and reading every occurrence, made a report
+ * with many recipients quadratic. A recipient holds no white space, so
+ * the line it opens is the one whose text before the first space is it. */
+struct mailto_lines {
+	struct addrindex ix; /* head hash -> offset of the line in the text */
+	const char *text;
+};
+
+/* mailto_line - the line at ls (text[..end)) is "head (...)<mailto:a>"
+ * with an address a: its head's length, else 0 */
+static size_t mailto_line(const char *ls, const char *end, char *addr, size_t size)
 {
-	size_t al = strlen(rec->recipient);
+	size_t hl = 0;
+
+	while (ls[hl] && ls[hl] != ' ' && ls[hl] != '\n')
+		hl++;
+	/* at a line start, "(address)" straight after it, and the mailto:
+	 * closing the same line */
+	if (hl == 0 || ls[hl] != ' ' || ls[hl + 1] != '(')
+		return 0;
+	const char *nl = memchr(ls, '\n', (size_t)(end - ls));
+	const char *le = nl ? nl : end;
+	const char *mt = memmem(ls, (size_t)(le - ls), ")<mailto:", 9);
+	if (!mt || !bounce_find_addr(mt + 9, (size_t)(le - mt - 9), addr, size))
+		return 0;
+	return hl;
+}
+
+static void mailto_lines_build(const struct bounce_doc *doc, struct mailto_lines *ml)
+{
 	const char *text = doc->text.data, *end = text + doc->rend;
+	char addr[BOUNCE_ADDR_MAX];
+
+	ml->text = text;
+	/* most reports have no such line at all */
+	if (!memmem(text, doc->rend, ")<mailto:", 9))
+		return;
+	for (const char *ls = text; ls < end;) {
+		const char *nl = memchr(ls, '\n', (size_t)(end - ls));
+		size_t hl = mailto_line(ls, end, addr, sizeof(addr));
+		if (hl) {
+			/* the first line for a head wins: keep only that one */
+			uint64_t h = addrindex_hash(ls, hl);
+			size_t cur = 0, k;
+			bool seen = false;
+			while (!seen && (k = addrindex_next(&ml->ix, h, &cur)) != SIZE_MAX)
+				seen = strncasecmp(text + k, ls, hl) == 0 && text[k + hl] == ' ';
+			if (!seen)
+				addrindex_put(&ml->ix, h, (size_t)(ls - text));
+		}
+		if (!nl)
+			break;
+		ls = nl + 1;
+	}
+}
+
+static void mailto_name(const struct bounce_doc *doc, const struct mailto_lines *ml,
+                        struct bounce_record *rec)
+{
+	size_t al = strlen(rec->recipient), cur = 0, k;
+	const char *end = ml->text + doc->rend;
+	char addr[BOUNCE_ADDR_MAX];
+	uint64_t h = addrindex_hash(rec->recipient, al);
 
 	if (al == 0)
 		return;
-	for (const char *p = bounce_casestr(text, rec->recipient); p && p < end;
-	     p = bounce_casestr(p + al, rec->recipient)) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		char addr[BOUNCE_ADDR_MAX];
-		/* at a line start, "(address)" straight after it, and the
-		 * mailto: closing the same line */
-		if ((p != text && p[-1] != '\n') || p[al] != ' ' || p[al + 1] != '(')
-			continue;
-		const char *mt = memmem(p, (size_t)(le - p), ")<mailto:", 9);
-		if (!mt || !bounce_find_addr(mt + 9, (size_t)(le - mt - 9), addr, sizeof(addr)))
+	while ((k = addrindex_next(&ml->ix, h, &cur)) != SIZE_MAX) {
+		const char *ls = ml->text + k;
+		if (strncasecmp(ls, rec->recipient, al) != 0 || ls[al] != ' ' ||
+		    !mailto_line(ls, end, addr, sizeof(addr)))
 			continue;
 		if (strcasecmp(addr, rec->recipient) != 0)
 			util_strlcpy(rec->recipient, addr, sizeof(rec->recipient));
@@ -656,23 +738,29 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct 
                         size_t first)
 {
 	struct bounce_result tmp = {0};
+	struct mailto_lines ml = {0};
+	struct addrindex ix = {0};
 	char sender[BOUNCE_ADDR_MAX] = "", to[1024] = "";
 	bool need = false;
 
+	mailto_lines_build(doc, &ml);
 	for (size_t i = first; i < res->n; i++) {
-		mailto_name(doc, &res->recs[i]);
+		mailto_name(doc, &ml, &res->recs[i]);
 		if (!res->recs[i].diagnostic_code)
 			need = true;
 	}
+	addrindex_free(&ml.ix);
 	if (!need)
 		return;
 	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))
 		bounce_find_addr(to, strlen(to), sender, sizeof(sender));
 	size_t first_line;
 	text_scan(doc, agent, &tmp, sender, &first_line);
+	for (size_t i = 0; i < tmp.n; i++)
+		rec_index_put(&ix, &tmp, i);
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
-		struct bounce_record *t = find_rec(&tmp, 0, r->recipient);
+		struct bounce_record *t = rec_index_find(&ix, &tmp, r->recipient);
 		if (r->diagnostic_code || !t || !t->diagnostic_code)
 			continue;
 		r->diagnostic_code = t->diagnostic_code;
@@ -683,6 +771,7 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct 
 			bounce_find_replycode(r->diagnostic_code, r->replycode,
 			                      sizeof(r->replycode));
 	}
+	addrindex_free(&ix);
 	bounce_result_free(&tmp);
 }
 

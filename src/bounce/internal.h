@@ -22,6 +22,9 @@ struct bounce_doc {
 	struct buf inner; /* full text of an attached message (a forwarded bounce) */
 	bool report;      /* Content-Type was multipart/report */
 	size_t rend;      /* where the report text stops (bounce_report_end) */
+	/* command.c's index of the text's addresses and its greeting
+	 * verdict, filled on first use (bounce_near_new at load) */
+	struct bounce_near *near;
 };
 
 /* mime.c */
@@ -97,6 +100,15 @@ size_t bounce_autoreply_parse(const struct bounce_doc *doc, struct bounce_result
 void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc);
 
 /* text.c: small text helpers */
+/* the bytes bounce_find_addr takes into a local part (RFC 5322
+ * 3.2.3 atext and '.') and a domain; the index splits a text into
+ * address tokens by the same classes */
+bool bounce_addr_local_char(unsigned char c);
+bool bounce_addr_domain_char(unsigned char c);
+/* bounce_addr_garbage - s[0..len) holds a control byte or U+FFFD (the
+ * decoders' mark for invalid bytes): not an address */
+bool bounce_addr_garbage(const char *s, size_t len);
+
 /* bounce_header - value of the first header field `name` (case-blind) in a
  * "Name: value\n" block, copied into out; false when absent */
 bool bounce_header(const char *block, const char *name, char *out, size_t size);
@@ -112,12 +124,19 @@ bool bounce_find_replycode(const char *s, char *out, size_t size);
 /* command.c: the SMTP command a reply answered ("RCPT", "MAIL", "DATA",
  * "HELO", "CONN"), written to out; left empty when the words say none.
  * bounce_command_in reads a lower-cased, whitespace-folded text;
- * bounce_command_near reads the report text[0..end) around addr. */
+ * bounce_command_near reads the doc's report text (text[0..rend)) around
+ * addr: through doc->near, an index built once per doc, when the doc has
+ * one (a report naming n recipients is then not searched n times). */
 void bounce_command_in(const char *folded, char *out, size_t size);
-void bounce_command_near(const char *text, size_t end, const char *addr, char *out, size_t size);
-/* bounce_command_greeting - "CONN" when a Sendmail transcript in
- * text[0..end) shows a host refusing at its greeting and no command */
-void bounce_command_greeting(const char *text, size_t end, char *out, size_t size);
+void bounce_command_near(const struct bounce_doc *doc, const char *addr, char *out, size_t size);
+/* bounce_command_greeting - "CONN" when a Sendmail transcript in the
+ * doc's report text shows a host refusing at its greeting and no command
+ * (answered once per doc when it has doc->near) */
+void bounce_command_greeting(const struct bounce_doc *doc, char *out, size_t size);
+/* bounce_near_new / bounce_near_free - the per-doc index (empty until
+ * first used); free takes NULL */
+struct bounce_near *bounce_near_new(void);
+void bounce_near_free(struct bounce_near *near);
 /* bounce_casestr - ASCII case-blind strstr */
 const char *bounce_casestr(const char *hay, const char *needle);
 /* bounce_fold - collapse runs of white space into one space, trim */

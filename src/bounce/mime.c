@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "bounce/addrindex.h"
 #include "bounce/internal.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -190,6 +191,30 @@ void bounce_set_fast_mime(bool on)
 	fast_mime = on;
 }
 
+/* GMime builds an object of about 1.5 KiB per MIME part, and a message
+ * of millions of empty parts ("--b\n\nx\n" repeated) took 6 GB and 40 s.
+ * A message with more delimiter-like lines than this is given to GMime
+ * without its body: the header fields are still decoded, and the body's
+ * bytes are read raw by bounce_doc_load (the fast reader, which reads at
+ * most 1000 parts, handles every such message it can). */
+#define GMIME_MAX_DELIMS 4096
+
+/* gmime_len - how much of data[0..len) GMime may read: all of it, or
+ * only the header block when the body has too many lines that could be
+ * part delimiters (RFC 2046 5.1.1: "--" opens each) */
+static size_t gmime_len(const char *data, size_t len)
+{
+	size_t n = 0;
+
+	for (const char *p = memmem(data, len, "\n--", 3); p;
+	     p = memmem(p + 3, len - (size_t)(p + 3 - data), "\n--", 3))
+		if (++n > GMIME_MAX_DELIMS) {
+			const char *blank = memmem(data, len, "\n\n", 2);
+			return blank ? (size_t)(blank + 2 - data) : 0;
+		}
+	return len;
+}
+
 /* load_gmime - the reference decoder: GMime's object tree, walked */
 static void load_gmime(struct bounce_doc *doc, const char *data, size_t len)
 {
@@ -198,6 +223,9 @@ static void load_gmime(struct bounce_doc *doc, const char *data, size_t len)
 	GMimeMessage *msg;
 
 	memset(doc, 0, sizeof(*doc));
+	len = gmime_len(data, len);
+	if (len == 0)
+		return;
 	st = g_mime_stream_mem_new_with_buffer(data, len);
 	parser = g_mime_parser_new_with_stream(st);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
@@ -243,12 +271,16 @@ void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
 	buf_puts(&doc->arf, "");
 	buf_puts(&doc->orig, "");
 	buf_puts(&doc->inner, "");
+	/* the text is final now: command.c may index it until it is freed */
+	doc->near = bounce_near_new();
 }
 
 void bounce_doc_free(struct bounce_doc *doc)
 {
 	if (!doc)
 		return;
+	bounce_near_free(doc->near);
+	doc->near = NULL;
 	buf_free(&doc->hdr);
 	buf_free(&doc->text);
 	buf_free(&doc->dsn);

@@ -22,20 +22,29 @@
  * Invariants: input has LF line ends (parse.c normalised them); output
  * buffers are valid UTF-8 with LF line ends, as in mime.c. Recursion depth
  * is bounded (MAX_DEPTH nested multiparts), so no input can exhaust the
- * stack; memory is bounded by a few copies of the input.
+ * stack; at most MAX_PARTS parts are read, so memory is bounded by a few
+ * copies of the input and time by its size.
  *
  * How it fails: it returns false and leaves the doc empty for mime.c.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "bounce/internal.h"
 #include "bounce/mimeparts.h"
 
 #define MAX_DEPTH 12
+/* At most this many parts are read from one message (all multiparts
+ * together). A real bounce has fewer than ten, its report parts first
+ * (RFC 3464 2.1, RFC 6522 3); millions of empty parts ("--b\n\nx\n"
+ * repeated) are an attack on time and memory, and the parts past the
+ * cap are not read, while what was read before stays. */
+#define MAX_PARTS 1000
 
 struct lite {
 	struct bounce_doc *doc;
 	struct buf tmp, dec;
+	size_t parts; /* parts taken so far, toward MAX_PARTS */
 };
 
 static bool entity(struct lite *L, const char *p, size_t len, int depth, int nest);
@@ -47,6 +56,26 @@ static bool lwsp_only(const char *p, size_t n)
 		if (p[k] != ' ' && p[k] != '\t')
 			return false;
 	return true;
+}
+
+/* The parts of one multipart, collected before they are read (an
+ * alternative picks one of them) */
+struct part {
+	const char *p;
+	size_t len;
+};
+struct part_list {
+	struct part *v;
+	size_t n, cap;
+};
+
+static void part_push(struct part_list *pl, const char *p, size_t len)
+{
+	if (pl->n == pl->cap) {
+		pl->cap = pl->cap ? pl->cap * 2 : 16;
+		pl->v = xrealloc(pl->v, pl->cap * sizeof(*pl->v));
+	}
+	pl->v[pl->n++] = (struct part){p, len};
 }
 
 /* multipart - RFC 2046 5.1.1: parts between "--boundary" lines; the
@@ -61,12 +90,14 @@ static bool multipart(struct lite *L, const struct mimehdr_ctype *ct, const char
 {
 	size_t bl = strlen(ct->boundary), i = 0, start = 0;
 	bool in = false, found = false, alt = strcmp(ct->sub, "alternative") == 0;
-	const char *parts[256];
-	size_t plen[256], np = 0;
+	bool capped = false, ok = true;
+	struct part_list pl = {0};
 
 	if (depth == 0 && strcmp(ct->type, "multipart") == 0 && strcmp(ct->sub, "report") == 0)
 		L->doc->report = true;
-	if (bl == 0)
+	/* past the cap a multipart is not read at all (not even handed to
+	 * GMime: that is what the cap keeps from happening) */
+	if (bl == 0 || L->parts >= MAX_PARTS)
 		return true;
 	while (i < blen) {
 		/* jump to the next occurrence of the boundary itself (one
@@ -94,10 +125,12 @@ static bool multipart(struct lite *L, const struct mimehdr_ctype *ct, const char
 		if (in) {
 			/* the line break before a delimiter belongs to it */
 			size_t end = i > start ? i - 1 : start;
-			if (np == 256)
-				return false;
-			parts[np] = b + start;
-			plen[np++] = end - start;
+			if (L->parts >= MAX_PARTS) {
+				capped = true;
+				break;
+			}
+			part_push(&pl, b + start, end - start);
+			L->parts++;
 		}
 		in = !close;
 		start = at + bl + r + 1;
@@ -107,28 +140,33 @@ static bool multipart(struct lite *L, const struct mimehdr_ctype *ct, const char
 	}
 	if (!found)
 		return false;
-	if (in && start < blen) {
-		if (np == 256)
-			return false;
-		parts[np] = b + start;
-		plen[np++] = blen - start;
+	if (in && start < blen && !capped && L->parts < MAX_PARTS) {
+		part_push(&pl, b + start, blen - start);
+		L->parts++;
 	}
+	const struct part *parts = pl.v;
+	size_t np = pl.n;
 	if (alt) {
 		/* RFC 2046 5.1.4: the same content; prefer plain text */
-		for (size_t k = 0; k < np; k++) {
+		size_t k;
+		for (k = 0; k < np && ok; k++) {
 			size_t off;
 			struct mimehdr_ctype c;
-			if (!mimehdr_end(parts[k], plen[k], &off) ||
-			    !mimehdr_ctype_parse(parts[k], off, &L->tmp, &c))
-				return false;
-			if (strcmp(c.type, "text") == 0 && strcmp(c.sub, "plain") == 0)
-				return entity(L, parts[k], plen[k], depth, nest + 1);
+			if (!mimehdr_end(parts[k].p, parts[k].len, &off) ||
+			    !mimehdr_ctype_parse(parts[k].p, off, &L->tmp, &c))
+				ok = false;
+			else if (strcmp(c.type, "text") == 0 && strcmp(c.sub, "plain") == 0)
+				break;
+		}
+		if (ok && k < np) {
+			ok = entity(L, parts[k].p, parts[k].len, depth, nest + 1);
+			np = 0; /* the plain text only */
 		}
 	}
-	for (size_t k = 0; k < np; k++)
-		if (!entity(L, parts[k], plen[k], depth, nest + 1))
-			return false;
-	return true;
+	for (size_t k = 0; k < np && ok; k++)
+		ok = entity(L, parts[k].p, parts[k].len, depth, nest + 1);
+	free(pl.v);
+	return ok;
 }
 
 /* entity - one MIME entity (header + body); mirrors walk() in mime.c */

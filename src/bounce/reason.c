@@ -494,11 +494,9 @@ void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *do
 	if (!rec->command[0] && doc) {
 		/* the report part only: the returned message after it names
 		 * the address in its own header fields, never a command */
-		bounce_command_near(doc->text.data, doc->rend, rec->recipient, rec->command,
-		                    sizeof(rec->command));
+		bounce_command_near(doc, rec->recipient, rec->command, sizeof(rec->command));
 		if (!rec->command[0])
-			bounce_command_greeting(doc->text.data, doc->rend, rec->command,
-			                        sizeof(rec->command));
+			bounce_command_greeting(doc, rec->command, sizeof(rec->command));
 	}
 	if (strcmp(rec->reason, "undefined") != 0 && rec->rule[0]) {
 		/* a recogniser already decided (feedback, vacation) */

@@ -5,13 +5,15 @@
  * folding, and the record list.
  *
  * All of them work on NUL-terminated UTF-8 and look only at ASCII bytes,
- * so multi-byte characters pass through untouched. None allocates except
+ * so multi-byte characters pass through untouched; an address holding a
+ * control byte or U+FFFD (a decoder's mark for invalid bytes) is refused. None allocates except
  * bounce_record_add / bounce_record_set_diag (x-functions: abort on OOM).
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounce/addrindex.h"
 #include "bounce/internal.h"
 
 struct bounce_record *bounce_record_add(struct bounce_result *res)
@@ -75,15 +77,35 @@ void bounce_fold(char *s)
 	*w = '\0';
 }
 
-/* atext of RFC 5322 3.2.3 plus '.', which dot-atom allows between atoms */
-static bool addr_local_char(unsigned char c)
+/* atext of RFC 5322 3.2.3 plus '.', which dot-atom allows between atoms
+ * (and NUL, which strchr finds: a candidate running over one is then
+ * refused whole by bounce_addr_garbage rather than cut short) */
+bool bounce_addr_local_char(unsigned char c)
 {
 	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL || c >= 0x80;
 }
 
-static bool addr_domain_char(unsigned char c)
+bool bounce_addr_domain_char(unsigned char c)
 {
 	return isalnum(c) || c == '-' || c == '.' || c == '_' || c >= 0x80;
+}
+
+/* bounce_addr_garbage - s[0..len) holds a control byte (RFC 5321 4.1.2
+ * allows none in a Mailbox, even quoted) or U+FFFD, which the decoders
+ * write for bytes that were not valid text: such a string is the
+ * remains of a broken or hostile field, not an address, and an address
+ * taken from it would feed the suppression list */
+bool bounce_addr_garbage(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return true;
+		if (c == 0xef && i + 2 < len && (unsigned char)s[i + 1] == 0xbf &&
+		    (unsigned char)s[i + 2] == 0xbd)
+			return true;
+	}
+	return false;
 }
 
 const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
@@ -105,9 +127,9 @@ const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
 				b = q;
 		}
 		if (b == at)
-			while (b > s && addr_local_char((unsigned char)b[-1]))
+			while (b > s && bounce_addr_local_char((unsigned char)b[-1]))
 				b--;
-		while (e < end && addr_domain_char((unsigned char)*e))
+		while (e < end && bounce_addr_domain_char((unsigned char)*e))
 			e++;
 		while (b < at && *b == '.')
 			b++;
@@ -121,7 +143,7 @@ const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
 				continue;
 		}
 		size_t l = (size_t)(e - b);
-		if (l >= size)
+		if (l >= size || bounce_addr_garbage(b, l))
 			continue;
 		memcpy(out, b, l);
 		out[l] = '\0';
