@@ -39,8 +39,11 @@ bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
 size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res);
 /* arf.c: RFC 5965 feedback report -> one record per reported recipient */
 size_t bounce_arf_parse(const struct bounce_doc *doc, struct bounce_result *res);
-/* family.c: MTA-family signatures and text recognisers */
+/* family.c: MTA-family signatures; familytext.c: reading their text */
 const char *bounce_family_detect(const struct bounce_doc *doc);
+/* bounce_family_from_daemon - a From: value naming a mailer daemon or a
+ * postmaster (the notices' own senders) */
+bool bounce_family_from_daemon(const char *from);
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
                            struct bounce_result *res);
 /* bounce_family_provider - the mail service that sent the notice (Outlook,
@@ -95,6 +98,12 @@ size_t bounce_ses_parse(const struct bounce_doc *doc, struct bounce_result *res)
 size_t bounce_jmrp_parse(const struct bounce_doc *doc, struct bounce_result *res);
 /* arf.c: RFC 3834 auto-replies -> vacation */
 size_t bounce_autoreply_parse(const struct bounce_doc *doc, struct bounce_result *res);
+
+/* status.c: bounce_status_refine - the remote's own code over a Status
+ * that says little or guessed (same class only); bounce_status_reason -
+ * the reason an enhanced code alone implies (RFC 3463), or NULL */
+void bounce_status_refine(struct bounce_record *rec);
+const char *bounce_status_reason(const char *status);
 
 /* reason.c: decide reason, fill status/replycode gaps, hard/soft */
 void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc);
