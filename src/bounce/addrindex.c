@@ -4,6 +4,10 @@
  * doubling at half full (so a probe run stays short and every value
  * stored under one hash is found by walking to the next empty slot).
  *
+ * Why not GLib's GHashTable (linked already, through GMime): it wants a
+ * key it can compare, so every token of a text would need a lower-cased
+ * copy; this index keeps only hashes and lets the caller compare in place.
+ *
  * Memory: two words per slot, at most four slots per value. Allocation
  * goes through the x-functions (abort on OOM); nothing else fails.
  */
