@@ -25,6 +25,9 @@ struct bounce_doc {
 	/* command.c's index of the text's addresses and its greeting
 	 * verdict, filled on first use (bounce_near_new at load) */
 	struct bounce_near *near;
+	/* reason.c's memo: the report says the address was not found
+	 * (-1 until first asked; per doc, as every record may ask) */
+	signed char says_address;
 };
 
 /* mime.c */
@@ -106,7 +109,7 @@ void bounce_status_refine(struct bounce_record *rec);
 const char *bounce_status_reason(const char *status);
 
 /* reason.c: decide reason, fill status/replycode gaps, hard/soft */
-void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc);
+void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc);
 
 /* text.c: small text helpers */
 /* the bytes bounce_find_addr takes into a local part (RFC 5322

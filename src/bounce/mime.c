@@ -273,6 +273,7 @@ void bounce_doc_load(struct bounce_doc *doc, const char *data, size_t len)
 	buf_puts(&doc->inner, "");
 	/* the text is final now: command.c may index it until it is freed */
 	doc->near = bounce_near_new();
+	doc->says_address = -1;
 }
 
 void bounce_doc_free(struct bounce_doc *doc)

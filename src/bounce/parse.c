@@ -68,7 +68,7 @@ static bool field_line(const char *p, const char *end)
 {
 	const char *q = p;
 
-	while (q < end && *q > ' ' && *q < 127 && *q != ':')
+	while (q<end && * q> ' ' && *q < 127 && *q != ':')
 		q++;
 	return q > p && q < end && *q == ':';
 }
@@ -100,7 +100,7 @@ static size_t next_message(const char *p, size_t len)
 }
 
 /* finish - decide reason and fill the agent of records added since first */
-static void finish(struct bounce_result *res, size_t first, const struct bounce_doc *doc,
+static void finish(struct bounce_result *res, size_t first, struct bounce_doc *doc,
                    const char *agent)
 {
 	const char *provider = bounce_family_provider(doc);
@@ -108,13 +108,16 @@ static void finish(struct bounce_result *res, size_t first, const struct bounce_
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
 		/* a standard report from no family we know is just that */
-		bool standard = strcmp(r->rule, "rfc3464") == 0 && (!agent || strcmp(agent, "X") == 0);
-		if (!r->smtp_agent || !r->smtp_agent[0] || (standard && strcmp(r->smtp_agent, "X") == 0))
+		bool standard =
+		    strcmp(r->rule, "rfc3464") == 0 && (!agent || strcmp(agent, "X") == 0);
+		if (!r->smtp_agent || !r->smtp_agent[0] ||
+		    (standard && strcmp(r->smtp_agent, "X") == 0))
 			r->smtp_agent = agent && !standard ? agent : "RFC3464";
 		bounce_reason_decide(r, doc);
 		/* named after the reasons are decided: the rules read the
 		 * software's name, the reader wants the service's */
-		if (provider && strcmp(r->reason, "feedback") != 0 && strcmp(r->reason, "vacation") != 0)
+		if (provider && strcmp(r->reason, "feedback") != 0 &&
+		    strcmp(r->reason, "vacation") != 0)
 			r->smtp_agent = provider;
 	}
 }

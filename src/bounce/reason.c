@@ -170,19 +170,23 @@ static const char *const address_sentences[] = {
 };
 
 /* report_says_address - the report text before the returned message
- * holds one of address_sentences */
-static bool report_says_address(const struct bounce_doc *doc)
+ * holds one of address_sentences; read once per doc (doc->says_address),
+ * as a report naming thousands of recipients asks for each */
+static bool report_says_address(struct bounce_doc *doc)
 {
 	bool hit = false;
 	char *low;
 
 	if (!doc || doc->rend == 0)
 		return false;
+	if (doc->says_address >= 0)
+		return doc->says_address == 1;
 	low = xstrndup(doc->text.data, doc->rend);
 	util_lowercase(low);
 	for (size_t i = 0; address_sentences[i] && !hit; i++)
 		hit = strstr(low, address_sentences[i]) != NULL;
 	free(low);
+	doc->says_address = hit;
 	return hit;
 }
 
@@ -315,7 +319,7 @@ static const char *sysexit_reason(const char *diag)
 	return "mailererror";
 }
 
-void bounce_reason_decide(struct bounce_record *rec, const struct bounce_doc *doc)
+void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 {
 	const char *diag = rec->diagnostic_code ? rec->diagnostic_code : "";
 	const char *r = NULL, *which = NULL;

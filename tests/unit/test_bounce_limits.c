@@ -188,6 +188,30 @@ static void test_many_recipients(void **state)
 	buf_free(&b);
 }
 
+/* 20000 "unknown user" replies after DATA (1.6 MB): each record asks
+ * whether the report says the address was not found, and the report is
+ * read for that once, not once per record */
+static void test_many_data_refusals(void **state)
+{
+	struct buf b = {0};
+	struct bounce_result res = {0};
+	char line[128];
+
+	(void)state;
+	put(&b, text_head);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(line, sizeof(line),
+		         "<d%d@example.net>: 550 unknown user (in reply to end of DATA command)\n", i);
+		put(&b, line);
+	}
+	size_t n = parse_bounded(&b, &res, "20000 refusals after DATA");
+	if (n != 20000 || strcmp(res.recs[19999].reason, "filtered") != 0)
+		fail_msg("got %zu records (last %s), want 20000 (filtered)", n,
+		         n ? res.recs[n - 1].reason : "-");
+	bounce_result_free(&res);
+	buf_free(&b);
+}
+
 /* one recipient repeated 50000 times on one line (2 MB): one record */
 static void test_one_line_repeat(void **state)
 {
@@ -347,6 +371,7 @@ int main(void)
 	    cmocka_unit_test(test_wide_gmime),
 	    cmocka_unit_test(test_wide_small_unchanged),
 	    cmocka_unit_test(test_many_recipients),
+	    cmocka_unit_test(test_many_data_refusals),
 	    cmocka_unit_test(test_one_line_repeat),
 	    cmocka_unit_test(test_command_near_same),
 	    cmocka_unit_test(test_garbage_final_recipient),
