@@ -28,6 +28,10 @@ struct bounce_doc {
 	/* reason.c's memo: the report says the address was not found
 	 * (-1 until first asked; per doc, as every record may ask) */
 	signed char says_address;
+	/* reason.c's memo: the first reason phrase of the whole report text
+	 * (text_reason, or NULL) and which phrase it was, once text_read */
+	bool text_read;
+	const char *text_reason, *text_rule;
 };
 
 /* mime.c */

@@ -190,6 +190,25 @@ static bool report_says_address(struct bounce_doc *doc)
 	return hit;
 }
 
+/* report_phrase - the first reason phrase (strong, else weak) in the
+ * whole report text, addresses blanked; read once per doc (the same for
+ * every record that falls back to it) */
+static const char *report_phrase(struct bounce_doc *doc, const char **which)
+{
+	if (!doc->text_read) {
+		char *all = xstrndup(doc->text.data, doc->rend);
+
+		util_lowercase(all);
+		blank_names(all);
+		if ((doc->text_reason = phrase_reason(all, &doc->text_rule, false)) == NULL)
+			doc->text_reason = phrase_reason(all, &doc->text_rule, true);
+		free(all);
+		doc->text_read = true;
+	}
+	*which = doc->text_rule;
+	return doc->text_reason;
+}
+
 static bool address_refusal(const struct bounce_record *rec)
 {
 	for (size_t i = 0; address_phrases[i]; i++)
@@ -467,20 +486,13 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		 * report's whole text, when the recipient's own lines say
 		 * nothing, or a report record that carries no diagnostic at
 		 * all (Exim's "pipe to |..." is only in its text) */
-		size_t end = doc->rend;
-		char *all = xstrndup(doc->text.data, end);
-		util_lowercase(all);
-		blank_names(all);
-		if ((r = phrase_reason(all, &which, false)) != NULL ||
-		    (r = phrase_reason(all, &which, true)) != NULL) {
+		if ((r = report_phrase(doc, &which)) != NULL) {
 			rec->rule = which;
 			if (strcmp(r, "userunknown") == 0 && !address_refusal(rec) &&
 			    !report_says_address(doc))
 				r = "filtered";
-			free(all);
 			goto set;
 		}
-		free(all);
 	}
 	if (strcmp(rec->action, "delayed") == 0) {
 		/* still being retried, no cause given: the queue time is

@@ -212,6 +212,27 @@ static void test_many_data_refusals(void **state)
 	buf_free(&b);
 }
 
+/* 20000 replies whose words name no reason: each record falls back to
+ * the whole report's words, which are read once per report */
+static void test_many_wordless_replies(void **state)
+{
+	struct buf b = {0};
+	struct bounce_result res = {0};
+	char line[128];
+
+	(void)state;
+	put(&b, text_head);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(line, sizeof(line), "<w%d@example.net>: 550 go away now\n", i);
+		put(&b, line);
+	}
+	size_t n = parse_bounded(&b, &res, "20000 replies without a reason phrase");
+	if (n != 20000)
+		fail_msg("got %zu records, want 20000", n);
+	bounce_result_free(&res);
+	buf_free(&b);
+}
+
 /* one recipient repeated 50000 times on one line (2 MB): one record */
 static void test_one_line_repeat(void **state)
 {
@@ -372,6 +393,7 @@ int main(void)
 	    cmocka_unit_test(test_wide_small_unchanged),
 	    cmocka_unit_test(test_many_recipients),
 	    cmocka_unit_test(test_many_data_refusals),
+	    cmocka_unit_test(test_many_wordless_replies),
 	    cmocka_unit_test(test_one_line_repeat),
 	    cmocka_unit_test(test_command_near_same),
 	    cmocka_unit_test(test_garbage_final_recipient),
