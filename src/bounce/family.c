@@ -6,7 +6,8 @@
  * Data-driven: family_sigs[] says which header or body words identify a
  * family (read off real bounces of each MTA, and the same notices in
  * other languages); bounce_subjects[] marks a notice from a daemon that
- * no signature names; providers[] names the service behind a common MTA;
+ * no signature names; providers[] names the service behind a common MTA
+ * (or a service's own build of it);
  * end_markers[] says where the report text stops and the returned message
  * begins.
  *
@@ -29,9 +30,10 @@ static const struct family_sig {
 	const char *needle;
 } family_sigs[] = {
     {"McAfee", SIG_HEADER, "X-NAI-Header: Modified by McAfee"},
-    /* Exchange Online marks its own notices (a header the on-premises
-     * Exchange of 2003 never wrote) */
-    {"Office365", SIG_HEADER, "X-MS-Exchange-Message-Is-Ndr:"},
+    /* Exchange 2007 and later mark their notices (a header Exchange
+     * 2003 never wrote); Exchange Online is told apart by the provider
+     * table below */
+    {"Exchange2007", SIG_HEADER, "X-MS-Exchange-Message-Is-Ndr:"},
     {"qmail", SIG_BODY, "This is the qmail-send program"},
     {"KDDI", SIG_BODY, "Could not be delivered to: <"},
     {"GoogleGroups", SIG_BODY, "\nGoogle Groups"},
@@ -101,7 +103,11 @@ static const struct family_sig {
     {"X", SIG_BODY, "pas pu \xc3\xaatre remis"}, /* n'a pas pu être remis */
     {"X", SIG_BODY, "non \xc3\xa8 stato possibile recapitare"},
     {"X", SIG_BODY, "no se ha podido entregar"},
+    {"X", SIG_BODY, "No se ha podido entregar"},
     {"X", SIG_BODY, "no pudo ser entregado"},
+    {"X", SIG_BODY, "No pudo ser entregado"},
+    {"X", SIG_BODY, "Non \xc3\xa8 stato possibile recapitare"},
+    {"X", SIG_BODY, "Nachricht konnte nicht zugestellt werden"},
 };
 
 /* Subjects that, with a From of MAILER-DAEMON/postmaster, mark a bounce
@@ -140,6 +146,11 @@ static const char *const bounce_subjects[] = {
     "olevererbart",
     "ikke leveret",
     "nie dostarczono",
+    "estado de entrega", /* Notificación de estado de entrega */
+    "tat de remise",     /* Notification d'état de remise */
+    "stato di consegna", /* Notifica sullo stato di consegna */
+    "zustellungsstatus", /* Benachrichtigung über den Zustellungsstatus */
+    "non-remise",
     "\xe9\x85\x8d\xe4\xbf\xa1\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc", /* 配信エラー */
     "\xe6\x9c\xaa\xe9\x85\x8d\xe9\x81\x94",                         /* 未配達 */
     NULL,
@@ -239,49 +250,52 @@ const char *bounce_family_detect(const struct bounce_doc *doc)
 }
 
 /* Mail services that run a common MTA under their own name (Mail.Ru and
- * GMX run Exim, Outlook.com writes Gmail-like sentences): the reader of a
- * record wants to know the service. Matched after the family decided how
- * to read the text, so the reading does not change. SIG_HEADER here
- * means the X-Mailer field, SIG_BODY the RFC 3464 Reporting-MTA field. */
-static const struct family_sig providers[] = {
-    /* needles in lower case */
-    {"Outlook", SIG_FROM, "@mail.hotmail."},
-    {"Outlook", SIG_FROM, "@mail.outlook."},
-    {"Outlook", SIG_FROM, "@hotmail."},
-    {"MailRu", SIG_FROM, "mail.ru"},
-    {"GMX", SIG_FROM, "@mail.gmx."},
-    {"GMX", SIG_FROM, "@gmx."},
-    {"Zoho", SIG_FROM, "@mail.zoho"},
-    {"Zoho", SIG_HEADER, "zoho mail"},
-    {"Yandex", SIG_FROM, "@yandex."},
-    {"AmazonWorkMail", SIG_HEADER, "amazon workmail"},
-    {"Bigfoot", SIG_FROM, "@bigfoot."},
-    {"MXLogic", SIG_FROM, ".mxlogic."},
-    {"MessageLabs", SIG_BODY, ".messagelabs.com"},
-    {"ReceivingSES", SIG_BODY, "inbound-smtp."},
+ * GMX run Exim, Outlook.com writes Gmail-like sentences, Exchange Online
+ * is Exchange): the reader of a record wants to know the service.
+ * Matched after the family decided how to read the text, so the reading
+ * does not change. Each row names the field it reads: a header field of
+ * the notice, or "Reporting-MTA" of its RFC 3464 part. */
+static const struct {
+	const char *agent, *field, *needle; /* needle in lower case */
+} providers[] = {
+    {"Outlook", "From", "@mail.hotmail."},
+    {"Outlook", "From", "@mail.outlook."},
+    {"Outlook", "From", "@hotmail."},
+    {"Office365", "Message-ID", ".outlook.com>"},
+    {"Office365", "Message-ID", ".exchangelabs.com>"},
+    {"MailRu", "From", "mail.ru"},
+    {"GMX", "From", "@mail.gmx."},
+    {"GMX", "From", "@gmx."},
+    {"Zoho", "From", "@mail.zoho"},
+    {"Zoho", "X-Mailer", "zoho mail"},
+    {"Yandex", "From", "@yandex."},
+    {"AmazonWorkMail", "X-Mailer", "amazon workmail"},
+    {"Bigfoot", "From", "@bigfoot."},
+    {"MXLogic", "From", ".mxlogic."},
+    {"MessageLabs", "Reporting-MTA", ".messagelabs.com"},
+    {"ReceivingSES", "Reporting-MTA", "inbound-smtp."},
 };
 
 const char *bounce_family_provider(const struct bounce_doc *doc)
 {
-	char from[512] = "", mailer[256] = "", mta[256] = "";
+	static const char *const fields[] = {"From", "X-Mailer", "Message-ID", "Reporting-MTA"};
+	char val[4][256] = {"", "", "", ""};
 
-	/* three short field values, read once: searching the whole header
-	 * and report for each row would cost more than the parse itself */
-	bounce_header(doc->hdr.data, "From", from, sizeof(from));
-	bounce_header(doc->hdr.data, "X-Mailer", mailer, sizeof(mailer));
-	if (doc->dsn.len)
-		bounce_header(doc->dsn.data, "Reporting-MTA", mta, sizeof(mta));
-	/* lower-cased once (the needles are lower case): a plain strstr on
-	 * short values beats a case-blind search per row */
-	util_lowercase(from);
-	util_lowercase(mailer);
-	util_lowercase(mta);
+	/* four short field values, read once and lower-cased (the needles
+	 * are lower case): searching the whole header and report for each
+	 * row would cost more than the parse itself */
+	for (size_t f = 0; f < 4; f++) {
+		const char *block = f == 3 ? doc->dsn.data : doc->hdr.data;
+		if (block && block[0])
+			bounce_header(block, fields[f], val[f], sizeof(val[f]));
+		util_lowercase(val[f]);
+	}
 	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
-		const struct family_sig *s = &providers[i];
-		const char *v = s->where == SIG_FROM ? from : s->where == SIG_HEADER ? mailer : mta;
-
-		if (v[0] && strstr(v, s->needle))
-			return s->agent;
+		size_t f = 0;
+		while (f < 3 && strcmp(fields[f], providers[i].field) != 0)
+			f++;
+		if (val[f][0] && strstr(val[f], providers[i].needle))
+			return providers[i].agent;
 	}
 	return NULL;
 }

@@ -27,6 +27,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "not listed in domino directory"},
     {"userunknown", "delivery error: dd "}, /* Yahoo: before "this user doesn't have a" */
     {"spamdetected", "due to spam classification"},
+    /* Gmail: "likely unsolicited mail ... this message has been blocked":
+     * the content, above the host-blocking words that follow */
+    {"spamdetected", "likely unsolicited"},
     {"networkerror", "dns query failed"},
     /* "DNS lookup failure: host X not found" names the host as missing,
 	 * above the generic "dns lookup" */
@@ -145,6 +148,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", "may not be mail exchanger"},
     {"blocked", "not accepting connections"},
     {"blocked", "invalid ip for sending"},
+    {"blocked", ":blocked)"}, /* Barracuda: "(a@b:blocked)" */
+    {"blocked", "greylist"},  /* "Greylisted, try again": not trusted yet */
+    {"blocked", "graylist"},
     /* spamdetected */
     {"spamdetected", "message content rejected"},
     {"spamdetected", "spam"},
@@ -190,7 +196,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mailboxfull", "boite pleine"},
     {"mailboxfull", "postfach voll"},
     {"mailboxfull", "postfach ist voll"},
-    {"mailboxfull", "bo\xc3\xaete pleine"},           /* boîte pleine */
+    {"mailboxfull", "bo\xc3\xaete pleine"},             /* boîte pleine */
     {"mailboxfull", "bo\xc3\xaete aux lettres pleine"}, /* boîte aux lettres pleine */
     {"mailboxfull", "casella piena"},
     {"mailboxfull", "buz\xc3\xb3n lleno"}, /* buzón lleno */
@@ -263,6 +269,8 @@ const struct bounce_phrase bounce_phrases[] = {
 	 * part ("sender was rejected"), above the address ones */
     {"securityerror", ">... access denied"},
     {"securityerror", "delivery not authorized"},
+    {"securityerror", "resolver.rst.notauthorized"}, /* Microsoft: not allowed to send to it */
+    {"securityerror", "anti-spoofing"},
     /* filtered */
     {"filtered", "refused by recipient"},
     {"filtered", "rejected by recipient"},
@@ -361,6 +369,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "user not exist"},
     {"userunknown", "unknown or illegal alias"},
     {"userunknown", "destinataire inconnu"},
+    {"userunknown", "existiert nicht"}, /* (das Postfach) existiert nicht */
+    {"userunknown", "n'existe pas"},    /* (l'adresse) n'existe pas */
+    {"userunknown", "no existe"},       /* (el buzón) no existe */
+    {"userunknown", "non esiste"},      /* (la casella) non esiste */
     {"userunknown", "utente sconosciuto"},
     {"userunknown", "destinatario sconosciuto"},
     {"userunknown", "usuario desconocido"},

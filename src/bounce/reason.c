@@ -90,8 +90,9 @@ static void blank_names(char *s)
 		}
 		if (!start)
 			continue;
+		/* a ':' cannot be in a domain: "(a@b:blocked)" keeps its verdict */
 		while (*end && !isspace((unsigned char)*end) && *end != '>' && *end != ')' &&
-		       *end != '"')
+		       *end != '"' && (*end != ':' || *p != '@'))
 			end++;
 		memset(start, ' ', (size_t)(end - start));
 		p = end - 1 < start ? start : end - 1;

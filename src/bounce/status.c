@@ -86,6 +86,10 @@ const char *bounce_status_reason(const char *status)
 	if (!sd)
 		return NULL;
 	sd++;
+	/* X.2.0 refuses for the mailbox's own reasons only when permanent: a
+	 * 4.2.0 is a mailbox busy or a greylist, which the next try passes */
+	if (status[0] == '4' && strcmp(sd, "2.0") == 0)
+		return NULL;
 	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
 		if (strcmp(sd, status_table[i].code) == 0)
 			return status_table[i].reason;

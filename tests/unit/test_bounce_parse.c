@@ -161,6 +161,10 @@ static const struct {
 	  {"other@flaky.example", "networkerror", "4.0.0", false}}},
 	{"plain-text delay warning", "text-delay-warning.eml", 1,
 	 {{"slow@example.net", "mailboxfull", "4.2.2", false}}},
+	{"Spanish notice, sentence capitalised", "spanish-no-entregado.eml", 1,
+	 {{"lucia@ejemplo.example", "userunknown", "5.1.1", true}}},
+	{"4.2.0 without words is not filtered", "dsn-mailbox-status-temporary.eml", 1,
+	 {{"busy@example.net", "expired", "4.2.0", false}}},
 	{"German notice (subject and body)", "german-unzustellbar.eml", 1,
 	 {{"mueller@beispiel.example", "userunknown", "5.1.1", true}}},
 	{"French notice, 'boîte pleine'", "french-non-remis.eml", 1,
@@ -405,6 +409,13 @@ static void test_phrase_table(void **state)
 	    {"Delivery failed 12 attempts", "expired"},
 	    {"Blacklisted URL in message", "spamdetected"},
 	    {"Client host blacklisted", "blocked"},
+	    {"Das Postfach des Empfaengers existiert nicht", "userunknown"},
+	    {"El buzon no existe", "userunknown"},
+	    {"This message is likely unsolicited mail; it has been blocked", "spamdetected"},
+	    {"RESOLVER.RST.NotAuthorized; not authorized", "securityerror"},
+	    {"Rejected by header based Anti-Spoofing policy", "securityerror"},
+	    {"permanent failure for one or more recipients (r@example.net:blocked)", "blocked"},
+	    {"Greylisted, please try again later", "blocked"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -472,6 +483,8 @@ static void test_agent_names(void **state)
 	    {"dsn-mailbox-status-other.eml", "RFC3464"},
 	    {"exim-sender-intro.eml", "Exim"},
 	    {"office365-ndr-header.eml", "Office365"},
+	    {"exchange-onprem-ndr.eml", "Exchange2007"},
+	    {"sendmail-greeting-refused.eml", "Sendmail"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
