@@ -23,7 +23,9 @@
 #include <strings.h>
 
 #include "config/config.h"
+#include "smtp/command.h"
 #include "smtp/internal.h"
+#include "smtp/receive.h"
 
 /* has_args - anything but white space after the verb */
 static bool has_args(const char *args)

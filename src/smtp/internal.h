@@ -2,6 +2,12 @@
  * internal.h - declarations shared by the files of src/smtp only (other
  * parts include smtp.h). Holds the small character-class helpers of the
  * grammar and the server's session structures.
+ *
+ * The server's files depend one way: command.c calls receive.c, both call
+ * session.c, and session.c names neither. The session (the connection)
+ * calls up only through the smtp_session_handlers that server.c gives it
+ * at start; command.h and receive.h are separate headers so that
+ * session.c cannot name them by accident.
  */
 #ifndef MAILERD_SMTP_INTERNAL_H
 #define MAILERD_SMTP_INTERNAL_H
@@ -31,6 +37,7 @@ bool smtp_xtext_valid(const char *s, size_t len, bool allow_utf8);
 struct bufferevent;
 struct evconnlistener;
 struct event;
+struct smtp_session;
 
 #define SMTP_ERROR_LIMIT 20           /* 5xx replies before 421 and close */
 #define SMTP_INPUT_MAX   (64 * 1024)  /* read high watermark per session */
@@ -71,8 +78,31 @@ struct smtp_server {
 	struct smtp_limits *limits; /* connection and message-rate limits */
 };
 
+/* smtp_session_line_fn - one complete command line, CRLF stripped and
+ * NUL-terminated at line[len]; the handler may modify it */
+typedef void (*smtp_session_line_fn)(struct smtp_session *s, char *line, size_t len);
+/* smtp_session_data_fn - bytes of the DATA phase; returns how many it
+ * used (fewer than len once the final "." is seen) */
+typedef size_t (*smtp_session_data_fn)(struct smtp_session *s, const char *in, size_t len);
+/* smtp_session_clear_fn - drop the DATA state of the transaction (spool
+ * writer, buffers); called on reset and when the session is freed */
+typedef void (*smtp_session_clear_fn)(struct smtp_session *s);
+
+/* smtp_session_handlers - what a session calls up into. Pointers rather
+ * than names because the handlers call down into session.c (replies,
+ * resets, holds): naming them here too would make the three files one
+ * tangle that can only be read, tested and changed together. */
+struct smtp_session_handlers {
+	smtp_session_line_fn on_line;        /* outside DATA */
+	smtp_session_data_fn on_data;        /* in state SESS_DATA */
+	smtp_session_clear_fn on_data_clear; /* reset_tx and the last release */
+};
+
 struct smtp_session {
 	struct smtp_server *srv; /* NULL once the server is gone */
+	/* kept in the session, not in srv: the last release (which clears
+	 * DATA state) can come after the server is freed */
+	const struct smtp_session_handlers *handlers;
 	struct smtp_session *prev, *next;
 	struct bufferevent *bev; /* NULL once the connection is gone */
 	int refs;                /* the connection + an in-flight commit + callers */
@@ -111,8 +141,10 @@ struct smtp_session {
 
 /* session.c */
 /* smtp_session_start - counted: the session holds a limits slot to give
- * back when it ends */
-void smtp_session_start(struct smtp_server *srv, int fd, const char *ip, bool counted);
+ * back when it ends; handlers (borrowed, must outlive the session: a
+ * static const table) receive its lines and DATA bytes */
+void smtp_session_start(struct smtp_server *srv, int fd, const char *ip, bool counted,
+                        const struct smtp_session_handlers *handlers);
 void smtp_session_reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* smtp_session_raw - preformatted reply lines (multi-line replies) */
@@ -130,14 +162,5 @@ void smtp_session_set_timeout(struct smtp_session *s, int64_t ms);
 void smtp_session_set_deadline(struct smtp_session *s, int64_t ms);
 void smtp_session_stop_timer(struct smtp_session *s);
 void smtp_session_reset_tx(struct smtp_session *s);
-
-/* command.c */
-void smtp_command_run(struct smtp_session *s, char *line, size_t len);
-
-/* receive.c */
-void smtp_receive_begin(struct smtp_session *s);
-size_t smtp_receive_feed(struct smtp_session *s, const char *in, size_t len);
-void smtp_receive_end(struct smtp_session *s);
-void smtp_receive_clear(struct smtp_session *s);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "config/config.h"
 #include "smtp/internal.h"
+#include "smtp/receive.h"
 #include "util/mailog.h"
 
 void smtp_receive_clear(struct smtp_session *s)

@@ -34,11 +34,22 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "smtp/command.h"
 #include "smtp/internal.h"
+#include "smtp/receive.h"
 
 #define LISTEN_BACKLOG 128
 /* descriptors besides the sessions: listeners, spool, log, delivery */
 #define FD_RESERVE 256
+
+/* what every session calls up into: the server wires the session to the
+ * command handlers and the DATA receiver, so session.c needs neither by
+ * name (they call down into it; see internal.h) */
+static const struct smtp_session_handlers session_handlers = {
+    .on_line = smtp_command_run,
+    .on_data = smtp_receive_feed,
+    .on_data_clear = smtp_receive_clear,
+};
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
@@ -70,7 +81,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		evutil_closesocket(fd);
 		return;
 	}
-	smtp_session_start(srv, fd, ip, true);
+	smtp_session_start(srv, fd, ip, true, &session_handlers);
 }
 
 /* raise_nofile - make room for max_connections sessions */

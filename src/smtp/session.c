@@ -16,6 +16,10 @@
  *  - The session is reference counted: the connection holds one reference
  *    and an in-flight spool commit another, so a client that disconnects
  *    during a commit never makes the commit callback touch freed memory.
+ *  - Command lines and DATA bytes go up through the session's
+ *    smtp_session_handlers, never to command.c or receive.c by name: those
+ *    call down into this file for replies, resets and holds, and a call
+ *    back by name would tie the three files into a loop.
  *
  * Timeouts (RFC 5321 section 4.5.3.2): smtpd_timeout_ms while waiting for
  * a command, smtpd_data_timeout_ms inside DATA; both end the session with
@@ -53,7 +57,7 @@ void smtp_session_release(struct smtp_session *s)
 {
 	if (--s->refs > 0)
 		return;
-	smtp_receive_clear(s);
+	s->handlers->on_data_clear(s);
 	buf_free(&s->hdr);
 	buf_free(&s->chunk);
 	free(s->rcpt);
@@ -99,11 +103,13 @@ void smtp_session_stop_timer(struct smtp_session *s)
 	}
 }
 
-void smtp_session_start(struct smtp_server *srv, int fd, const char *ip, bool counted)
+void smtp_session_start(struct smtp_server *srv, int fd, const char *ip, bool counted,
+                        const struct smtp_session_handlers *handlers)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 
 	s->srv = srv;
+	s->handlers = handlers;
 	s->refs = 1; /* the connection */
 	util_strlcpy(s->ip, ip, sizeof(s->ip));
 	s->counted = counted;
@@ -219,7 +225,7 @@ void smtp_session_close_after_flush(struct smtp_session *s)
 
 void smtp_session_reset_tx(struct smtp_session *s)
 {
-	smtp_receive_clear(s);
+	s->handlers->on_data_clear(s);
 	memset(&s->sender, 0, sizeof(s->sender));
 	memset(&s->mp, 0, sizeof(s->mp));
 	s->nrcpt = 0;
@@ -271,7 +277,7 @@ static int read_line(struct smtp_session *s, struct evbuffer *in)
 		smtp_session_reply(s, 500, "5.5.2", "Error: bare CR in command");
 		return 1;
 	}
-	smtp_command_run(s, line, n);
+	s->handlers->on_line(s, line, n);
 	return 1;
 }
 
@@ -285,7 +291,7 @@ static int feed_data(struct smtp_session *s, struct evbuffer *in)
 	if (nvec <= 0)
 		return 0;
 	for (int i = 0; i < nvec && i < 4 && s->state == SESS_DATA; i++) {
-		size_t used = smtp_receive_feed(s, vec[i].iov_base, vec[i].iov_len);
+		size_t used = s->handlers->on_data(s, vec[i].iov_base, vec[i].iov_len);
 		total += used;
 		if (used < vec[i].iov_len)
 			break;
