@@ -1,5 +1,5 @@
 /*
- * client.c - one SMTP client connection (RFC 5321) on a libevent
+ * conn.c - one SMTP client connection (RFC 5321) on a libevent
  * bufferevent: connect, greeting, EHLO/HELO, one mail transaction at a time,
  * then idle in the connection cache, RSET or QUIT.
  *
@@ -11,11 +11,19 @@
  *               loop, never inside deliver_start's call chain
  * The transaction itself (MAIL, RCPT, DATA, body) is txn.c.
  *
+ * This file is the bottom of src/deliver: it calls neither txn.c nor
+ * deliver.c by name. Everything it has to report goes up through the
+ * pool's deliver_conn_ops (on_ready, on_reply, on_lost, on_end), which
+ * deliver.c wires to txn.c and to itself; so the order of events is fixed
+ * here and the meaning is decided above.
+ *
  * Failures: before the transaction (connect, greeting, EHLO) the host is
- * given up and deliver.c tries the next one (DELIVER_END_HOST); once the
- * transaction runs, still unfinished recipients get TEMP 4.4.2 and the
- * connection is dropped. A cached connection that dies before its first
- * reply is reported as DELIVER_END_STALE, and deliver.c reconnects.
+ * given up and on_end(DELIVER_END_HOST) lets deliver.c try the next one;
+ * once the transaction runs, on_lost gives still unfinished recipients
+ * TEMP 4.4.2 and drops the connection. A cached connection that dies
+ * before its first reply is reported as DELIVER_END_STALE, and deliver.c
+ * reconnects. The connection is always detached or freed before on_end
+ * runs, since on_end may start a new connection for the same request.
  * A connection is reused only after a clean end (final reply 2xx/5xx, or a
  * 250 to RSET), so a cached connection never has an open transaction.
  */
@@ -34,7 +42,7 @@
 
 const struct config *deliver_conn_cfg(const struct deliver_conn *c)
 {
-	return deliver_config(c->d);
+	return c->pool->cfg;
 }
 
 void deliver_conn_arm(struct deliver_conn *c, int64_t ms)
@@ -60,7 +68,7 @@ void deliver_conn_free(struct deliver_conn *c)
 
 	if (c == NULL)
 		return;
-	head = deliver_conn_list(c->d);
+	head = &c->pool->head;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else if (*head == c)
@@ -75,12 +83,10 @@ void deliver_conn_free(struct deliver_conn *c)
 	free(c);
 }
 
-void deliver_conn_free_all(struct deliver *d)
+void deliver_conn_free_all(struct deliver_conn_pool *pool)
 {
-	struct deliver_conn **head = deliver_conn_list(d);
-
-	while (*head != NULL)
-		deliver_conn_free(*head);
+	while (pool->head != NULL)
+		deliver_conn_free(pool->head);
 }
 
 /* Detach from the request and say goodbye (RFC 5321 section 4.1.1.10);
@@ -96,18 +102,30 @@ void deliver_conn_quit(struct deliver_conn *c)
 	deliver_conn_arm(c, deliver_conn_cfg(c)->smtp_command_timeout_ms);
 }
 
-/* The host failed before any transaction: remember why, try the next one. */
+/* The host failed before any transaction: let go of it, then tell the
+ * layer above why, so it can try the next one. ops is taken first because
+ * c may be gone by the time it is used. */
 static void deliver_conn_host_failed(struct deliver_conn *c, const struct outcome *o, bool quit)
 {
+	const struct deliver_conn_ops *ops = c->pool->ops;
 	struct deliver_req *rq = c->rq;
 
-	rq->last = *o;
-	rq->have_last = true;
 	if (quit)
 		deliver_conn_quit(c);
 	else
 		deliver_conn_free(c);
-	deliver_session_end(rq, DELIVER_END_HOST);
+	ops->on_end(rq, DELIVER_END_HOST, o);
+}
+
+/* A cached connection turned out dead before it said anything in this
+ * transaction: no failure to report, the request just goes elsewhere. */
+static void deliver_conn_stale(struct deliver_conn *c)
+{
+	const struct deliver_conn_ops *ops = c->pool->ops;
+	struct deliver_req *rq = c->rq;
+
+	deliver_conn_free(c);
+	ops->on_end(rq, DELIVER_END_STALE, NULL);
 }
 
 static const char *deliver_conn_phase(const struct deliver_conn *c)
@@ -169,26 +187,19 @@ static void deliver_conn_fail(struct deliver_conn *c, enum deliver_fail why, int
 		return;
 	case CS_TXN:
 	case CS_BODY:
-	case CS_DOT: {
-		struct deliver_req *rq = c->rq;
+	case CS_DOT:
 		if (c->reused && !c->got_reply && why != FAIL_TIMEOUT) {
 			/* the cache kept a connection the server had closed */
-			deliver_conn_free(c);
-			deliver_session_end(rq, DELIVER_END_STALE);
+			deliver_conn_stale(c);
 			return;
 		}
 		outcome_set(&o, OUTCOME_TEMP, 0, "4.4.2", c->remote, "%s", what);
-		deliver_txn_fail_open(c, &o);
-		deliver_txn_end(c, DELIVER_TXN_DROP);
+		c->pool->ops->on_lost(c, &o);
 		return;
-	}
-	case CS_REUSE: {
+	case CS_REUSE:
 		/* closed while waiting in the cache for its next transaction */
-		struct deliver_req *rq = c->rq;
-		deliver_conn_free(c);
-		deliver_session_end(rq, DELIVER_END_STALE);
+		deliver_conn_stale(c);
 		return;
-	}
 	default: deliver_conn_free(c); return;
 	}
 }
@@ -254,7 +265,7 @@ static void deliver_conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		deliver_conn_fail(c, c->connect_errno != 0 ? FAIL_ERRNO : FAIL_TIMEOUT,
 		                  c->connect_errno);
 		return;
-	case CS_REUSE: deliver_txn_start(c); return;
+	case CS_REUSE: c->pool->ops->on_ready(c); return;
 	case CS_IDLE: deliver_conn_quit(c); return;
 	case CS_RSET:
 	case CS_QUIT: deliver_conn_free(c); return;
@@ -262,15 +273,15 @@ static void deliver_conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct deliver_conn *deliver_conn_new(struct deliver *d, struct deliver_req *rq)
+static struct deliver_conn *deliver_conn_new(struct deliver_conn_pool *pool, struct deliver_req *rq)
 {
 	struct deliver_conn *c = xcalloc(1, sizeof(*c));
-	struct deliver_conn **head = deliver_conn_list(d);
+	struct deliver_conn **head = &pool->head;
 
-	c->d = d;
+	c->pool = pool;
 	c->rq = rq;
 	util_strlcpy(c->dest, rq->dest, sizeof(c->dest));
-	c->timer = evtimer_new(deliver_base(d), deliver_conn_on_timer, c);
+	c->timer = evtimer_new(pool->base, deliver_conn_on_timer, c);
 	if (c->timer == NULL)
 		fatal("deliver: evtimer_new failed");
 	smtp_reply_init(&c->reply);
@@ -282,10 +293,10 @@ static struct deliver_conn *deliver_conn_new(struct deliver *d, struct deliver_r
 	return c;
 }
 
-struct deliver_conn *deliver_conn_connect(struct deliver *d, struct deliver_req *rq,
+struct deliver_conn *deliver_conn_connect(struct deliver_conn_pool *pool, struct deliver_req *rq,
                                           const struct deliver_target *t, unsigned port)
 {
-	struct deliver_conn *c = deliver_conn_new(d, rq);
+	struct deliver_conn *c = deliver_conn_new(pool, rq);
 	struct sockaddr_storage sa = t->sa;
 
 	util_strlcpy(c->host, t->host, sizeof(c->host));
@@ -296,7 +307,7 @@ struct deliver_conn *deliver_conn_connect(struct deliver *d, struct deliver_req 
 	else
 		((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
 	c->state = CS_CONNECTING;
-	c->bev = bufferevent_socket_new(deliver_base(d), -1, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(pool->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatal("deliver: bufferevent_socket_new failed");
 	bufferevent_setcb(c->bev, deliver_conn_on_read, NULL, deliver_conn_on_event, c);
@@ -307,13 +318,13 @@ struct deliver_conn *deliver_conn_connect(struct deliver *d, struct deliver_req 
 		deliver_conn_arm(c, 0);
 		return c;
 	}
-	deliver_conn_arm(c, deliver_config(d)->smtp_connect_timeout_ms);
+	deliver_conn_arm(c, pool->cfg->smtp_connect_timeout_ms);
 	return c;
 }
 
-struct deliver_conn *deliver_conn_reuse(struct deliver *d, struct deliver_req *rq)
+struct deliver_conn *deliver_conn_reuse(struct deliver_conn_pool *pool, struct deliver_req *rq)
 {
-	for (struct deliver_conn *c = *deliver_conn_list(d); c != NULL; c = c->next) {
+	for (struct deliver_conn *c = pool->head; c != NULL; c = c->next) {
 		if (c->state != CS_IDLE || strcmp(c->dest, rq->dest) != 0)
 			continue;
 		c->rq = rq;
@@ -366,7 +377,7 @@ static int deliver_conn_on_reply(struct deliver_conn *c, const struct smtp_reply
 	case CS_EHLO:
 		if (r->code / 100 == 2) {
 			c->caps.esmtp = true;
-			deliver_txn_start(c);
+			c->pool->ops->on_ready(c);
 			return c->rq != NULL ? 0 : -1;
 		}
 		memset(&c->caps, 0, sizeof(c->caps));
@@ -385,14 +396,14 @@ static int deliver_conn_on_reply(struct deliver_conn *c, const struct smtp_reply
 		return -1;
 	case CS_HELO:
 		if (r->code / 100 == 2) {
-			deliver_txn_start(c);
+			c->pool->ops->on_ready(c);
 			return c->rq != NULL ? 0 : -1;
 		}
 		deliver_conn_greeting_failed(c, r);
 		return -1;
-	case CS_TXN: return deliver_txn_reply(c, r);
+	case CS_TXN:
 	case CS_BODY:
-	case CS_DOT: deliver_txn_final(c, r); return -1;
+	case CS_DOT: return c->pool->ops->on_reply(c, r);
 	case CS_RSET:
 		if (r->code / 100 == 2 && deliver_conn_cfg(c)->connection_cache_time_ms > 0) {
 			c->state = CS_IDLE;

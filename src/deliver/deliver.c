@@ -8,7 +8,7 @@
  *            continue below as if there had been none (no failure shown)
  *     no  -> address literal / transport_map [ip] : one target, no DNS
  *            otherwise resolve.c (MX or the host's addresses)
- *   -> targets in order (client.c); a host failing before the transaction
+ *   -> targets in order (conn.c); a host failing before the transaction
  *      (connect, greeting, EHLO) passes to the next one (RFC 5321 5.1)
  *   -> done: every recipient has an outcome.
  * site is DELIVER_SITE_DOWN when no host took part in a transaction (DNS
@@ -22,6 +22,10 @@
  * unlinked before done runs, so done may start new requests or free d.
  * The connection cache key (dest) is the next hop, not the recipient
  * domain: domains sent to one smarthost share its connections.
+ *
+ * This file is the top of src/deliver: it calls conn.c and txn.c by name
+ * and is called back by them only through deliver_conn_ops, the table
+ * below that wires conn.c's events to txn.c and to deliver_session_end.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -42,23 +46,20 @@ struct deliver {
 	struct deliver_resolver *res;
 	struct deliver_req *reqs; /* running and done-pending requests */
 	size_t n_active;
-	struct deliver_conn *conns; /* every connection, busy or idle */
+	struct deliver_conn_pool pool; /* every connection, busy or idle */
 };
 
-struct event_base *deliver_base(const struct deliver *d)
-{
-	return d->base;
-}
+static void deliver_session_end(struct deliver_req *rq, enum deliver_end how,
+                                const struct outcome *why);
 
-const struct config *deliver_config(const struct deliver *d)
-{
-	return d->cfg;
-}
-
-struct deliver_conn **deliver_conn_list(struct deliver *d)
-{
-	return &d->conns;
-}
+/* The one place conn.c and txn.c are joined: a connection's transaction
+ * events go to txn.c, and the end of a session (from either) comes here. */
+static const struct deliver_conn_ops deliver_conn_ops = {
+    .on_ready = deliver_txn_start,
+    .on_reply = deliver_txn_on_reply,
+    .on_lost = deliver_txn_lost,
+    .on_end = deliver_session_end,
+};
 
 size_t deliver_active(const struct deliver *d)
 {
@@ -72,6 +73,9 @@ struct deliver *deliver_new(struct event_base *base, const struct config *cfg, c
 
 	d->base = base;
 	d->cfg = cfg;
+	d->pool.base = base;
+	d->pool.cfg = cfg;
+	d->pool.ops = &deliver_conn_ops;
 	if (cfg->smtp_port == 0 || cfg->smtp_port > 65535) {
 		snprintf(err, errlen, "smtp_port: %llu is not a TCP port",
 		         (unsigned long long)cfg->smtp_port);
@@ -124,7 +128,7 @@ void deliver_free(struct deliver *d)
 	/* No done callbacks from here on: requests simply vanish; their
 	 * recipients stay as the spool last recorded them. Connections go
 	 * first: they point at their requests. */
-	deliver_conn_free_all(d);
+	deliver_conn_free_all(&d->pool);
 	while (d->reqs != NULL) {
 		struct deliver_req *rq = d->reqs;
 		deliver_resolve_cancel(rq->lookup);
@@ -160,14 +164,14 @@ static void deliver_next_target(struct deliver_req *rq)
 		const struct deliver_target *t = &rq->target[rq->next_target++];
 		unsigned port = rq->route != NULL ? rq->route->port : d->port;
 
-		deliver_conn_connect(d, rq, t, port);
+		deliver_conn_connect(&d->pool, rq, t, port);
 		return;
 	}
 	if (!rq->have_last)
 		outcome_set(&rq->last, OUTCOME_TEMP, 0, "4.4.1", "", "no host to try for %s",
 		            rq->req.domain);
 	/* RFC 5321 section 4.5.4.1: nobody answered; keep the last word for
-	 * the report, retry later. A 5xx greeting was made TEMP in client.c. */
+	 * the report, retry later. A 5xx greeting was made TEMP in conn.c. */
 	deliver_all(rq, &rq->last);
 	rq->site_down = true;
 	deliver_finish(rq);
@@ -233,7 +237,7 @@ static void deliver_route(struct deliver_req *rq)
 
 	if (!rq->cache_tried) {
 		rq->cache_tried = true;
-		if (deliver_conn_reuse(d, rq) != NULL)
+		if (deliver_conn_reuse(&d->pool, rq) != NULL)
 			return;
 	}
 	if (!rq->resolved) {
@@ -257,11 +261,19 @@ static void deliver_route(struct deliver_req *rq)
 	deliver_next_target(rq);
 }
 
-void deliver_session_end(struct deliver_req *rq, enum deliver_end how)
+/* on_end of the ops: the request is off its connection (conn.c or txn.c
+ * has already detached or freed it), so a new one may be started here. */
+static void deliver_session_end(struct deliver_req *rq, enum deliver_end how,
+                                const struct outcome *why)
 {
 	switch (how) {
 	case DELIVER_END_DONE: deliver_finish(rq); return;
-	case DELIVER_END_HOST: deliver_next_target(rq); return;
+	case DELIVER_END_HOST:
+		/* kept for the report should no later host answer */
+		rq->last = *why;
+		rq->have_last = true;
+		deliver_next_target(rq);
+		return;
 	case DELIVER_END_STALE:
 		log_debug("deliver: %s: cached connection to %s was closed; reconnecting",
 		          rq->req.qid, rq->dest);

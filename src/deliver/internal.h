@@ -5,9 +5,15 @@
  *   mx.c         MX ordering, null MX, DNS result -> outcome (pure)
  *   transport.c  transport_map parsing and lookup, address literals (pure)
  *   resolve.c    c-ares on the libevent loop: MX -> A/AAAA -> targets
- *   client.c     one SMTP connection: connect, greeting, EHLO, transaction
- *   deliver.c    requests: routing, trying targets in order, the
- *                connection cache, the done callback
+ *   conn.c       one SMTP connection: connect, greeting, EHLO, the cache
+ *   txn.c        one mail transaction on a greeted connection
+ *   deliver.c    requests: routing, trying targets in order, the done
+ *                callback; wires conn.c and txn.c together
+ *
+ * Calls by name run one way only: deliver.c -> txn.c -> conn.c (and
+ * deliver.c -> conn.c). conn.c reports upward through the const
+ * deliver_conn_ops table its pool was given, so it knows sockets, not
+ * transactions or requests' routing.
  */
 #ifndef MAILERD_DELIVER_INTERNAL_H
 #define MAILERD_DELIVER_INTERNAL_H
@@ -115,7 +121,7 @@ struct deliver_lookup *deliver_resolve(struct deliver_resolver *r, const char *n
 /* deliver_resolve_cancel - fn will not be called; takes NULL */
 void deliver_resolve_cancel(struct deliver_lookup *l);
 
-/* ---- client.c -------------------------------------------------------- */
+/* ---- command.c ------------------------------------------------------- */
 
 /* What the peer announced in its EHLO reply (RFC 5321 section 4.1.1.1). */
 struct deliver_caps {
@@ -150,14 +156,14 @@ enum deliver_rstate {
 	DELIVER_R_DONE,        /* outcome set */
 };
 
-/* How a session ended for its request (client.c -> deliver.c). */
+/* How a session ended for its request (conn.c, txn.c -> deliver.c). */
 enum deliver_end {
 	DELIVER_END_DONE = 0, /* every recipient has an outcome */
-	DELIVER_END_HOST, /* this host failed before the transaction: req->last set; try the next */
+	DELIVER_END_HOST, /* this host failed before the transaction: why -> req->last; try the next */
 	DELIVER_END_STALE, /* a cached connection was dead before any reply: reconnect */
 };
 
-/* The request as deliver.c and client.c share it. */
+/* The request as deliver.c, txn.c and conn.c share it. */
 struct deliver_req {
 	struct deliver *d;
 	struct deliver_request req;
@@ -186,22 +192,12 @@ struct deliver_req {
 	struct deliver_req *next, *prev;
 };
 
-/* client_* live in client.c; deliver.c drives them. */
-struct deliver_conn *deliver_conn_connect(struct deliver *d, struct deliver_req *rq,
-                                          const struct deliver_target *t, unsigned port);
-/* deliver_conn_reuse - take an idle cached connection for dest, or NULL */
-struct deliver_conn *deliver_conn_reuse(struct deliver *d, struct deliver_req *rq);
-/* deliver_conn_free - close at once (no QUIT); takes NULL */
-void deliver_conn_free(struct deliver_conn *c);
-/* deliver_conn_free_all - every connection of d (deliver_free) */
-void deliver_conn_free_all(struct deliver *d);
-
-/* ---- client.c / txn.c: one connection --------------------------------- */
+/* ---- conn.c / txn.c: one connection ---------------------------------- */
 
 #define DELIVER_BODY_CHUNK 65536 /* bytes read from the queue file at a time */
 #define DELIVER_LINE_MAX   4096  /* a reply line longer than this is hostile */
 
-/* Connection states; see client.c for the timer guarding each. */
+/* Connection states; see conn.c for the timer guarding each. */
 enum deliver_cstate {
 	CS_CONNECTING,
 	CS_GREETING,
@@ -218,8 +214,10 @@ enum deliver_cstate {
 
 enum deliver_fail { FAIL_ERRNO, FAIL_EOF, FAIL_TIMEOUT, FAIL_PROTO };
 
+struct deliver_conn_pool;
+
 struct deliver_conn {
-	struct deliver *d;
+	struct deliver_conn_pool *pool;
 	struct deliver_conn *next, *prev;
 	struct bufferevent *bev;
 	struct event *timer;
@@ -240,10 +238,48 @@ struct deliver_conn {
 	char tail[2]; /* last two body bytes written */
 };
 
-/* How a transaction leaves its connection. */
-enum deliver_txn_end { DELIVER_TXN_KEEP, DELIVER_TXN_RSET, DELIVER_TXN_DROP, DELIVER_TXN_QUIT };
+/* What conn.c tells the layer above. conn.c never names txn.c or
+ * deliver.c: deliver.c fills one const table and hands it to the pool, so
+ * the call graph has no loop and conn.c can be read on its own. */
+typedef void (*deliver_conn_ready_fn)(struct deliver_conn *c);
+typedef int (*deliver_conn_reply_fn)(struct deliver_conn *c, const struct smtp_reply *r);
+typedef void (*deliver_conn_lost_fn)(struct deliver_conn *c, const struct outcome *o);
+typedef void (*deliver_session_end_fn)(struct deliver_req *rq, enum deliver_end how,
+                                       const struct outcome *why);
 
-/* client.c, for txn.c */
+struct deliver_conn_ops {
+	/* greeted (EHLO/HELO 2xx) or taken from the cache: start the
+	 * transaction; c->rq is NULL afterwards when it already ended */
+	deliver_conn_ready_fn on_ready;
+	/* a reply in CS_TXN, CS_BODY or CS_DOT; -1 when the connection left
+	 * the transaction (ended, freed or detached) */
+	deliver_conn_reply_fn on_reply;
+	/* the connection failed inside the transaction: every unfinished
+	 * recipient gets o and the connection must be dropped */
+	deliver_conn_lost_fn on_lost;
+	/* the request is off the connection (already detached or freed):
+	 * DONE, HOST (why: the host's failure) or STALE (why: NULL) */
+	deliver_session_end_fn on_end;
+};
+
+/* Every connection of one struct deliver, and what they need from it. */
+struct deliver_conn_pool {
+	struct event_base *base;
+	const struct config *cfg;
+	const struct deliver_conn_ops *ops; /* outlives every connection */
+	struct deliver_conn *head;          /* busy or idle */
+};
+
+/* conn.c: the connection cache and one connection's life. */
+struct deliver_conn *deliver_conn_connect(struct deliver_conn_pool *pool, struct deliver_req *rq,
+                                          const struct deliver_target *t, unsigned port);
+/* deliver_conn_reuse - take an idle cached connection for rq->dest, or NULL */
+struct deliver_conn *deliver_conn_reuse(struct deliver_conn_pool *pool, struct deliver_req *rq);
+/* deliver_conn_free - close at once (no QUIT); takes NULL */
+void deliver_conn_free(struct deliver_conn *c);
+/* deliver_conn_free_all - every connection of the pool (deliver_free);
+ * no callback runs */
+void deliver_conn_free_all(struct deliver_conn_pool *pool);
 const struct config *deliver_conn_cfg(const struct deliver_conn *c);
 void deliver_conn_arm(struct deliver_conn *c, int64_t ms);
 void deliver_conn_send(struct deliver_conn *c, const char *data, size_t len);
@@ -252,22 +288,10 @@ struct bufferevent;
 void deliver_conn_on_read(struct bufferevent *bev, void *arg);
 void deliver_conn_on_event(struct bufferevent *bev, short what, void *arg);
 
-/* txn.c: the mail transaction on a connection that has greeted us */
+/* txn.c: the mail transaction on a connection that has greeted us; these
+ * three are the on_ready, on_reply and on_lost of deliver_conn_ops. */
 void deliver_txn_start(struct deliver_conn *c);
-/* deliver_txn_reply - a reply while in CS_TXN; -1 when the connection left
- * the transaction (ended, freed or detached) */
-int deliver_txn_reply(struct deliver_conn *c, const struct smtp_reply *r);
-void deliver_txn_final(struct deliver_conn *c, const struct smtp_reply *r);
-/* deliver_txn_end - every recipient has its outcome: release the
- * connection as how says and tell deliver.c */
-void deliver_txn_end(struct deliver_conn *c, enum deliver_txn_end how);
-void deliver_txn_fail_open(struct deliver_conn *c, const struct outcome *o);
-int deliver_txn_fill(struct deliver_conn *c);
-
-/* Implemented in deliver.c for client.c. */
-void deliver_session_end(struct deliver_req *rq, enum deliver_end how);
-struct event_base *deliver_base(const struct deliver *d);
-const struct config *deliver_config(const struct deliver *d);
-struct deliver_conn **deliver_conn_list(struct deliver *d);
+int deliver_txn_on_reply(struct deliver_conn *c, const struct smtp_reply *r);
+void deliver_txn_lost(struct deliver_conn *c, const struct outcome *o);
 
 #endif

@@ -15,6 +15,11 @@
  * than DELIVER_BODY_CHUNK queued, so memory stays bounded and a retry on
  * another connection can read it again. The spool keeps it in wire form
  * (dot-stuffed, CRLF), so the bytes go out as they are.
+ *
+ * Layering: txn.c sits on conn.c (it calls it by name) and under
+ * deliver.c, which it never names: conn.c enters here through the
+ * on_ready/on_reply/on_lost entries deliver.c put in the pool's ops, and
+ * the end of a session goes up through the same table's on_end.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -29,11 +34,16 @@
 #include "deliver/internal.h"
 #include "util/util.h"
 
+/* How a transaction leaves its connection. */
+enum deliver_txn_end { DELIVER_TXN_KEEP, DELIVER_TXN_RSET, DELIVER_TXN_DROP, DELIVER_TXN_QUIT };
+
 /* The transaction is over for the request: every recipient has its outcome.
  * KEEP: idle in the cache (or QUIT when caching is off), RSET first, DROP
  * at once, or QUIT. */
-void deliver_txn_end(struct deliver_conn *c, enum deliver_txn_end how)
+static void deliver_txn_end(struct deliver_conn *c, enum deliver_txn_end how)
 {
+	/* taken first: DROP frees c, and the pool outlives it */
+	const struct deliver_conn_ops *ops = c->pool->ops;
 	struct deliver_req *rq = c->rq;
 
 	for (size_t i = 0; i < rq->req.n_rcpt; i++)
@@ -57,11 +67,11 @@ void deliver_txn_end(struct deliver_conn *c, enum deliver_txn_end how)
 	} else {
 		deliver_conn_quit(c);
 	}
-	deliver_session_end(rq, DELIVER_END_DONE);
+	ops->on_end(rq, DELIVER_END_DONE, NULL);
 }
 
 /* Every recipient without a final word gets o. */
-void deliver_txn_fail_open(struct deliver_conn *c, const struct outcome *o)
+static void deliver_txn_fail_open(struct deliver_conn *c, const struct outcome *o)
 {
 	struct deliver_req *rq = c->rq;
 
@@ -75,7 +85,7 @@ void deliver_txn_fail_open(struct deliver_conn *c, const struct outcome *o)
 /* Body streaming: keep at most one chunk queued (bounded memory), then the
  * end of data (RFC 5321 section 4.1.1.4). The spool stores the body dot-
  * stuffed in wire form, so the bytes go out as they are. */
-int deliver_txn_fill(struct deliver_conn *c)
+static int deliver_txn_fill(struct deliver_conn *c)
 {
 	struct deliver_req *rq = c->rq;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -211,8 +221,9 @@ static int deliver_txn_next_cmd(struct deliver_conn *c)
 
 /* One reply inside the transaction. Returns -1 when the connection left
  * the transaction (ended, freed or detached). */
-int deliver_txn_reply(struct deliver_conn *c, const struct smtp_reply *r)
+static int deliver_txn_reply(struct deliver_conn *c, const struct smtp_reply *r)
 {
+	const struct deliver_conn_ops *ops = c->pool->ops;
 	struct deliver_req *rq = c->rq;
 	size_t idx = c->replied++;
 	struct outcome o;
@@ -220,7 +231,7 @@ int deliver_txn_reply(struct deliver_conn *c, const struct smtp_reply *r)
 	if (c->reused && idx == 0 && r->code == 421) {
 		/* the server timed the cached connection out just as we spoke */
 		deliver_conn_free(c);
-		deliver_session_end(rq, DELIVER_END_STALE);
+		ops->on_end(rq, DELIVER_END_STALE, NULL);
 		return -1;
 	}
 	c->got_reply = true;
@@ -292,7 +303,7 @@ int deliver_txn_reply(struct deliver_conn *c, const struct smtp_reply *r)
 /* deliver_txn_final - the end-of-data reply (or an early one while we
  * still send, after which the connection cannot be trusted) applies to
  * every accepted recipient (RFC 5321 section 4.1.1.4). */
-void deliver_txn_final(struct deliver_conn *c, const struct smtp_reply *r)
+static void deliver_txn_final(struct deliver_conn *c, const struct smtp_reply *r)
 {
 	struct deliver_req *rq = c->rq;
 	bool early = c->state == CS_BODY;
@@ -305,4 +316,22 @@ void deliver_txn_final(struct deliver_conn *c, const struct smtp_reply *r)
 			rq->rstate[i] = DELIVER_R_DONE;
 		}
 	deliver_txn_end(c, early || r->code == 421 ? DELIVER_TXN_DROP : DELIVER_TXN_KEEP);
+}
+
+/* on_reply of the ops: the transaction's replies, by where it stands. The
+ * body phases end the transaction whatever the reply says. */
+int deliver_txn_on_reply(struct deliver_conn *c, const struct smtp_reply *r)
+{
+	if (c->state == CS_TXN)
+		return deliver_txn_reply(c, r);
+	deliver_txn_final(c, r);
+	return -1;
+}
+
+/* on_lost of the ops: the connection broke inside the transaction, so it
+ * cannot be trusted with another one. */
+void deliver_txn_lost(struct deliver_conn *c, const struct outcome *o)
+{
+	deliver_txn_fail_open(c, o);
+	deliver_txn_end(c, DELIVER_TXN_DROP);
 }
