@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "test_bounce_fixture.h"
+
 #include "bounce/bounce.h"
 #include "bounce/internal.h"
 
@@ -45,31 +47,6 @@ static const struct {
     {"mimelite-charsets.eml", " \xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\n<nobody@example.jp>"},
     {"mimelite-charsets.eml", "bad  bytes  here\nvalid \xc3\xa9, invalid ( and \nraw \xef\xbf\xbd\n"},
 };
-
-static char *slurp(const char *name, size_t *len)
-{
-	const char *src = getenv("SOURCE_DIR");
-	char path[1024];
-	FILE *fp;
-	char *data;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/tests/bounce/%s", src ? src : ".", name);
-	fp = fopen(path, "rb");
-	if (!fp)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	if (fread(data, 1, (size_t)n, fp) != (size_t)n)
-		fail_msg("cannot read %s", path);
-	fclose(fp);
-	data[n] = '\0';
-	*len = (size_t)n;
-	return data;
-}
 
 /* drop_content_fields - the header dump without its Content-* lines */
 static char *drop_content_fields(const char *h)

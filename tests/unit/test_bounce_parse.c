@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "test_bounce_fixture.h"
+
 #include "bounce/bounce.h"
 #include "bounce/internal.h"
 
@@ -182,28 +184,6 @@ static const struct {
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
 };
-
-static char *slurp(const char *name, size_t *len)
-{
-	const char *src = getenv("SOURCE_DIR");
-	char path[1024];
-	FILE *fp;
-	char *data;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/tests/bounce/%s", src ? src : ".", name);
-	fp = fopen(path, "rb");
-	if (!fp)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	*len = fread(data, 1, (size_t)n, fp);
-	fclose(fp);
-	return data;
-}
 
 static void test_cases(void **state)
 {
