@@ -29,6 +29,7 @@ struct bounce_record {
 	char replycode[4];      /* RFC 5321 reply code or "" */
 	char action[16];        /* RFC 3464 Action value, lower case, or "" */
 	char command[8];        /* SMTP command the reply answered, or "" */
+	char remote_host[256];  /* host that answered (RFC 3464 Remote-MTA), or "" */
 	char feedback_type[32]; /* RFC 5965 Feedback-Type for feedback */
 	const char *reason;     /* one of bounce_reasons[] */
 	bool hardbounce;

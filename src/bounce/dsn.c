@@ -17,6 +17,7 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bounce/addrindex.h"
 #include "bounce/internal.h"
@@ -26,6 +27,8 @@ struct dsn_rcpt {
 	char orig[BOUNCE_ADDR_MAX];
 	char action[16];
 	char status[64];
+	char remote[256]; /* Remote-MTA (2.3.5), its name-type dropped */
+	char category[32]; /* X-PowerMTA-BounceCategory */
 	struct buf diag;
 	bool any;
 	bool xunix; /* diagnostic type x-unix: a local delivery program */
@@ -70,6 +73,33 @@ static bool bare_addr(const char *v, char *out, size_t size)
 	return true;
 }
 
+/* PowerMTA files each failure under a bounce category of its own and
+ * writes it beside the standard fields (X-PowerMTA-BounceCategory, an
+ * extension field as RFC 3464 2.4 allows): its verdict, made with the
+ * whole SMTP dialogue in view, outranks reading the words again. "other"
+ * and unknown categories leave the reason to the usual rules. */
+static const struct {
+	const char *category, *reason;
+} pmta_categories[] = {
+    {"bad-mailbox", "userunknown"},       {"bad-domain", "hostunknown"},
+    {"inactive-mailbox", "suspend"},      {"quota-issues", "mailboxfull"},
+    {"spam-related", "spamdetected"},     {"virus-related", "virusdetected"},
+    {"policy-related", "policyviolation"}, {"content-related", "contenterror"},
+    {"message-expired", "expired"},       {"no-answer-from-host", "networkerror"},
+    {"bad-connection", "networkerror"},   {"routing-errors", "networkerror"},
+    {"relaying-issues", "norelaying"},    {"invalid-sender", "rejected"},
+    {"bad-configuration", "systemerror"}, {"protocol-errors", "syntaxerror"},
+};
+
+/* category_reason - the reason a PowerMTA bounce category names, or NULL */
+static const char *category_reason(const char *category)
+{
+	for (size_t i = 0; i < sizeof(pmta_categories) / sizeof(pmta_categories[0]); i++)
+		if (strcasecmp(category, pmta_categories[i].category) == 0)
+			return pmta_categories[i].reason;
+	return NULL;
+}
+
 static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *count)
 {
 	char addr[BOUNCE_ADDR_MAX];
@@ -93,7 +123,17 @@ static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *co
 		if (rec->diagnostic_code)
 			bounce_find_replycode(rec->diagnostic_code, rec->replycode,
 			                      sizeof(rec->replycode));
+		/* "dns; mx.example.org. (192.0.2.1, ...)": the name only */
+		size_t hl = strcspn(r->remote, " \t(;");
+		if (hl < sizeof(rec->remote_host)) {
+			memcpy(rec->remote_host, r->remote, hl);
+			rec->remote_host[hl] = '\0';
+		}
 		rec->rule = "rfc3464";
+		if (r->category[0] && (rec->reason = category_reason(r->category)) != NULL)
+			rec->rule = "X-PowerMTA-BounceCategory";
+		else
+			rec->reason = "undefined";
 		if (r->xunix)
 			util_strlcpy(rec->command, "X-UNIX", sizeof(rec->command));
 		(*count)++;
@@ -121,6 +161,10 @@ static void field(struct dsn_rcpt *r, const char *name, const char *val, struct 
 		char *sp = strpbrk(r->action, " (;");
 		if (sp)
 			*sp = '\0';
+	} else if (strcasecmp(name, "Remote-MTA") == 0) {
+		util_strlcpy(r->remote, typed_value(val), sizeof(r->remote));
+	} else if (strcasecmp(name, "X-PowerMTA-BounceCategory") == 0) {
+		util_strlcpy(r->category, val, sizeof(r->category));
 	} else if (strcasecmp(name, "Status") == 0) {
 		util_strlcpy(r->status, val, sizeof(r->status));
 	} else if (strcasecmp(name, "Diagnostic-Code") == 0 && r->diag.len == 0) {

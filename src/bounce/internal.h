@@ -32,6 +32,9 @@ struct bounce_doc {
 	 * (text_reason, or NULL) and which phrase it was, once text_read */
 	bool text_read;
 	const char *text_reason, *text_rule;
+	/* the mail service that wrote the notice (bounce_family_provider),
+	 * set before reasons are decided; NULL when none is known */
+	const char *provider;
 };
 
 /* mime.c */
@@ -111,6 +114,12 @@ size_t bounce_autoreply_parse(const struct bounce_doc *doc, struct bounce_result
  * the reason an enhanced code alone implies (RFC 3463), or NULL */
 void bounce_status_refine(struct bounce_record *rec);
 const char *bounce_status_reason(const char *status);
+
+/* provider.c: bounce_provider_reason - the reason one provider's own
+ * reply means (known by answering host, recipient domain, or the family
+ * or service that wrote the notice: doc->provider), or NULL; *rule names the provider for --explain */
+const char *bounce_provider_reason(const struct bounce_record *rec,
+                                   const struct bounce_doc *doc, const char **rule);
 
 /* reason.c: decide reason, fill status/replycode gaps, hard/soft */
 void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc);

@@ -105,6 +105,8 @@ static void finish(struct bounce_result *res, size_t first, struct bounce_doc *d
 {
 	const char *provider = bounce_family_provider(doc);
 
+	doc->provider = provider;
+
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
 		/* a standard report from no family we know is just that */

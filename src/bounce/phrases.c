@@ -77,24 +77,6 @@ const struct bounce_phrase bounce_phrases[] = {
     {"authfailure", "authentication checks did not pass"},
     {"authfailure", "does not pass spf"},
     {"authfailure", "multiple authentication checks failed"},
-    /* requireptr */
-    {"requireptr", "reverse dns"},
-    {"requireptr", "reverse-dns"},
-    {"requireptr", "no ptr"},
-    {"requireptr", "ptr record"},
-    {"requireptr", "reverse lookup"},
-    {"requireptr", "rdns"},
-    {"requireptr", "reverse hostname"},
-    {"requireptr", "cannot find your hostname"},
-    {"requireptr", "cannot resolve your"},
-    {"requireptr", "iprev"},
-    {"requireptr", "ip name lookup failed"},
-    {"requireptr", "mismatches client ip"},
-    {"requireptr", "unverifyable sending ip"}, /* sic, the MTA's spelling */
-    {"requireptr", "unverifiable sending ip"},
-    /* badreputation */
-    {"badreputation", "reputation"},
-    {"badreputation", "[tss04]"},
     /* norelaying */
     {"norelaying", "relay access denied"},
     {"norelaying", "relaying denied"},
@@ -114,6 +96,24 @@ const struct bounce_phrase bounce_phrases[] = {
     {"norelaying", "not a gateway"},
     {"norelaying", "not configured to relay"},
     {"norelaying", "insecure mail relay"},
+    /* requireptr */
+    {"requireptr", "reverse dns"},
+    {"requireptr", "reverse-dns"},
+    {"requireptr", "no ptr"},
+    {"requireptr", "ptr record"},
+    {"requireptr", "reverse lookup"},
+    {"requireptr", "rdns"},
+    {"requireptr", "reverse hostname"},
+    {"requireptr", "cannot find your hostname"},
+    {"requireptr", "cannot resolve your"},
+    {"requireptr", "iprev"},
+    {"requireptr", "ip name lookup failed"},
+    {"requireptr", "mismatches client ip"},
+    {"requireptr", "unverifyable sending ip"}, /* sic, the MTA's spelling */
+    {"requireptr", "unverifiable sending ip"},
+    /* badreputation */
+    {"badreputation", "reputation"},
+    {"badreputation", "[tss04]"}, /* Yahoo: volume or complaints (provider.c) */
     /* a listed URL is in the message, not about the sending host:
 	 * above the block-list words it contains */
     {"spamdetected", "blacklisted url"},

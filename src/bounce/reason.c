@@ -142,15 +142,15 @@ static void drop_reply_codes(char *s, const char *replycode)
  * mailbox-status code (X.2.x), no code, or after DATA come from a
  * recipient-side filter that accepted the address first. */
 /* Families whose "unknown user" words are always their own verdict on
- * the address (a gateway that checks recipients before taking mail) */
-static const char *const address_families[] = {"McAfee", NULL};
+ * the address (a gateway or a mail store that looks the recipient up in
+ * its own directory), with or without a quoted reply */
+static const char *const address_families[] = {"McAfee", "Domino", "IMailServer",
+                                               "InterScanMSS", NULL};
 
 /* Phrases that are the receiving system's verdict on the address even
- * when given after DATA: Yahoo checks recipients only at end of data
- * ("554 delivery error: dd This user doesn't have a ... account"), and
- * Microsoft's directory lookup says so in words. */
+ * when given after DATA: Microsoft's and Domino's directory lookups say
+ * so in words (Yahoo's is one provider's rule: provider.c). */
 static const char *const address_phrases[] = {
-    "delivery error: dd ",
     "wasn't found at the destination domain",
     "wasn\u2019t found at the destination domain",
     "not listed in domino directory",
@@ -210,21 +210,24 @@ static const char *report_phrase(struct bounce_doc *doc, const char **which)
 	return doc->text_reason;
 }
 
+/* Codes a reporting MTA writes beside its own directory verdict:
+ * Exchange 2000/2003 name the failure in hex, 000C05A6 being "unknown
+ * recipient" (MSEXCH:IMS lines). Matched case-blind in the diagnostic. */
+static const char *const address_codes[] = {"(000C05A6)", NULL};
+
 static bool address_refusal(const struct bounce_record *rec)
 {
 	for (size_t i = 0; address_phrases[i]; i++)
 		if (strcmp(rec->rule, address_phrases[i]) == 0)
+			return true;
+	for (size_t i = 0; address_codes[i] && rec->diagnostic_code; i++)
+		if (bounce_casestr(rec->diagnostic_code, address_codes[i]))
 			return true;
 	if (strcmp(rec->command, "RCPT") == 0)
 		return true;
 	for (size_t i = 0; address_families[i]; i++)
 		if (strcmp(rec->smtp_agent, address_families[i]) == 0)
 			return true;
-	/* no remote reply at all: the reporting MTA's own verdict (Exim
-	 * "Unrouteable address"), made from the address alone */
-	if (!rec->replycode[0] && !rec->command[0] &&
-	    (!rec->status[0] || strcmp(rec->status + 1, ".0.0") == 0))
-		return true;
 	if (strcmp(rec->command, "DATA") != 0 && rec->status[0] && rec->status[1] == '.' &&
 	    rec->status[2] == '1' && rec->status[3] == '.')
 		return true;
@@ -395,6 +398,8 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		rec->rule = "status X.4.7 with expiry words";
 		goto set;
 	}
+	if ((r = bounce_provider_reason(rec, doc, &rec->rule)) != NULL)
+		goto set;
 	for (size_t i = 0; i < sizeof(family_reasons) / sizeof(family_reasons[0]); i++)
 		if (strcmp(rec->smtp_agent, family_reasons[i].agent) == 0 &&
 		    !names_mailbox(rec->status)) {
