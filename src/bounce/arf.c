@@ -18,6 +18,9 @@
 
 #include "bounce/internal.h"
 
+/* the recipient of a complaint that names none */
+#define ARF_UNDISCLOSED "undisclosed-recipient-in-headers@libsisimai.org.invalid"
+
 /* first_line_text - a short diagnostic: the first non-empty lines of text */
 static void set_text_diag(struct bounce_record *rec, const char *text)
 {
@@ -71,6 +74,15 @@ size_t bounce_arf_parse(const struct bounce_doc *doc, struct bounce_result *res)
 	if (count == 0 && bounce_header(doc->orig.data, "To", val, sizeof(val)) &&
 	    bounce_find_addr(val, strlen(val), addr, sizeof(addr))) {
 		add_feedback(res, addr, type, doc);
+		count++;
+	}
+	if (count == 0) {
+		/* the complaint still counts when the report hides who made
+		 * it ("To: <Undisclosed Recipients>"): one record under a
+		 * name in the .invalid TLD (RFC 2606), which no mail reaches
+		 * and no suppression list can confuse with a real person;
+		 * the name Sisimai uses, so tools that key on it still do */
+		add_feedback(res, ARF_UNDISCLOSED, type, doc);
 		count++;
 	}
 	return count;

@@ -262,6 +262,13 @@ const struct bounce_phrase bounce_phrases[] = {
     {"rejected", "unroutable sender"},
     {"rejected", "purported responsible address"},
     {"rejected", "not a member of this mailing list"}, /* the sender is refused */
+    /* a gateway (mail to fax, to SMS) that takes mail from its registered
+     * users only: the sender is refused */
+    {"rejected", "not a registered gateway user"},
+    /* Office 365 at DATA, after taking every recipient: its connector
+     * refuses the sending side (the single-address form at RCPT,
+     * "Recipient address rejected: Access denied", is the directory's) */
+    {"rejected", "all recipient addresses rejected : access denied"},
     /* Sendmail's access-map refusal "550 5.7.1 <addr>... Access denied"
 	 * (the address is blanked before matching) and Postfix's
 	 * "Delivery not authorized": the sender lacks the standing the
@@ -397,7 +404,6 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "not authorized to send"},
     {"securityerror", "smtp authentication"},
     /* policyviolation */
-    {"policyviolation", "policy violation"},
     {"policyviolation", "policy reasons"},
     {"policyviolation", "message not allowed"},
     {"policyviolation", "local policy"},
@@ -474,6 +480,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"expired", "timeout"},
     /* separator: weak phrases follow */
     {"", "-- weak --"},
+    /* policyviolation: weak, as an X.7.0 beside it ("Recipient address
+     * rejected: Policy violation") makes it a security verdict; a site's
+     * own "local policy" above is strong */
+    {"policyviolation", "policy violation"},
     /* userunknown */
     {"userunknown", "recipient address rejected"},
     {"userunknown", "address rejected"},

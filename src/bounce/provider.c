@@ -49,6 +49,10 @@ static const struct provider_rule provider_rules[] = {
      * verdict. [TSS04] defers the sender for its volume or complaints. */
     {"Yahoo", "yahoodns.net", NULL, NULL, "delivery error: dd ", false, "userunknown"},
     {"Yahoo", "yahoodns.net", NULL, NULL, "[tss04]", false, "rejected"},
+    /* Outlook.com's MX hosts give RFC 5321's own 550 text, with a
+     * number in brackets, for an address their directory lacks */
+    {"Outlook.com", "hotmail.com", NULL, "Outlook", "requested action not taken: mailbox unavailable",
+     false, "userunknown"},
     /* Verizon's SMS gateway looks the number up itself */
     {"Verizon", NULL, "vtext.com", NULL, "no such user here", false, "userunknown"},
     /* Mimecast's 554 "rejected due to security policies" is its virus

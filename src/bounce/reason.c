@@ -154,8 +154,6 @@ static const char *const address_phrases[] = {
     "wasn't found at the destination domain",
     "wasn\u2019t found at the destination domain",
     "not listed in domino directory",
-    /* RFC 5321 4.2.2's own text for 550: the mailbox is what is wanting */
-    "requested action not taken: mailbox unavailable",
     NULL,
 };
 

@@ -57,6 +57,7 @@ static const struct {
     {"6.1", "contenterror"},   /* media not supported */
     {"6.2", "contenterror"},   /* conversion required and prohibited */
     {"6.3", "contenterror"},   /* conversion required but not supported */
+    {"7.0", "securityerror"},  /* other or undefined security status */
     {"7.2", "norelaying"},     /* mailing list expansion prohibited */
     {"7.6", "securityerror"},  /* cryptographic algorithm not supported */
     {"7.7", "securityerror"},  /* message integrity failure */
