@@ -484,12 +484,15 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		}
 	}
 	if (doc && rec->smtp_agent[0] &&
-	    (strcmp(rec->rule, rec->smtp_agent) == 0 || (!diag[0] && rec->status[0] != '4'))) {
+	    ((strcmp(rec->rule, rec->smtp_agent) == 0 && !rec->replycode[0]) ||
+	     (!diag[0] && rec->status[0] != '4'))) {
 		/* a text bounce whose words sit before the recipient line
 		 * ("Error: Invalid user address ... RCPT TO: a@b"): the
 		 * report's whole text, when the recipient's own lines say
 		 * nothing, or a report record that carries no diagnostic at
-		 * all (Exim's "pipe to |..." is only in its text) */
+		 * all (Exim's "pipe to |..." is only in its text). Not when
+		 * its own lines quote a reply: the words elsewhere belong to
+		 * other recipients ("550 Host unknown" for the next host) */
 		if ((r = report_phrase(doc, &which)) != NULL) {
 			rec->rule = which;
 			if (strcmp(r, "userunknown") == 0 && !address_refusal(rec) &&
