@@ -484,6 +484,10 @@ const struct bounce_phrase bounce_phrases[] = {
      * rejected: Policy violation") makes it a security verdict; a site's
      * own "local policy" above is strong */
     {"policyviolation", "policy violation"},
+    /* blocked: a peer that drops the connection ("Connection reset by
+     * peer during result wait") is most often one refusing this client;
+     * weak, as any word of its own says more */
+    {"blocked", "connection reset by peer"},
     /* userunknown */
     {"userunknown", "recipient address rejected"},
     {"userunknown", "address rejected"},
