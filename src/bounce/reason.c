@@ -213,6 +213,11 @@ static const char *report_phrase(struct bounce_doc *doc, const char **which)
  * recipient" (MSEXCH:IMS lines). Matched case-blind in the diagnostic. */
 static const char *const address_codes[] = {"(000C05A6)", NULL};
 
+/* Families whose notices state their own routing verdict when no remote
+ * answered: Exim's "Unrouteable address" is its routers finding no way
+ * to the address, before any remote server is asked */
+static const char *const routing_families[] = {"Exim", NULL};
+
 static bool address_refusal(const struct bounce_record *rec)
 {
 	for (size_t i = 0; address_phrases[i]; i++)
@@ -225,6 +230,9 @@ static bool address_refusal(const struct bounce_record *rec)
 		return true;
 	for (size_t i = 0; address_families[i]; i++)
 		if (strcmp(rec->smtp_agent, address_families[i]) == 0)
+			return true;
+	for (size_t i = 0; routing_families[i] && !rec->replycode[0] && !rec->command[0]; i++)
+		if (strcmp(rec->smtp_agent, routing_families[i]) == 0)
 			return true;
 	if (strcmp(rec->command, "DATA") != 0 && rec->status[0] && rec->status[1] == '.' &&
 	    rec->status[2] == '1' && rec->status[3] == '.')
