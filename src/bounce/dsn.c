@@ -27,7 +27,7 @@ struct dsn_rcpt {
 	char orig[BOUNCE_ADDR_MAX];
 	char action[16];
 	char status[64];
-	char remote[256]; /* Remote-MTA (2.3.5), its name-type dropped */
+	char remote[256];  /* Remote-MTA (2.3.5), its name-type dropped */
 	char category[32]; /* X-PowerMTA-BounceCategory */
 	struct buf diag;
 	bool any;
@@ -81,14 +81,14 @@ static bool bare_addr(const char *v, char *out, size_t size)
 static const struct {
 	const char *category, *reason;
 } pmta_categories[] = {
-    {"bad-mailbox", "userunknown"},       {"bad-domain", "hostunknown"},
-    {"inactive-mailbox", "suspend"},      {"quota-issues", "mailboxfull"},
-    {"spam-related", "spamdetected"},     {"virus-related", "virusdetected"},
+    {"bad-mailbox", "userunknown"},        {"bad-domain", "hostunknown"},
+    {"inactive-mailbox", "suspend"},       {"quota-issues", "mailboxfull"},
+    {"spam-related", "spamdetected"},      {"virus-related", "virusdetected"},
     {"policy-related", "policyviolation"}, {"content-related", "contenterror"},
-    {"message-expired", "expired"},       {"no-answer-from-host", "networkerror"},
-    {"bad-connection", "networkerror"},   {"routing-errors", "networkerror"},
-    {"relaying-issues", "norelaying"},    {"invalid-sender", "rejected"},
-    {"bad-configuration", "systemerror"}, {"protocol-errors", "syntaxerror"},
+    {"message-expired", "expired"},        {"no-answer-from-host", "networkerror"},
+    {"bad-connection", "networkerror"},    {"routing-errors", "networkerror"},
+    {"relaying-issues", "norelaying"},     {"invalid-sender", "rejected"},
+    {"bad-configuration", "systemerror"},  {"protocol-errors", "syntaxerror"},
 };
 
 /* category_reason - the reason a PowerMTA bounce category names, or NULL */

@@ -4,7 +4,9 @@
  *
  * Order of evidence, first that decides wins:
  *   1. Action delivered/relayed/expanded (RFC 3464 2.3.3) -> delivered;
- *   2. the reason-phrase table (phrases.c) over the diagnostic text;
+ *      a verdict the report itself carries (dsn.c: PowerMTA's category);
+ *   2. one provider's own meaning of its replies (provider.c), then the
+ *      reason-phrase table (phrases.c) over the diagnostic text;
  *   3. the SMTP command the reply answered (RFC 5321 3.3: a refusal of
  *      MAIL FROM is about the sender, of HELO about the client host);
  *   4. the enhanced status code table (status.c, RFC 3463 section 3);
@@ -144,8 +146,8 @@ static void drop_reply_codes(char *s, const char *replycode)
 /* Families whose "unknown user" words are always their own verdict on
  * the address (a gateway or a mail store that looks the recipient up in
  * its own directory), with or without a quoted reply */
-static const char *const address_families[] = {"McAfee", "Domino", "IMailServer",
-                                               "InterScanMSS", NULL};
+static const char *const address_families[] = {"McAfee", "Domino", "IMailServer", "InterScanMSS",
+                                               NULL};
 
 /* Phrases that are the receiving system's verdict on the address even
  * when given after DATA: Microsoft's and Domino's directory lookups say
