@@ -30,6 +30,8 @@
 #include "util/mailog.h"
 #include "util/util.h"
 
+#include "test_sched_fixture.h"
+
 #define MAX_TX 256
 
 struct fake_tx {
@@ -45,11 +47,7 @@ struct fake_tx {
 };
 
 struct env {
-	char dir[512];
-	char events[600];
-	struct event_base *base;
-	struct config *cfg;
-	struct spool *sp;
+	struct sched_bed bed; /* folder, spool, log, base, config */
 	struct sched *s;
 	struct fake_tx tx[MAX_TX];
 	size_t n_tx;
@@ -129,8 +127,8 @@ static long first_open(const struct env *e, const char *domain)
 static void run_ms(struct env *e, int ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	event_base_loopexit(e->base, &tv);
-	event_base_dispatch(e->base);
+	event_base_loopexit(e->bed.base, &tv);
+	event_base_dispatch(e->bed.base);
 }
 
 /* run_until_open - loop until `want` transactions to domain are open */
@@ -153,7 +151,7 @@ static void run_until_count(struct env *e, size_t want, int max_ms)
 
 static size_t events_matching(const struct env *e, const char *a, const char *b)
 {
-	FILE *f = fopen(e->events, "r");
+	FILE *f = fopen(e->bed.events, "r");
 	char line[8192];
 	size_t n = 0;
 
@@ -168,72 +166,36 @@ static size_t events_matching(const struct env *e, const char *a, const char *b)
 
 static struct spool_msg *make_msg(struct env *e, const char *const *rcpt, size_t n)
 {
-	static const char body[] = "Subject: test\r\n\r\nhello\r\n";
-	struct spool_writer *w = spool_writer_new(e->sp);
-	struct spool_msg *m = spool_msg_new();
-
-	assert_non_null(w);
-	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
-	util_strlcpy(m->sender, "sender@example.org", sizeof(m->sender));
-	m->arrival_ms = util_now_ms();
 	/* NOTIFY=NEVER: these tests are about scheduling, and a report would
 	 * be one more message in the queue; test_sched_report.c covers them */
-	for (size_t i = 0; i < n; i++)
-		spool_msg_add_rcpt(m, rcpt[i])->notify = DSN_NOTIFY_NEVER;
-	assert_int_equal(spool_writer_commit_sync(w, m), 0);
-	return m;
+	return sched_bed_msg(&e->bed, "Subject: test\r\n\r\nhello\r\n", "sender@example.org", rcpt,
+	                     n, DSN_NOTIFY_NEVER);
 }
 
 static int setup(void **state)
 {
-	static int seq;
 	struct env *e = calloc(1, sizeof(*e));
-	const char *tmp = getenv("MAILERD_TEST_TMP");
-	char err[256];
 
 	assert_non_null(e);
-	if (tmp == NULL)
-		tmp = getenv("TMPDIR");
-	if (tmp == NULL)
-		tmp = P_tmpdir;
-	util_mkdir_p(tmp, 0700);
-	snprintf(e->dir, sizeof(e->dir), "%s/sched-qmgr-%d-%d-XXXXXX", tmp, (int)getpid(), seq++);
-	assert_non_null(mkdtemp(e->dir));
-	snprintf(e->events, sizeof(e->events), "%s/events.jsonl", e->dir);
-	assert_int_equal(mailog_open(e->events, err, sizeof(err)), 0);
-	e->base = event_base_new();
-	e->cfg = config_new();
-	e->cfg->min_backoff_ms = 300;
-	e->cfg->max_backoff_ms = 1200;
-	e->cfg->greylist_retry_ms = 300;
-	e->cfg->queue_lifetime_ms = 60000;
-	e->cfg->destination_concurrency = 2;
-	e->sp = spool_open(e->dir, e->base, SPOOL_OPEN_DAEMON, err, sizeof(err));
-	if (e->sp == NULL)
-		fail_msg("spool_open: %s", err);
+	sched_bed_open(&e->bed, "sched-qmgr");
+	e->bed.cfg->max_backoff_ms = 1200;
+	e->bed.cfg->destination_concurrency = 2;
 	*state = e;
 	return 0;
 }
 
 static void start(struct env *e)
 {
-	e->s = sched_new(e->base, e->cfg, e->sp, NULL);
+	e->s = sched_new(e->bed.base, e->bed.cfg, e->bed.sp, NULL);
 	sched_set_transport(e->s, fake_start, e);
 }
 
 static int teardown(void **state)
 {
 	struct env *e = *state;
-	char cmd[600];
 
 	sched_free(e->s);
-	spool_free(e->sp);
-	config_free(e->cfg);
-	event_base_free(e->base);
-	mailog_close();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", e->dir);
+	sched_bed_close(&e->bed);
 	free(e);
 	return 0;
 }
@@ -281,7 +243,7 @@ static void test_site_backoff_probe(void **state)
 	struct env *e = *state;
 	static const char *const d[] = {"x@down.example"};
 
-	e->cfg->destination_concurrency = 10;
+	e->bed.cfg->destination_concurrency = 10;
 	start(e);
 	for (int i = 0; i < 3; i++)
 		sched_take(e->s, make_msg(e, d, 1));
@@ -321,9 +283,9 @@ static void test_lifetime_expires_while_backed_off(void **state)
 	struct env *e = *state;
 	static const char *const d[] = {"y@gone.example", "z@gone.example"};
 
-	e->cfg->queue_lifetime_ms = 700;
-	e->cfg->min_backoff_ms = 5000; /* the site stays backed off past the lifetime */
-	e->cfg->max_backoff_ms = 5000;
+	e->bed.cfg->queue_lifetime_ms = 700;
+	e->bed.cfg->min_backoff_ms = 5000; /* the site stays backed off past the lifetime */
+	e->bed.cfg->max_backoff_ms = 5000;
 	start(e);
 	sched_take(e->s, make_msg(e, d, 2));
 	sched_take(e->s, make_msg(e, d, 1));
@@ -346,7 +308,7 @@ static void test_temp_retries_until_lifetime(void **state)
 	struct env *e = *state;
 	static const char *const d[] = {"p@mixed.example", "q@mixed.example"};
 
-	e->cfg->queue_lifetime_ms = 800;
+	e->bed.cfg->queue_lifetime_ms = 800;
 	start(e);
 	sched_take(e->s, make_msg(e, d, 2));
 	run_until_open(e, "mixed.example", 1, 1000);
@@ -397,7 +359,7 @@ static void test_hold_release_delete(void **state)
 			 1);
 	/* the held flag is durable: a reload sees it */
 	run_ms(e, 50);
-	struct spool_msg *again = spool_load(e->sp, id1);
+	struct spool_msg *again = spool_load(e->bed.sp, id1);
 	assert_non_null(again);
 	assert_true(again->held);
 	spool_msg_free(again);
@@ -460,7 +422,7 @@ static void test_update_failure_keeps_message(void **state)
 	sched_take(e->s, m);
 	run_until_open(e, "full.example", 1, 1000);
 	/* the queue file disappears under us: the state cannot be recorded */
-	snprintf(path, sizeof(path), "%s/queue/%s", e->dir, id);
+	snprintf(path, sizeof(path), "%s/queue/%s", e->bed.dir, id);
 	assert_int_equal(unlink(path), 0);
 	fake_finish(e, 0, OUTCOME_OK, 250, NULL, "2.0.0 Ok", DELIVER_SITE_OK);
 	run_ms(e, 700);
@@ -479,8 +441,8 @@ static void test_flush_and_recover(void **state)
 	static const char *const d[] = {"r@later.example"};
 	struct spool_msg *m;
 
-	e->cfg->min_backoff_ms = 60000;
-	e->cfg->max_backoff_ms = 60000;
+	e->bed.cfg->min_backoff_ms = 60000;
+	e->bed.cfg->max_backoff_ms = 60000;
 	/* a message in the spool before the scheduler starts */
 	m = make_msg(e, d, 1);
 	spool_msg_free(m);
@@ -534,7 +496,7 @@ static void test_control_protocol(void **state)
 	char *r;
 
 	start(e);
-	snprintf(path, sizeof(path), "%s/control", e->dir);
+	snprintf(path, sizeof(path), "%s/control", e->bed.dir);
 	assert_int_equal(sched_control_listen(e->s, path, err, sizeof(err)), 0);
 	m = make_msg(e, d, 2);
 	util_strlcpy(id, m->id, sizeof(id));

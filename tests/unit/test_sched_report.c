@@ -35,6 +35,8 @@
 #include "util/mailog.h"
 #include "util/util.h"
 
+#include "test_sched_fixture.h"
+
 #define MAX_TX 64
 #define MAX_RULES 8
 #define HOST "mx.here.test"
@@ -59,11 +61,7 @@ struct rule {
 };
 
 struct env {
-	char dir[512];
-	char events[600];
-	struct event_base *base;
-	struct config *cfg;
-	struct spool *sp;
+	struct sched_bed bed; /* folder, spool, log, base, config */
 	struct sched *s;
 	struct fake_tx tx[MAX_TX];
 	size_t n_tx;
@@ -152,8 +150,8 @@ static void answer_open(struct env *e)
 static void run_ms(struct env *e, int ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	event_base_loopexit(e->base, &tv);
-	event_base_dispatch(e->base);
+	event_base_loopexit(e->bed.base, &tv);
+	event_base_dispatch(e->bed.base);
 }
 
 /* run_until_count - answer by the rules until `want` messages are queued */
@@ -171,7 +169,7 @@ static void run_until_count(struct env *e, size_t want, int max_ms)
 
 static size_t events_matching(const struct env *e, const char *a, const char *b)
 {
-	FILE *f = fopen(e->events, "r");
+	FILE *f = fopen(e->bed.events, "r");
 	char line[8192];
 	size_t n = 0;
 
@@ -230,7 +228,7 @@ static bool file_exists(const struct env *e, const char *id)
 {
 	char path[700];
 
-	snprintf(path, sizeof(path), "%s/queue/%s", e->dir, id);
+	snprintf(path, sizeof(path), "%s/queue/%s", e->bed.dir, id);
 	return access(path, F_OK) == 0;
 }
 
@@ -238,73 +236,36 @@ static bool file_exists(const struct env *e, const char *id)
 static struct spool_msg *new_msg(struct env *e, const char *sender, const char *const *rcpt,
 				 size_t n, unsigned notify)
 {
-	static const char body[] = "Subject: test\r\nMessage-ID: <orig@example.org>\r\n\r\nhello\r\n";
-	struct spool_writer *w = spool_writer_new(e->sp);
-	struct spool_msg *m = spool_msg_new();
-
-	assert_non_null(w);
-	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
-	util_strlcpy(m->sender, sender, sizeof(m->sender));
-	m->arrival_ms = util_now_ms();
-	for (size_t i = 0; i < n; i++)
-		spool_msg_add_rcpt(m, rcpt[i])->notify = notify;
-	assert_int_equal(spool_writer_commit_sync(w, m), 0);
-	return m;
+	return sched_bed_msg(&e->bed, "Subject: test\r\nMessage-ID: <orig@example.org>\r\n\r\nhello\r\n",
+	                     sender, rcpt, n, notify);
 }
 
 static int setup(void **state)
 {
-	static int seq;
 	struct env *e = calloc(1, sizeof(*e));
-	const char *tmp = getenv("MAILERD_TEST_TMP");
-	char err[256];
 
 	assert_non_null(e);
-	if (tmp == NULL)
-		tmp = getenv("TMPDIR");
-	if (tmp == NULL)
-		tmp = P_tmpdir;
-	util_mkdir_p(tmp, 0700);
-	snprintf(e->dir, sizeof(e->dir), "%s/sched-report-%d-%d-XXXXXX", tmp, (int)getpid(), seq++);
-	assert_non_null(mkdtemp(e->dir));
-	snprintf(e->events, sizeof(e->events), "%s/events.jsonl", e->dir);
-	assert_int_equal(mailog_open(e->events, err, sizeof(err)), 0);
-	e->base = event_base_new();
-	e->cfg = config_new();
-	free(e->cfg->myhostname);
-	e->cfg->myhostname = xstrdup(HOST);
-	e->cfg->min_backoff_ms = 300;
-	e->cfg->max_backoff_ms = 300;
-	e->cfg->greylist_retry_ms = 300;
-	e->cfg->queue_lifetime_ms = 60000;
-	e->sp = spool_open(e->dir, e->base, SPOOL_OPEN_DAEMON, err, sizeof(err));
-	if (e->sp == NULL)
-		fail_msg("spool_open: %s", err);
+	sched_bed_open(&e->bed, "sched-report");
+	free(e->bed.cfg->myhostname);
+	e->bed.cfg->myhostname = xstrdup(HOST);
 	*state = e;
 	return 0;
 }
 
 static void start(struct env *e)
 {
-	e->s = sched_new(e->base, e->cfg, e->sp, NULL);
+	e->s = sched_new(e->bed.base, e->bed.cfg, e->bed.sp, NULL);
 	sched_set_transport(e->s, fake_start, e);
 }
 
 static int teardown(void **state)
 {
 	struct env *e = *state;
-	char cmd[600];
 
 	sched_free(e->s);
-	spool_free(e->sp);
-	config_free(e->cfg);
-	event_base_free(e->base);
-	mailog_close();
 	for (size_t i = 0; i < e->n_tx; i++)
 		free(e->tx[i].body);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", e->dir);
+	sched_bed_close(&e->bed);
 	free(e);
 	return 0;
 }
@@ -343,7 +304,7 @@ static void test_one_report_per_event(void **state)
 	assert_int_equal(events_matching(e, "\"event\":\"report\"", "rcpts=2"), 1);
 	/* the mark is durable: a reload of the original sees it */
 	{
-		struct spool_msg *again = spool_load(e->sp, id);
+		struct spool_msg *again = spool_load(e->bed.sp, id);
 		assert_non_null(again);
 		assert_true(again->rcpt[0].reported && again->rcpt[1].reported);
 		assert_false(again->rcpt[2].reported);
@@ -417,9 +378,9 @@ static void test_delay_then_failure(void **state)
 	char id[SPOOL_ID_MAX];
 	int64_t m_arrival;
 
-	free(e->cfg->delay_warning);
-	e->cfg->delay_warning = xstrdup("1s");
-	e->cfg->queue_lifetime_ms = 2500;
+	free(e->bed.cfg->delay_warning);
+	e->bed.cfg->delay_warning = xstrdup("1s");
+	e->bed.cfg->queue_lifetime_ms = 2500;
 	start(e);
 	m = new_msg(e, "sender@example.org", r, 2, 0);
 	m->rcpt[1].notify = DSN_NOTIFY_FAILURE; /* no warning for this one */
@@ -439,7 +400,7 @@ static void test_delay_then_failure(void **state)
 	if (strstr(rep[0]->body, "never@far.example") != NULL)
 		fail_msg("delay: got never@far.example (NOTIFY=FAILURE), want only slow@");
 	{
-		struct spool_msg *again = spool_load(e->sp, id);
+		struct spool_msg *again = spool_load(e->bed.sp, id);
 		assert_non_null(again);
 		assert_int_equal(again->delay_warnings_sent, 1);
 		spool_msg_free(again);
@@ -460,9 +421,9 @@ static void test_two_warnings(void **state)
 	static const char *const r[] = {"slow@far.example"};
 	const struct fake_tx *rep[4];
 
-	free(e->cfg->delay_warning);
-	e->cfg->delay_warning = xstrdup("1s,2s");
-	e->cfg->queue_lifetime_ms = 3000;
+	free(e->bed.cfg->delay_warning);
+	e->bed.cfg->delay_warning = xstrdup("1s,2s");
+	e->bed.cfg->queue_lifetime_ms = 3000;
 	start(e);
 	sched_take(e->s, new_msg(e, "sender@example.org", r, 1, 0));
 	add_rule(e, "@far.example", OUTCOME_TEMP, 451, "4.3.0 try later");
@@ -510,7 +471,7 @@ static void test_rate_limit(void **state)
 	static const char *const r[] = {"x@far.example"};
 	const struct fake_tx *rep[8];
 
-	e->cfg->report_rate_limit = 2;
+	e->bed.cfg->report_rate_limit = 2;
 	start(e);
 	add_rule(e, "@far.example", OUTCOME_PERM, 550, "5.1.1 no such user");
 	add_rule(e, "@example.org", OUTCOME_OK, 250, "2.0.0 Ok");
@@ -547,7 +508,7 @@ static struct spool_msg *state_msg(struct env *e, enum rcpt_state st, bool repor
 	rc->reported = reported;
 	rc->relayed = relayed;
 	rc->dirty = true;
-	assert_int_equal(spool_update_sync(e->sp, m), 0);
+	assert_int_equal(spool_update_sync(e->bed.sp, m), 0);
 	return m;
 }
 
@@ -654,13 +615,13 @@ static void test_held_gets_no_warning(void **state)
 	static const char body[] = "Subject: held\r\n\r\nhello\r\n";
 	static const char *const other[] = {"fine@near.example"};
 	const struct fake_tx *rep[4];
-	struct spool_writer *w = spool_writer_new(e->sp);
+	struct spool_writer *w = spool_writer_new(e->bed.sp);
 	struct spool_msg *m = spool_msg_new();
 	struct spool_rcpt *rc;
 	char id[SPOOL_ID_MAX];
 
-	free(e->cfg->delay_warning);
-	e->cfg->delay_warning = xstrdup("1s");
+	free(e->bed.cfg->delay_warning);
+	e->bed.cfg->delay_warning = xstrdup("1s");
 	/* as found in the spool at start-up: held, deferred, 2 s old */
 	assert_non_null(w);
 	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
