@@ -91,6 +91,20 @@ static bool colon_tail(const char *p, const char *e, const char *addr)
 	return true;
 }
 
+/* codes_only - p[0..e) is reply and enhanced codes only ("553 5.1.8 ") */
+static bool codes_only(const char *p, const char *e)
+{
+	bool digit = false;
+
+	for (; p < e; p++) {
+		if (isdigit((unsigned char)*p))
+			digit = true;
+		else if (*p != '.' && *p != ' ')
+			return false;
+	}
+	return digit;
+}
+
 /* rcpt_on_line - the recipient a line names, if it names one */
 static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size_t size)
 {
@@ -128,10 +142,15 @@ static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size
 	bounce_find_addr(p, (size_t)(e - p), addr, size);
 	if (colon_tail(p, e, addr))
 		return RCPT_LABEL;
-	/* sendmail style: "<a@b>... User unknown" after the codes */
+	/* sendmail style: "<a@b>... User unknown" after the codes, or old
+	 * Sendmail's bare "553 a@b... Domain of sender address ..." */
 	const char *ab = strstr(p, addr);
-	if (ab && ab < e && ab > p && ab[-1] == '<' && ab + strlen(addr) + 4 <= e &&
-	    strncmp(ab + strlen(addr), ">...", 4) == 0)
+	size_t al = strlen(addr);
+	if (ab && ab < e && ab > p && ab[-1] == '<' && ab + al + 4 <= e &&
+	    strncmp(ab + al, ">...", 4) == 0)
+		return RCPT_LABEL;
+	if (ab && ab < e && ab > p && ab[-1] == ' ' && ab + al + 3 <= e &&
+	    strncmp(ab + al, "...", 3) == 0 && codes_only(p, ab))
 		return RCPT_LABEL;
 	return RCPT_NONE;
 }

@@ -403,6 +403,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "authentication failed"},
     {"securityerror", "not authorized to send"},
     {"securityerror", "smtp authentication"},
+    {"securityerror", "security polic"}, /* "rejected due to security policies" */
     /* policyviolation */
     {"policyviolation", "policy reasons"},
     {"policyviolation", "message not allowed"},

@@ -27,6 +27,7 @@ struct provider_rule {
 	const char *domains[3]; /* recipient-domain suffixes (NULL ends) */
 	const char *agent;      /* family or service that wrote the notice, or NULL */
 	const char *words;      /* words in the diagnostic (case-blind), NULL: any */
+	const char *reply;      /* the reply code it must carry, or NULL */
 	bool bare_status;       /* only when the status says nothing (X.0.0, none) */
 	const char *reason;
 };
@@ -35,75 +36,101 @@ static const struct provider_rule provider_rules[] = {
     /* KDDI au (ezweb.ne.jp, au.com): the address left out of the reply
      * marks the recipient's reception filter; with the address kept,
      * the mailbox does not exist */
-    {"KDDI",
-     {"ezweb.ne.jp", "au.com"},
-     {"ezweb.ne.jp", "au.com"},
-     NULL,
-     "550 : user unknown",
-     false,
-     "filtered"},
-    {"KDDI",
-     {"ezweb.ne.jp", "au.com"},
-     {"ezweb.ne.jp", "au.com"},
-     NULL,
-     ">: user unknown",
-     false,
-     "userunknown"},
+    {.provider = "KDDI",
+     .hosts = {"ezweb.ne.jp", "au.com"},
+     .domains = {"ezweb.ne.jp", "au.com"},
+     .words = "550 : user unknown",
+     .reason = "filtered"},
+    {.provider = "KDDI",
+     .hosts = {"ezweb.ne.jp", "au.com"},
+     .domains = {"ezweb.ne.jp", "au.com"},
+     .words = ">: user unknown",
+     .reason = "userunknown"},
     /* NTT Docomo answers "550 Unknown user" whatever the cause; with
      * no code beside it, it is the recipient's reception settings
      * refusing the sender (a code, X.1.1 or X.2.0, says more and is
      * read as usual) */
-    {"NTT Docomo", {"docomo.ne.jp"}, {"docomo.ne.jp"}, NULL, "unknown user", true, "rejected"},
+    {.provider = "NTT Docomo",
+     .hosts = {"docomo.ne.jp"},
+     .domains = {"docomo.ne.jp"},
+     .words = "unknown user",
+     .bare_status = true,
+     .reason = "rejected"},
     /* Yahoo's present MX hosts check the recipient only after DATA:
      * "dd This user doesn't have a ... account" is their directory's
      * verdict. [TSS04] defers the sender for its volume or complaints. */
-    {"Yahoo", {"yahoodns.net"}, {NULL}, NULL, "delivery error: dd ", false, "userunknown"},
-    {"Yahoo", {"yahoodns.net"}, {NULL}, NULL, "[tss04]", false, "rejected"},
-    /* Outlook.com's MX hosts give RFC 5321's own 550 text, with a
-     * number in brackets, for an address their directory lacks */
-    {"Outlook.com",
-     {"hotmail.com"},
-     {NULL},
-     "Outlook",
-     "requested action not taken: mailbox unavailable",
-     false,
-     "userunknown"},
+    {.provider = "Yahoo",
+     .hosts = {"yahoodns.net"},
+     .words = "delivery error: dd ",
+     .reason = "userunknown"},
+    {.provider = "Yahoo", .hosts = {"yahoodns.net"}, .words = "[tss04]", .reason = "rejected"},
+    /* Outlook.com (the consumer service: hotmail.com, outlook.com,
+     * live.com) gives RFC 5321's own 550 text, with a number in
+     * brackets, for an address its directory lacks */
+    {.provider = "Outlook.com",
+     .hosts = {"hotmail.com", "olc.protection.outlook.com"},
+     .domains = {"hotmail.com", "outlook.com", "live.com"},
+     .agent = "Outlook",
+     .words = "requested action not taken: mailbox unavailable",
+     .reason = "userunknown"},
     /* Verizon's SMS gateway looks the number up itself */
-    {"Verizon", {NULL}, {"vtext.com"}, NULL, "no such user here", false, "userunknown"},
+    {.provider = "Verizon",
+     .domains = {"vtext.com"},
+     .words = "no such user here",
+     .reason = "userunknown"},
     /* Mimecast's 554 "rejected due to security policies" is its virus
      * and malicious-content scan */
-    {"Mimecast",
-     {"mimecast.com"},
-     {NULL},
-     NULL,
-     "email rejected due to security policies",
-     false,
-     "virusdetected"},
-    /* Symantec Email Security.cloud's own 542 "<address> Rejected":
-     * the address is not registered with the service */
-    {"MessageLabs", {NULL}, {NULL}, "MessageLabs", " rejected", false, "userunknown"},
+    {.provider = "Mimecast",
+     .hosts = {"mimecast.com"},
+     .words = "email rejected due to security policies",
+     .reason = "virusdetected"},
+    /* Symantec Email Security.cloud's own 542 "<address> Rejected",
+     * in its notice or at RCPT: the address is not registered with the
+     * service */
+    {.provider = "MessageLabs",
+     .hosts = {"messagelabs.com"},
+     .agent = "MessageLabs",
+     .words = " rejected",
+     .reply = "542",
+     .reason = "userunknown"},
     /* Amazon SES receiving keeps no mailboxes: its "Mailbox does not
      * exist" is a receipt rule's bounce action that the domain's owner
      * set up, their filter rather than a directory lookup (its "Mailbox
      * full" and "Message too large" still mean what they say) */
-    {"Amazon SES receiving",
-     {NULL},
-     {NULL},
-     "ReceivingSES",
-     "mailbox does not exist",
-     false,
-     "filtered"},
+    {.provider = "Amazon SES receiving",
+     .hosts = {"inbound-smtp.*.amazonaws.com"},
+     .agent = "ReceivingSES",
+     .words = "mailbox does not exist",
+     .reason = "filtered"},
 };
 
-/* name_in - name[0..nl) ends with one of the suffixes, on a label
- * boundary, case-blind */
+/* suffix_at - name[0..nl) ends with suffix[0..sl), on a label boundary,
+ * case-blind */
+static bool suffix_at(const char *name, size_t nl, const char *suffix, size_t sl)
+{
+	return sl <= nl && strncasecmp(name + nl - sl, suffix, sl) == 0 &&
+	       (sl == nl || name[nl - sl - 1] == '.');
+}
+
+/* name_in - name[0..nl) ends with one of the suffixes; "first.*.rest"
+ * stands for a name that starts with the label "first" and ends with
+ * "rest", one region's label or more between (Amazon's
+ * inbound-smtp.us-east-1.amazonaws.com) */
 static bool name_in(const char *name, size_t nl, const char *const *suffixes)
 {
 	for (size_t i = 0; i < 3 && suffixes[i]; i++) {
-		size_t sl = strlen(suffixes[i]);
+		const char *star = strstr(suffixes[i], ".*.");
 
-		if (sl <= nl && strncasecmp(name + nl - sl, suffixes[i], sl) == 0 &&
-		    (sl == nl || name[nl - sl - 1] == '.'))
+		if (!star) {
+			if (suffix_at(name, nl, suffixes[i], strlen(suffixes[i])))
+				return true;
+			continue;
+		}
+		size_t fl = (size_t)(star - suffixes[i]) + 1; /* "first." */
+		const char *rest = star + 3;
+		size_t rl = strlen(rest);
+		if (nl > fl + rl && strncasecmp(name, suffixes[i], fl) == 0 &&
+		    suffix_at(name, nl, rest, rl))
 			return true;
 	}
 	return false;
@@ -166,6 +193,8 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 		                  (service && strcmp(service, r->agent) == 0)));
 
 		if (!who || (r->bare_status && !bare))
+			continue;
+		if (r->reply && strcmp(rec->replycode, r->reply) != 0)
 			continue;
 		if (r->words && !bounce_casestr(diag, r->words))
 			continue;
