@@ -4,16 +4,18 @@
 #
 # usage: bench/bounce_speed.sh [ROUNDS]   (MAILERD=path overrides build/mailerd)
 # Files: every .eml of the shared corpus (../shared/corpus/bounces/public
-# relative to the repository root), each parsed ROUNDS times (default 5) by
+# relative to the repository root), each parsed ROUNDS times (default 20) by
 # both, each in ONE process (so each pays its start-up once: the whole
 # process is timed for both, the same files, the same number of times).
 # Prints msgs/s of both and the ratio. Skips with a message when the corpus
-# or Sisimai is missing.
+# or Sisimai is missing. Twenty rounds keep the run of mailerd long enough
+# (a third of a second) that timer and scheduler noise do not swing the
+# ratio; five rounds (0.09 s) swung it by a fifth from run to run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 corpus="$root/../shared/corpus/bounces/public"
-rounds=${1:-5}
+rounds=${1:-20}
 bin=${MAILERD:-$root/build/mailerd}
 if [ ! -d "$corpus" ]; then
 	echo "bounce_speed: SKIP: no shared bounce corpus"

@@ -113,8 +113,8 @@ static void drop_reply_codes(char *s, const char *replycode)
 	char *w = s;
 
 	for (char *r = s; *r;) {
-		if (replycode[0] && strncmp(r, replycode, 3) == 0 && (r[3] == '-' || r[3] == ' ') &&
-		    (r == s || r[-1] == ' ')) {
+		if (replycode[0] && r[0] == replycode[0] && strncmp(r, replycode, 3) == 0 &&
+		    (r[3] == '-' || r[3] == ' ') && (r == s || r[-1] == ' ')) {
 			char *q = r + 4;
 			/* an enhanced code right after it goes too */
 			if ((*q == '2' || *q == '4' || *q == '5') && q[1] == '.') {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bounce/bounce.h"
 #include "cli/cli.h"
@@ -38,15 +39,30 @@ static void bounce_usage(FILE *f)
  * errno EFBIG when larger */
 static int read_all(FILE *fp, uint64_t limit, struct buf *out)
 {
-	char chunk[65536];
+	struct stat st;
 	size_t n;
 
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+	/* a regular file tells its size: read it straight into a buffer
+	 * made that large once, instead of growing one chunk by chunk */
+	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((uint64_t)st.st_size > limit) {
+			errno = EFBIG;
+			return -1;
+		}
+		buf_reserve(out, (size_t)st.st_size);
+	}
+	for (;;) {
+		if (out->cap <= out->len + 1)
+			buf_reserve(out, 65536);
+		n = fread(out->data + out->len, 1, out->cap - out->len - 1, fp);
+		if (n == 0)
+			break;
 		if (out->len + n > limit) {
 			errno = EFBIG;
 			return -1;
 		}
-		buf_append(out, chunk, n);
+		out->len += n;
+		out->data[out->len] = '\0';
 	}
 	return ferror(fp) ? -1 : 0;
 }
