@@ -130,7 +130,8 @@ static const char *const bounce_subjects[] = {
     "delayed", /* "Warning: message delayed", "Delayed Mail (still being retried)" */
     "delivery status notification (delay)",
     /* the same notices in other languages (German, French, Italian,
-     * Spanish, Portuguese, Dutch, Swedish, Danish, Polish, Japanese) */
+     * Spanish, Portuguese, Dutch, Swedish, Danish, Polish, Japanese, and
+     * below the rest) */
     "unzustellbar",
     "nicht zustellbar",
     "non remis",
@@ -153,6 +154,27 @@ static const char *const bounce_subjects[] = {
     "non-remise",
     "\xe9\x85\x8d\xe4\xbf\xa1\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc", /* 配信エラー */
     "\xe6\x9c\xaa\xe9\x85\x8d\xe9\x81\x94",                         /* 未配達 */
+    /* Russian ("Недоставленное сообщение", "Недоставлено": the stem
+     * without its first letter, which may be a capital), Chinese
+     * (simplified and traditional), Korean, Turkish, Czech, Norwegian,
+     * Finnish, Hungarian */
+    "едоставлен",
+    "е удается доставить",
+    "无法投递",
+    "系统退信",
+    "投递失败",
+    "無法傳遞",
+    "無法投遞",
+    "배달되지 않음",
+    "메일 발송 실패",
+    "teslim edilemedi",
+    "teslim edilemiyor",
+    "nedoručiteln",
+    "nelze doručit",
+    "kan ikke leveres",
+    "ikke levert",
+    "ei voitu toimittaa",
+    "kézbesíthetetlen",
     NULL,
 };
 

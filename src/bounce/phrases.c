@@ -200,6 +200,17 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mailboxfull", "bo\xc3\xaete aux lettres pleine"}, /* boîte aux lettres pleine */
     {"mailboxfull", "casella piena"},
     {"mailboxfull", "buz\xc3\xb3n lleno"}, /* buzón lleno */
+    /* the same languages: "the mailbox is full" */
+    {"mailboxfull", "переполнен"},
+    {"mailboxfull", "邮箱已满"},
+    {"mailboxfull", "信箱已滿"},
+    {"mailboxfull", "메일함이 가득"},
+    {"mailboxfull", "posta kutusu dolu"},
+    {"mailboxfull", "schránka je plná"},
+    {"mailboxfull", "postkassen er full"},
+    {"mailboxfull", "postkassen er fuld"},
+    {"mailboxfull", "postilaatikko on täynnä"},
+    {"mailboxfull", "postafiók megtelt"},
     {"mailboxfull", "insufficient storage"},
     {"mailboxfull", "exceeded the local limit"},
     /* exceedlimit */
@@ -387,6 +398,24 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "onbekende gebruiker"},
     {"userunknown", "unbekannt"},
     {"userunknown", "見つかりません"},
+    /* Russian, Chinese (simplified, traditional), Korean, Turkish,
+     * Czech, Norwegian, Danish, Finnish, Hungarian: "does not exist" and
+     * "no such user" as local servers word them (lower-case forms: the
+     * table is matched after ASCII-only lower-casing) */
+    {"userunknown", "не существует"},
+    {"userunknown", "нет такого пользователя"},
+    {"userunknown", "用户不存在"},
+    {"userunknown", "收件人不存在"},
+    {"userunknown", "用戶不存在"},
+    {"userunknown", "收件者不存在"},
+    {"userunknown", "존재하지 않는"},
+    {"userunknown", "kullanıcı bulunamadı"},
+    {"userunknown", "neexistuje"},
+    {"userunknown", "finnes ikke"},
+    {"userunknown", "findes ikke"},
+    {"userunknown", "ei ole olemassa"},
+    {"userunknown", "nem létezik"},
+
     {"userunknown", "存在しません"},
     /* securityerror */
     {"securityerror", "authentication required"},
