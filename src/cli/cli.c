@@ -31,6 +31,11 @@ int cli_main(int argc, char **argv)
 		cli_usage(stderr);
 		return 2;
 	}
+	/* "mailerd CMD --help" is the same help for every command */
+	if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+		cli_usage(stdout);
+		return 0;
+	}
 	/* Each command sees argv starting at its own name, getopt-style. */
 	if (strcmp(argv[1], "serve") == 0)
 		r = cli_serve(argc - 1, argv + 1);
@@ -51,8 +56,9 @@ int cli_main(int argc, char **argv)
 		cli_usage(stdout);
 		r = 0;
 	} else {
-		fprintf(stderr, "mailerd: unknown command '%s'\n\n", argv[1]);
-		cli_usage(stderr);
+		/* the error alone: the whole help would scroll it away */
+		fprintf(stderr, "mailerd: unknown command '%s' (`mailerd help` lists them)\n",
+		        argv[1]);
 		r = 2;
 	}
 	return r;

@@ -125,6 +125,9 @@ int cli_contacts(int argc, char **argv)
 	} else {
 		cfg = cli_load_config(argc, argv, NULL, NULL, NULL, NULL, &first);
 		if (cfg != NULL && (first >= argc || strcmp(argv[first], "check") != 0)) {
+			if (first < argc)
+				fprintf(stderr, "contacts: unknown sub-command '%s'\n",
+				        argv[first]);
 			fputs(usage_text, stderr);
 			config_free(cfg);
 			return 2;

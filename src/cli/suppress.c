@@ -211,6 +211,13 @@ static int run(struct suppress_store *st, int argc, char **argv, const char *rea
 	}
 	if (strcmp(cmd, "stats") == 0 && argc == 1)
 		return cmd_stats(st);
+	static const char *const known[] = {"list",   "add",    "remove", "check",
+	                                    "import", "export", "stats",  NULL};
+	bool is_known = false;
+	for (size_t i = 0; known[i]; i++)
+		is_known = is_known || strcmp(cmd, known[i]) == 0;
+	if (!is_known)
+		fprintf(stderr, "suppress: unknown sub-command '%s'\n", cmd);
 	fputs(usage_text, stderr);
 	return EX_ERR;
 }

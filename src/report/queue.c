@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "report/report_int.h"
+#include "util/mailog.h"
 
 bool report_should_send(const struct spool_msg *msg, const struct spool_rcpt *rcpt,
                         enum report_kind kind)
@@ -81,10 +82,11 @@ static void on_commit(int err, struct spool_msg *msg, void *arg)
 {
 	struct pending *p = arg;
 
-	if (err == 0)
+	if (err == 0) {
+		mailog_received(msg->id, msg->sender, msg->body_len, msg->n_rcpt, "", "report");
 		log_info("%s: report queued for <%s>", msg->id,
 		         msg->n_rcpt > 0 ? msg->rcpt[0].addr : "");
-	else
+	} else
 		log_warn("report commit failed: %s", strerror(err));
 	if (p->cb != NULL)
 		p->cb(err, err == 0 ? msg->id : NULL, msg, p->arg);
@@ -228,6 +230,7 @@ int report_queue_sync(struct spool *sp, const struct report_request *req, char *
 	}
 	if (id_out != NULL)
 		util_strlcpy(id_out, env->id, idlen);
+	mailog_received(env->id, env->sender, env->body_len, env->n_rcpt, "", "report");
 	log_info("%s: report queued for <%s>", env->id, env->rcpt[0].addr);
 	spool_msg_free(env);
 	return 0;

@@ -219,6 +219,13 @@ def test_unknown_user_at_postfix(mailerd, peers, postfix, token, tmp_path):
 
     ev = [e for e in report_events(mailerd, qid) if "kind=failed" in e.get("detail", "")]
     assert len(ev) == 1, report_events(mailerd)
+    # the report is a message of its own: queued with origin "report",
+    # the null sender, its one recipient (docs/operations.md)
+    rqid = dict(kv.split("=", 1) for kv in ev[0]["detail"].split())["id"]
+    got_in = mailerd.events("received", qid=rqid)
+    assert len(got_in) == 1, mailerd.events("received")
+    assert got_in[0]["origin"] == "report", got_in[0]
+    assert got_in[0]["sender"] == "" and got_in[0]["nrcpt"] == 1, got_in[0]
 
     v = sisimai_for(m.data, tmp_path, rcpt)
     assert v["reason"] == "userunknown", v
