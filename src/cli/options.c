@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,7 @@ struct config *cli_load_config(int argc, char **argv, const char *flags_with_val
 	char **overrides = xcalloc((size_t)argc + 1, sizeof(char *));
 	size_t n_over = 0;
 	char optstring[128];
-	char err[600];
+	char err[4096]; /* a config file's errors, one line each */
 	int c;
 
 	/* "+" stops at the first non-option (a sub-command or recipient). */
@@ -184,6 +185,15 @@ int cli_check_config(int argc, char **argv)
 		fprintf(stderr, "check-config: unexpected argument '%s'\n", argv[first]);
 		config_free(cfg);
 		return 2;
+	}
+	/* what only the machine can tell, and serve would find too late
+	 * (after binding its ports): the user to run as exists here */
+	if (cfg->run_user && cfg->run_user[0] && getpwnam(cfg->run_user) == NULL) {
+		char where[600];
+		fprintf(stderr, "%s: run_user: no such user '%s' on this machine\n",
+		        config_where(cfg, "run_user", where, sizeof(where)), cfg->run_user);
+		config_free(cfg);
+		return 1;
 	}
 	if (print)
 		config_print(cfg, stdout);

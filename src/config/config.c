@@ -231,13 +231,29 @@ int config_set_option(struct config *cfg, const char *kv, char *err, size_t errl
 	return r;
 }
 
+/* Most line errors one load reports: a file with many mistakes is told
+ * about all of them at once, within reason. */
+#define CONFIG_ERRORS_MAX 20
+
+/* add_error - append one "FILE:LINE: message" to err, a line of its own */
+static void add_error(char *err, size_t errlen, unsigned *nerr, const char *path, unsigned lineno,
+                      const char *msg)
+{
+	size_t used = *nerr ? strlen(err) : 0;
+
+	if (*nerr < CONFIG_ERRORS_MAX && used < errlen)
+		snprintf(err + used, errlen - used, "%s%s:%u: %s", *nerr ? "\n" : "", path, lineno,
+		         msg);
+	(*nerr)++;
+}
+
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	unsigned lineno = 0;
+	unsigned lineno = 0, nerr = 0;
 	int r = 0;
 
 	if (f == NULL) {
@@ -250,30 +266,40 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 
 		lineno++;
 		if (memchr(line, '\0', (size_t)n) != NULL) {
-			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
-			r = -1;
-			break;
+			add_error(err, errlen, &nerr, path, lineno, "NUL byte in line");
+			continue;
 		}
 		p = util_trim(line);
 		if (*p == '\0' || *p == '#')
 			continue;
 		eq = strchr(p, '=');
 		if (eq == NULL) {
-			snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
-			r = -1;
-			break;
+			add_error(err, errlen, &nerr, path, lineno, "expected 'key = value'");
+			continue;
 		}
 		*eq = '\0';
 		key = util_trim(p);
 		value = strip_value(eq + 1);
+		if (*key == '\0') {
+			add_error(err, errlen, &nerr, path, lineno,
+			          "expected 'key = value': no setting name before '='");
+			continue;
+		}
 		if (config_set(cfg, key, value, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			r = -1;
-			break;
+			add_error(err, errlen, &nerr, path, lineno, msg);
+			continue;
 		}
 		note_origin(cfg, key, lineno);
 	}
 	free(line);
+	if (nerr > CONFIG_ERRORS_MAX) {
+		size_t used = strlen(err);
+		if (used < errlen)
+			snprintf(err + used, errlen - used, "\n%s: %u more error(s) not shown",
+			         path, nerr - CONFIG_ERRORS_MAX);
+	}
+	if (nerr)
+		r = -1;
 	if (cfg->origin) {
 		free(cfg->origin->file);
 		cfg->origin->file = xstrdup(path);
@@ -488,7 +514,12 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
 	}
 
 	if (cfg->min_backoff_ms > cfg->max_backoff_ms) {
-		snprintf(err, errlen, "min_backoff: must not exceed max_backoff");
+		char where[600];
+		/* name the one the user wrote, so the message points at its line */
+		if (strcmp(config_where(cfg, "min_backoff", where, sizeof(where)), "default") == 0)
+			snprintf(err, errlen, "max_backoff: must not be below min_backoff");
+		else
+			snprintf(err, errlen, "min_backoff: must not exceed max_backoff");
 		return -1;
 	}
 	if (config_delay_warnings(cfg, warnings, 16) < 0) {

@@ -137,6 +137,26 @@ static void test_file_errors_name_line(void **state)
 	}
 }
 
+/* every bad line of a file is reported, each with its line */
+static void test_file_errors_all_lines(void **state)
+{
+	struct config *cfg = config_new();
+	char err[2000], want[300];
+	char *path = write_file("listn = x\n= y\nsmtp_port = 25\nsmtp_port\n");
+
+	(void)state;
+	assert_int_equal(config_load_file(cfg, path, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want),
+	         "%s:1: unknown setting 'listn'\n"
+	         "%s:2: expected 'key = value': no setting name before '='\n"
+	         "%s:4: expected 'key = value'",
+	         path, path, path);
+	assert_string_equal(err, want);
+	unlink(path);
+	free(path);
+	config_free(cfg);
+}
+
 static void test_file_good(void **state)
 {
 	struct config *cfg = config_new();
@@ -192,6 +212,8 @@ static void test_check_cross_settings(void **state)
 		const char *want;
 	} cases[] = {
 		{"min_backoff=2h", "min_backoff: must not exceed max_backoff"},
+		/* only max_backoff given: the message names the one written */
+		{"max_backoff=1s", "max_backoff: must not be below min_backoff"},
 		{"listen=127.0.0.1:99999", "listen: expected host:port"},
 		{"listen=nonsense", "listen: expected host:port"},
 		{"listen=127.0.0.1:-1", "listen: expected host:port"},
@@ -223,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_set_option_table),
 		cmocka_unit_test(test_values_land_in_fields),
 		cmocka_unit_test(test_file_errors_name_line),
+		cmocka_unit_test(test_file_errors_all_lines),
 		cmocka_unit_test(test_file_good),
 		cmocka_unit_test(test_values_quoted_and_commented),
 		cmocka_unit_test(test_check_cross_settings),
