@@ -130,6 +130,24 @@ size_t mimehdr_prefix(const char *p, size_t len)
 	return i;
 }
 
+/* unfold_value - append to out the value that starts at h[from] on the
+ * line h[*i..*i+l) and its continuation lines (RFC 5322 2.2.3: a line
+ * that starts with white space goes on the field before), line breaks
+ * removed; *i is left at the line after the field */
+static void unfold_value(const char *h, size_t hlen, size_t *i, size_t l, size_t from,
+                         struct buf *out)
+{
+	for (;;) {
+		buf_append(out, h + from, *i + l - from);
+		*i += l + 1;
+		if (*i >= hlen || (h[*i] != ' ' && h[*i] != '\t'))
+			return;
+		const char *e = memchr(h + *i, '\n', hlen - *i);
+		l = e ? (size_t)(e - (h + *i)) : hlen - *i;
+		from = *i;
+	}
+}
+
 /* mimehdr_field - unfolded raw value of the first field `name` in the header
  * h[0..hlen): leading white space dropped, line breaks removed (RFC 5322
  * 2.2.3), tabs made spaces, trailing white space trimmed. */
@@ -146,20 +164,10 @@ bool mimehdr_field(const char *h, size_t hlen, const char *name, struct buf *out
 			buf_reset(out);
 			while (v < i + l && (h[v] == ' ' || h[v] == '\t'))
 				v++;
-			for (;;) {
-				/* the line at once, then its tabs made spaces */
-				size_t at = out->len;
-				buf_append(out, h + v, i + l - v);
-				for (size_t t = at; t < out->len; t++)
-					if (out->data[t] == '\t')
-						out->data[t] = ' ';
-				i += l + 1;
-				if (i >= hlen || (h[i] != ' ' && h[i] != '\t'))
-					break;
-				e = memchr(h + i, '\n', hlen - i);
-				l = e ? (size_t)(e - (h + i)) : hlen - i;
-				v = i;
-			}
+			unfold_value(h, hlen, &i, l, v, out);
+			for (size_t t = 0; t < out->len; t++)
+				if (out->data[t] == '\t')
+					out->data[t] = ' ';
 			/* trailing white space (leading was skipped above) */
 			while (out->len &&
 			       (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
@@ -254,16 +262,8 @@ void mimehdr_dump(const char *h, size_t hlen, struct buf *out)
 		/* value with its continuation lines, unfolded straight into
 		 * out; tabs made spaces and trimmed as util_trim does when it
 		 * is plain ASCII, else through the scratch buffer below */
-		size_t at = out->len, fi = i, fl = l;
-		for (size_t j = vstart;;) {
-			buf_append(out, h + j, i + l - j);
-			i += l + 1;
-			if (i >= hlen || (h[i] != ' ' && h[i] != '\t'))
-				break;
-			e = memchr(h + i, '\n', hlen - i);
-			l = e ? (size_t)(e - (h + i)) : hlen - i;
-			j = i;
-		}
+		size_t at = out->len, fi = i;
+		unfold_value(h, hlen, &i, l, vstart, out);
 		if (plain_value(out->data + at, out->len - at, true)) {
 			char *vs = out->data + at, *ve = out->data + out->len;
 			for (char *p = memchr(vs, '\t', (size_t)(ve - vs)); p;
@@ -281,18 +281,8 @@ void mimehdr_dump(const char *h, size_t hlen, struct buf *out)
 		out->len = at;
 		out->data[at] = '\0';
 		i = fi;
-		l = fl;
 		buf_reset(&v);
-		size_t j = vstart;
-		for (;;) {
-			buf_append(&v, h + j, i + l - j);
-			i += l + 1;
-			if (i >= hlen || (h[i] != ' ' && h[i] != '\t'))
-				break;
-			e = memchr(h + i, '\n', hlen - i);
-			l = e ? (size_t)(e - (h + i)) : hlen - i;
-			j = i;
-		}
+		unfold_value(h, hlen, &i, l, vstart, &v);
 		buf_putc(&v, '\0');
 		for (char *p = v.data; *p; p++)
 			if (*p == '\t')
