@@ -229,6 +229,26 @@ static bool sender_intro(const char *p, size_t l)
 	return false;
 }
 
+/* Sentences of a notice's template that close its list of recipients:
+ * what follows is boilerplate, not the last recipient's diagnostic
+ * (OpenSMTPD's delay notice) */
+static const char *const list_closers[] = {
+    "Please note that this is only a temporary failure report",
+    NULL,
+};
+
+static bool list_closer(const char *p, size_t l)
+{
+	while (l && (*p == ' ' || *p == '\t'))
+		p++, l--;
+	for (size_t i = 0; list_closers[i]; i++) {
+		size_t cl = strlen(list_closers[i]);
+		if (l >= cl && strncmp(p, list_closers[i], cl) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* is_own_line - "<a@b>:" alone: qmail's recipient line, which names the
  * recipient even when it is also the address the notice went to */
 static bool is_own_line(const char *p, size_t l, const char *addr)
@@ -351,6 +371,8 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 			buf_free(&pending);
 			pending_kind = BLOCK_NONE;
 		}
+		if (cur && h == RCPT_NONE && list_closer(p, l))
+			cur = NULL;
 		if (cur)
 			diag_append(cur, p, l);
 		p = e ? e + 1 : stop;
@@ -387,6 +409,7 @@ static const char *const delay_phrases[] = {
     "has not yet been delivered",
     "will be retried",
     "will keep trying",
+    "this is only a temporary failure report", /* OpenSMTPD */
     NULL,
 };
 

@@ -327,6 +327,30 @@ static const char *const expiry_words[] = {
     "retry timeout exceeded", NULL,
 };
 
+/* Words a queue writes only as it drops the message for good. OpenSMTPD
+ * sets "Envelope expired" when its expiry (4 days by default) removes the
+ * envelope, and some versions send that notice with their delay template
+ * ("Action: delayed", "Status: 4.4.7", "only a temporary failure
+ * report"): the message is gone all the same, nothing will be retried,
+ * so the record is a final failure. */
+static const char *const dropped_words[] = {"envelope expired", NULL};
+
+/* dropped_for_good - a delayed record whose words say its queue gave up:
+ * made the final failure it is (action failed, a permanent class) */
+static void dropped_for_good(struct bounce_record *rec, const char *lower)
+{
+	if (strcmp(rec->reason, "expired") != 0 || strcmp(rec->action, "delayed") != 0)
+		return;
+	for (size_t i = 0; dropped_words[i]; i++) {
+		if (strstr(lower, dropped_words[i])) {
+			util_strlcpy(rec->action, "failed", sizeof(rec->action));
+			if (rec->status[0] == '4')
+				rec->status[0] = '5';
+			return;
+		}
+	}
+}
+
 /* A local delivery program's exit status (sysexits.h, BSD's shared
  * convention that Sendmail reports as "X-Unix; 67"): a few name the
  * cause, the rest say only that the program failed. */
@@ -536,6 +560,7 @@ done:
 		else
 			util_strlcpy(rec->status, "5.0.0", sizeof(rec->status));
 	}
+	dropped_for_good(rec, lower);
 	rec->hardbounce = bounce_is_hard(rec->reason, rec->status);
 	free(lower);
 }

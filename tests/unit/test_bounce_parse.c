@@ -257,6 +257,13 @@ static const struct {
 	{"hungarian notice: subject, 'no such user', 'mailbox full'", "lang-hungarian.eml", 2,
 	 {{"kovacs@pelda.example", "userunknown", "5.1.1", true},
 	  {"nagy@pelda.example", "mailboxfull", "5.0.0", false}}},
+	{"opensmtpd: envelope expired under the delay template is final",
+	 "opensmtpd-expired-delay-template.eml", 1,
+	 {{"gone@far.example.net", "expired", "5.4.7", false}}},
+	{"opensmtpd: a real delay stays class 4", "opensmtpd-delayed.eml", 1,
+	 {{"slow@far.example.net", "networkerror", "4.0.0", false}}},
+	{"opensmtpd: a text-only warning is a delay", "opensmtpd-warning-text.eml", 1,
+	 {{"waiting@far.example.net", "networkerror", "4.0.0", false}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
@@ -563,6 +570,46 @@ static void test_agent_names(void **state)
 	}
 }
 
+/* test_action_and_words - the action a record carries and the words it
+ * quotes: an OpenSMTPD notice sent with its delay template when the
+ * expiry dropped the envelope is a final failure, a real delay stays
+ * delayed, and neither quotes the template's closing sentences */
+static void test_action_and_words(void **state)
+{
+	static const struct {
+		const char *file, *action, *status, *diag;
+	} want[] = {
+	    {"opensmtpd-expired-delay-template.eml", "failed", "5.4.7",
+	     "gone@far.example.net: Envelope expired"},
+	    {"opensmtpd-delayed.eml", "delayed", "4.0.0",
+	     "slow@far.example.net: Network error on destination MXs"},
+	    {"opensmtpd-warning-text.eml", "delayed", "4.0.0",
+	     "waiting@far.example.net: Network error on destination MXs"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct bounce_result res = {0};
+		size_t len;
+		char *data = slurp(want[i].file, &len);
+
+		bounce_parse(data, len, &res);
+		if (res.n != 1)
+			fail_msg("%s: got %zu records, want 1", want[i].file, res.n);
+		const struct bounce_record *r = &res.recs[0];
+		if (strcmp(r->action, want[i].action) != 0)
+			fail_msg("%s: action got %s, want %s", want[i].file, r->action,
+				 want[i].action);
+		if (strcmp(r->status, want[i].status) != 0)
+			fail_msg("%s: status got %s, want %s", want[i].file, r->status,
+				 want[i].status);
+		if (!r->diagnostic_code || strcmp(r->diagnostic_code, want[i].diag) != 0)
+			fail_msg("%s: diagnostic got \"%s\", want \"%s\"", want[i].file,
+				 r->diagnostic_code ? r->diagnostic_code : "", want[i].diag);
+		bounce_result_free(&res);
+		free(data);
+	}
+}
+
 static void test_garbage(void **state)
 {
 	/* never crash, never report, on bytes that are not mail */
@@ -590,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_phrase_table),
 		cmocka_unit_test(test_mbox_messages),
 		cmocka_unit_test(test_agent_names),
+		cmocka_unit_test(test_action_and_words),
 		cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
