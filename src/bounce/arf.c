@@ -120,6 +120,18 @@ static const char *const autoreply_subjects[] = {
     "auto:",
     "respuesta automática",
     "réponse automatique",
+    /* the same subject as Outlook writes it in other languages */
+    "automatische antwort",
+    "automatisch antwoord",
+    "risposta automatica",
+    "resposta automática",
+    "automatiskt svar",
+    "automatisk svar",
+    "automaattinen vastaus",
+    "odpowiedź automatyczna",
+    "автоматический ответ",
+    "自動応答",
+    "自动回复",
     NULL,
 };
 

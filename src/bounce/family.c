@@ -52,7 +52,7 @@ static const struct family_sig {
     {"Exim", SIG_BODY, "could not be delivered to one or more of its"},
     {"Sendmail", SIG_BODY, "----- Transcript of session follows -----"},
     {"Sendmail", SIG_BODY, "The following addresses had permanent fatal errors"},
-    {"Office365", SIG_BODY, "Delivery has failed to these recipients"},
+    {"Exchange2007", SIG_BODY, "Delivery has failed to these recipients"},
     {"Exchange2007", SIG_BODY, "chec de la remise pour ces destinataires"},
     {"Exchange2003", SIG_BODY, "did not reach some or all of the intended recipients"},
     {"Exchange2003", SIG_SUBJECT, "Undeliverable:"},
@@ -72,6 +72,13 @@ static const struct family_sig {
     {"OpenSMTPD", SIG_BODY, "Hi!\n\nThis is the MAILER-DAEMON"},
     {"Domino", SIG_BODY, "was not delivered to:"},
     {"Courier", SIG_BODY, "running the Courier mail server"},
+    /* MDaemon signs its notices from "MDaemon@host", not a daemon
+     * address, and quotes the session transcript ("--> RCPT To:") */
+    {"MDaemon", SIG_HEADER, "X-MDDSN-Message:"},
+    {"MDaemon", SIG_BODY, "had PERMANENT fatal delivery errors"},
+    /* CommuniGate Pro: "Failed to deliver to '<a@b>'" and then which
+     * module reports what ("SMTP module(domain b) reports:") */
+    {"CommuniGatePro", SIG_BODY, "Failed to deliver to '"},
     {"Barracuda", SIG_BODY, "was blocked by our Spam"},
     {"Facebook", SIG_BODY, "This message was created automatically by Facebook"},
     {"Amavis", SIG_BODY, "The message WAS NOT relayed to"},

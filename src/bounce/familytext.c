@@ -55,6 +55,11 @@ static const char *const rcpt_labels[] = {
     "returned permanent errors:",
     "undeliverable to ",
     "mailing list <",
+    "Failed to deliver to '", /* CommuniGate Pro */
+    "Empf\xc3\xa4nger:",      /* Empfänger: (German notices) */
+    "Destinataire :",
+    "Destinataire:",
+    "Destinatario:",
     NULL,
 };
 
@@ -186,6 +191,29 @@ static struct bounce_record *rec_index_find(const struct addrindex *ix, struct b
 	return NULL;
 }
 
+/* positive_reply - a transcript line quoting a reply that accepted
+ * ("<-- 250 2.1.0 Ok" in MDaemon's, "<<< 354 Go ahead" in Sendmail's):
+ * a step that went well says nothing of why the mail failed, and its
+ * 2.x.x code must not become the record's status */
+static bool positive_reply(const char *s, size_t len)
+{
+	size_t scan = len < 48 ? len : 48; /* a timestamp may come first */
+
+	for (size_t i = 0; i + 7 <= len && i < scan; i++) {
+		if ((s[i] == '<' && s[i + 1] == '-' && s[i + 2] == '-') ||
+		    (s[i] == '<' && s[i + 1] == '<' && s[i + 2] == '<')) {
+			const char *c = s + i + 3;
+			size_t left = len - i - 3;
+
+			while (left && *c == ' ')
+				c++, left--;
+			return left >= 3 && (c[0] == '2' || c[0] == '3') &&
+			       isdigit((unsigned char)c[1]) && isdigit((unsigned char)c[2]);
+		}
+	}
+	return false;
+}
+
 /* diag_append - add one report line to a record's diagnostic. The text
  * already held is folded, so only the new line is: folding the whole
  * each time would make a long report quadratic. */
@@ -195,7 +223,7 @@ static void diag_append(struct bounce_record *rec, const char *s, size_t len)
 	size_t old = rec->diagnostic_code ? strlen(rec->diagnostic_code) : 0;
 	char *line;
 
-	if (old >= 4000)
+	if (old >= 4000 || positive_reply(s, len))
 		return;
 	if (old + len > 4000)
 		len = 4000 - old;

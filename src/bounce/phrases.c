@@ -96,6 +96,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"norelaying", "not a gateway"},
     {"norelaying", "not configured to relay"},
     {"norelaying", "insecure mail relay"},
+    /* qmail-smtpd: "553 sorry, that domain isn't in my list of allowed
+     * rcpthosts" refuses to relay to a domain it does not serve */
+    {"norelaying", "allowed rcpthosts"},
     /* requireptr */
     {"requireptr", "reverse dns"},
     {"requireptr", "reverse-dns"},
@@ -143,6 +146,12 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", "my name was rejected"},
     {"blocked", "helo command rejected"},
     {"blocked", "access denied, banned"},
+    /* Microsoft 365: "5.7.708 Service unavailable. Access denied,
+     * traffic not accepted from this IP", "5.7.750 ... Client blocked
+     * from sending from unregistered domains": the sending host is
+     * refused, above the generic "service unavailable" */
+    {"blocked", "traffic not accepted from this ip"},
+    {"blocked", "client blocked"},
     {"blocked", "refused to talk to me"},
     {"blocked", "open relay"},
     {"blocked", "may not be mail exchanger"},
@@ -196,8 +205,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mailboxfull", "boite pleine"},
     {"mailboxfull", "postfach voll"},
     {"mailboxfull", "postfach ist voll"},
-    {"mailboxfull", "bo\xc3\xaete pleine"},             /* boîte pleine */
-    {"mailboxfull", "bo\xc3\xaete aux lettres pleine"}, /* boîte aux lettres pleine */
+    {"mailboxfull", "postfach des empf\xc3\xa4ngers ist voll"}, /* Empfängers */
+    {"mailboxfull", "bo\xc3\xaete pleine"},                     /* boîte pleine */
+    {"mailboxfull", "bo\xc3\xaete aux lettres pleine"},         /* boîte aux lettres pleine */
     {"mailboxfull", "casella piena"},
     {"mailboxfull", "buz\xc3\xb3n lleno"}, /* buzón lleno */
     /* the same languages: "the mailbox is full" */
@@ -269,6 +279,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"rejected", "bad sender"},
     {"rejected", "sender was rejected"},
     {"rejected", "envelope sender"},
+    /* "Administrative prohibition - envelope blocked" (Mimecast and
+     * Exim ACLs): the envelope, its sender, is what was refused */
+    {"rejected", "envelope blocked"},
     {"rejected", "address verification failed"},
     {"rejected", "unroutable sender"},
     {"rejected", "purported responsible address"},

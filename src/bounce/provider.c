@@ -198,6 +198,12 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 			continue;
 		if (r->words && !bounce_casestr(diag, r->words))
 			continue;
+		/* an X.7.x status (RFC 3463 3.8, security or policy) says the
+		 * refusal is about the sender, whatever the provider's words
+		 * about the mailbox: the phrase table reads its cause */
+		if (strcmp(r->reason, "userunknown") == 0 && rec->status[0] &&
+		    strncmp(rec->status + 1, ".7.", 3) == 0)
+			continue;
 		*rule = r->provider;
 		return r->reason;
 	}

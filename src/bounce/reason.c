@@ -454,6 +454,17 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 			r = "networkerror";
 			goto set;
 		}
+		if (strcmp(rec->command, "CONN") == 0 && strcmp(r, "notaccept") == 0 &&
+		    strcmp(rec->replycode, "521") != 0 && strcmp(rec->replycode, "556") != 0) {
+			/* "No SMTP service" in a greeting that refused us: a
+			 * server that answers does take mail, only not from
+			 * this client (web.de's "554-No SMTP service 554-Reject
+			 * due to policy restrictions"). RFC 7504's 521 and 556
+			 * are the codes of a host that takes none at all. */
+			r = "blocked";
+			rec->rule = "refused at connection";
+			goto set;
+		}
 		if (strcmp(rec->command, "CONN") == 0 && mailbox_reason(r)) {
 			/* refused at the greeting (RFC 5321 3.1), before any
 			 * recipient was named: the words ("relay quota") are
