@@ -199,17 +199,15 @@ static bool positive_reply(const char *s, size_t len)
 {
 	size_t scan = len < 48 ? len : 48; /* a timestamp may come first */
 
-	for (size_t i = 0; i + 7 <= len && i < scan; i++) {
-		if ((s[i] == '<' && s[i + 1] == '-' && s[i + 2] == '-') ||
-		    (s[i] == '<' && s[i + 1] == '<' && s[i + 2] == '<')) {
-			const char *c = s + i + 3;
-			size_t left = len - i - 3;
-
-			while (left && *c == ' ')
-				c++, left--;
-			return left >= 3 && (c[0] == '2' || c[0] == '3') &&
-			       isdigit((unsigned char)c[1]) && isdigit((unsigned char)c[2]);
-		}
+	for (size_t i = 0; i + 3 <= scan; i++) {
+		if (s[i] != '<' ||
+		    !((s[i + 1] == '-' && s[i + 2] == '-') || (s[i + 1] == '<' && s[i + 2] == '<')))
+			continue;
+		size_t c = i + 3;
+		while (c < len && s[c] == ' ')
+			c++;
+		return c + 3 <= len && (s[c] == '2' || s[c] == '3') &&
+		       isdigit((unsigned char)s[c + 1]) && isdigit((unsigned char)s[c + 2]);
 	}
 	return false;
 }

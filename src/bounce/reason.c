@@ -253,6 +253,21 @@ static bool mailbox_reason(const char *r)
 	       strcmp(r, "suspend") == 0 || strcmp(r, "filtered") == 0;
 }
 
+/* host_refusal - words of a greeting that refused us (RFC 5321 3.1)
+ * that are really about the sending host: before any recipient was
+ * named, mailbox words ("relay quota") cannot be about a mailbox, and
+ * "No SMTP service" from a server that answers means not from this
+ * client (web.de's "554-No SMTP service 554-Reject due to policy
+ * restrictions"). RFC 7504's 521 and 556 are a host that takes no mail
+ * at all, and stay notaccept. */
+static bool host_refusal(const char *r, const char *replycode)
+{
+	if (mailbox_reason(r))
+		return true;
+	return strcmp(r, "notaccept") == 0 && strcmp(replycode, "521") != 0 &&
+	       strcmp(replycode, "556") != 0;
+}
+
 /* phrase_subject - "X does not exist": when X is a host name (dots, no
  * '@': addresses were blanked before), the host is what is missing */
 static const char *phrase_subject(const char *r, const char *which, const char *lower)
@@ -454,21 +469,7 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 			r = "networkerror";
 			goto set;
 		}
-		if (strcmp(rec->command, "CONN") == 0 && strcmp(r, "notaccept") == 0 &&
-		    strcmp(rec->replycode, "521") != 0 && strcmp(rec->replycode, "556") != 0) {
-			/* "No SMTP service" in a greeting that refused us: a
-			 * server that answers does take mail, only not from
-			 * this client (web.de's "554-No SMTP service 554-Reject
-			 * due to policy restrictions"). RFC 7504's 521 and 556
-			 * are the codes of a host that takes none at all. */
-			r = "blocked";
-			rec->rule = "refused at connection";
-			goto set;
-		}
-		if (strcmp(rec->command, "CONN") == 0 && mailbox_reason(r)) {
-			/* refused at the greeting (RFC 5321 3.1), before any
-			 * recipient was named: the words ("relay quota") are
-			 * about the sending host, not a mailbox */
+		if (strcmp(rec->command, "CONN") == 0 && host_refusal(r, rec->replycode)) {
 			r = "blocked";
 			rec->rule = "refused at connection";
 			goto set;
