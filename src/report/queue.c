@@ -198,7 +198,7 @@ int report_queue(struct spool *sp, const struct report_request *req, report_queu
 	p = xcalloc(1, sizeof(*p));
 	p->cb = cb;
 	p->arg = arg;
-	if (spool_writer_commit(w, env, on_commit, p) < 0) {
+	if (spool_writer_commit_owned(w, env, on_commit, p, free) < 0) {
 		int saved = errno;
 
 		snprintf(err, errlen, "%s: cannot commit the report: %s", req->msg->id,

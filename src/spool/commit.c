@@ -25,7 +25,8 @@
  * batch; a failed commit's file is unlinked before the callback, so
  * nothing that was never confirmed gets delivered. spool_free() stops the
  * thread after the last queued sync and drops callbacks not yet run (their
- * files are found by the next scan).
+ * files are found by the next scan); an argument the request owns is freed
+ * with them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +49,7 @@ struct spool_req {
 	spool_commit_fn commit_cb;
 	spool_sync_fn update_cb;
 	void *arg;
+	void (*free_arg)(void *arg); /* set when the request owns arg */
 	int err;
 };
 
@@ -184,6 +186,8 @@ static void free_reqs(struct spool_req *r)
 	while (r != NULL) {
 		struct spool_req *next = r->next;
 		spool_msg_free(r->msg);
+		if (r->free_arg != NULL)
+			r->free_arg(r->arg);
 		free(r);
 		r = next;
 	}
@@ -238,6 +242,12 @@ static int move_in(struct spool *sp, const char *id)
 int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb,
                         void *arg)
 {
+	return spool_writer_commit_owned(w, env, cb, arg, NULL);
+}
+
+int spool_writer_commit_owned(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb,
+                              void *arg, void (*free_arg)(void *arg))
+{
 	struct spool *sp = w->sp;
 	struct spool_req *r;
 	int saved;
@@ -257,6 +267,7 @@ int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_com
 	r->msg = env;
 	r->commit_cb = cb;
 	r->arg = arg;
+	r->free_arg = free_arg;
 	free(w);
 	submit(sp, r);
 	return 0;

@@ -142,6 +142,11 @@ typedef void (*spool_commit_fn)(int err, struct spool_msg *msg, void *arg);
  * was opened without an event base). */
 int spool_writer_commit(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb,
                         void *arg);
+/* spool_writer_commit_owned - the same for an arg that only the callback
+ * frees: when the spool is freed before cb ran (shutdown while the sync is
+ * under way), free_arg(arg) is called instead, so nothing leaks. */
+int spool_writer_commit_owned(struct spool_writer *w, struct spool_msg *env, spool_commit_fn cb,
+                              void *arg, void (*free_arg)(void *arg));
 /* spool_writer_commit_sync - the same, blocking (for `mailerd send`);
  * returns 0 and fills env->id, or -1 with errno. Takes w, not env. */
 int spool_writer_commit_sync(struct spool_writer *w, struct spool_msg *env);
