@@ -133,7 +133,9 @@ typedef void (*report_queued_fn)(int err, const char *id, struct spool_msg *msg,
  * The recipients of req are filtered through report_decide first, so the
  * caller may pass every recipient of the event: those whose NOTIFY does
  * not ask for this kind, all of a null-sender message, and all of a failed
- * double bounce are dropped. Returns 0 (queued; cb will run), 1 (no
+ * double bounce are dropped. Returns 0 (queued; cb will run, unless the
+ * spool is freed before the sync finished: the report is then found on
+ * disk by the next start and cb never runs), 1 (no
  * recipient calls for a report; nothing queued, cb will not run) or -1
  * with errno and err (cb will not run; the caller may try again later). */
 int report_queue(struct spool *sp, const struct report_request *req, report_queued_fn cb, void *arg,
