@@ -26,6 +26,11 @@ def norm(addr):
     return (addr or "").strip().strip("<>").strip().lower()
 
 
+def words(text):
+    """a diagnostic's words, compared without case or runs of white space"""
+    return " ".join((text or "").split()).lower()
+
+
 def run_parser(binary, public, files):
     """Run the parser once over all files; group its records by file."""
     got = collections.defaultdict(list)
@@ -47,6 +52,7 @@ class Tally:
         self.exp = self.rep = self.paired = self.reason = 0
         self.status = self.klass = self.emails = self.exact = 0
         self.real = self.real_ok = 0  # expected status is an RFC 3463 code
+        self.agent = self.diag = 0  # smtp_agent the same; diagnostic_code the same words
 
     def add(self, other):
         for k in vars(self):
@@ -97,6 +103,8 @@ def score_email(exp_recs, got_recs, misses, fname):
         t.reason += rs
         t.status += st
         t.klass += cl
+        t.agent += g.get("smtp_agent") == e.get("smtp_agent")
+        t.diag += words(g.get("diagnostic_code")) == words(e.get("diagnostic_code"))
         if not (rs and st):
             ok_all = False
             misses.append("%s: %s reason %s want %s, status %s want %s [%s]" % (
@@ -159,6 +167,8 @@ def main():
     print("status exact where the expected status is a real RFC 3463 code "
           "(not a X.0.9NN placeholder): %.1f%%" % total.figures()["status_rfc"])
     print("not/ emails reported as no bounce: %d of %d" % (not_ok, not_n))
+    print("smtp_agent as expected: %.1f%%; diagnostic_code the expected words: %.1f%%" % (
+        total.pct(total.agent, total.exp), total.pct(total.diag, total.exp)))
     if not a.quiet:
         print()
         print(hdr)

@@ -208,6 +208,7 @@ static const char *const end_markers[] = {
     "Return-Path: <",
     "If you know the general guide of this list", /* fml: help text */
     "Message text follows",
+    "Additional Information\n=====", /* MailMarshal: its own trailer */
     NULL,
 };
 
@@ -303,9 +304,59 @@ static const struct {
     {"MXLogic", "From", ".mxlogic."},
     {"MessageLabs", "Reporting-MTA", ".messagelabs.com"},
     {"ReceivingSES", "Reporting-MTA", "inbound-smtp."},
+    /* 1&1 (IONOS) runs Exim on its kundenserver hosts */
+    {"EinsUndEins", "From", "@kundenserver."},
 };
 
-const char *bounce_family_provider(const struct bounce_doc *doc)
+/* Products that write a common family's notice (or a bare standard
+ * report) under their own name, told apart by a header field they add, a
+ * line of their template or a field of their report part; family NULL is
+ * any. Named after the reading, like the services above. Needles are
+ * exact; one that starts with "\n" starts a line (a field name). */
+static const struct {
+	const char *agent, *family, *header, *body, *report;
+} builds[] = {
+    /* Sendmail 5 quoted the message after "Unsent message follows";
+     * Sendmail 8 writes MIME and "Original message follows" */
+    {"V5sendmail", "Sendmail", NULL, "----- Unsent message follows -----", NULL},
+    /* Active!hunter writes Sendmail's sentences and marks its own mail */
+    {"Activehunter", "Sendmail", "\nX-AHMAILID:", NULL, NULL},
+    {"MailMarshalSMTP", NULL, "Received: from MailMarshal.Sender", NULL, NULL},
+    {"SurfControl", NULL, "\nX-Mailer: SurfControl", NULL, NULL},
+    {"MXLogic", NULL, "\nX-MXL-NoteHash:", NULL, NULL},
+    {"MailFoundry", NULL, " (MAILFOUNDRY) ", NULL, NULL},
+    {"SendGrid", NULL, NULL, "automatically generated message from SendGrid", NULL},
+    {"PowerMTA", NULL, NULL, NULL, "\nX-PowerMTA-"},
+    /* Hotmail's own notices: Gmail's sentence, Windows Live's headers */
+    {"Outlook", "Gmail", "\nX-Message-Delivery:", NULL, NULL},
+};
+
+/* has - needle in block; a "\n" needle may also open the block */
+static bool has(const char *block, const char *needle)
+{
+	if (!block)
+		return false;
+	if (needle[0] == '\n' && strncmp(block, needle + 1, strlen(needle + 1)) == 0)
+		return true;
+	return strstr(block, needle) != NULL;
+}
+
+/* build_of - the product behind the family's notice, or NULL */
+static const char *build_of(const struct bounce_doc *doc, const char *family)
+{
+	for (size_t i = 0; i < sizeof(builds) / sizeof(builds[0]); i++) {
+		if (builds[i].family && (!family || strcmp(family, builds[i].family) != 0))
+			continue;
+		if ((builds[i].header && !has(doc->hdr.data, builds[i].header)) ||
+		    (builds[i].body && !has(doc->text.data, builds[i].body)) ||
+		    (builds[i].report && !has(doc->dsn.data, builds[i].report)))
+			continue;
+		return builds[i].agent;
+	}
+	return NULL;
+}
+
+const char *bounce_family_provider(const struct bounce_doc *doc, const char *family)
 {
 	static const char *const fields[] = {"From", "X-Mailer", "Message-ID", "Reporting-MTA"};
 	char val[4][256] = {"", "", "", ""};
@@ -326,7 +377,7 @@ const char *bounce_family_provider(const struct bounce_doc *doc)
 		if (val[f][0] && strstr(val[f], providers[i].needle))
 			return providers[i].agent;
 	}
-	return NULL;
+	return build_of(doc, family);
 }
 
 /* bounce_report_end - where the report text stops */

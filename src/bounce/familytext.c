@@ -212,6 +212,44 @@ static bool positive_reply(const char *s, size_t len)
 	return false;
 }
 
+/* divider - a template's own divider line ("----- Transcript of session
+ * follows -----", "----- Non-delivered information -----", or the dashes
+ * left of one whose words end the report): it labels what comes next and
+ * is none of the remote's words */
+static bool divider(const char *s, size_t len)
+{
+	size_t dashes = 0;
+
+	while (len && (*s == ' ' || *s == '\t'))
+		s++, len--;
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	while (dashes < len && s[dashes] == '-')
+		dashes++;
+	if (dashes == len)
+		return len >= 3;
+	return len >= 10 && !memchr(s, '\n', len) && dashes >= 5 &&
+	       strncmp(s + len - 5, "-----", 5) == 0;
+}
+
+/* Labels a notice puts before the remote's words ("Reason: ...", Domino's
+ * "because: ...", 1&1's "For the following reason: ..."), dropped from the
+ * start of a diagnostic; lower case */
+static const char *const diag_labels[] = {"for the following reason:", "reason:", "because:",
+                                          NULL};
+
+static void drop_label(char *d)
+{
+	for (size_t i = 0; diag_labels[i]; i++) {
+		size_t n = strlen(diag_labels[i]);
+
+		if (strncasecmp(d, diag_labels[i], n) == 0 && d[n] == ' ' && d[n + 1]) {
+			memmove(d, d + n + 1, strlen(d + n + 1) + 1);
+			return;
+		}
+	}
+}
+
 /* diag_append - add one report line to a record's diagnostic. The text
  * already held is folded, so only the new line is: folding the whole
  * each time would make a long report quadratic. */
@@ -221,7 +259,7 @@ static void diag_append(struct bounce_record *rec, const char *s, size_t len)
 	size_t old = rec->diagnostic_code ? strlen(rec->diagnostic_code) : 0;
 	char *line;
 
-	if (old >= 4000 || positive_reply(s, len))
+	if (old >= 4000 || positive_reply(s, len) || divider(s, len))
 		return;
 	if (old + len > 4000)
 		len = 4000 - old;
@@ -290,6 +328,44 @@ static bool is_own_line(const char *p, size_t l, const char *addr)
 		return true;
 	return l >= al + 3 && p[0] == '<' && strncasecmp(p + 1, addr, al) == 0 &&
 	       p[al + 1] == '>' && p[al + 2] == ':';
+}
+
+/* address_lead - the length of the address that opens the line, with its
+ * brackets, a colon after it and the white space around ("  <a@b>: ",
+ * "a@b:"), when the rest of the line is empty or follows that colon;
+ * else 0. The record already holds the address, and its diagnostic is
+ * the remote's words, not the list of addresses they came with. */
+static size_t address_lead(const char *p, size_t l, const char *addr)
+{
+	size_t al = strlen(addr), i = 0;
+	bool bracket;
+
+	while (i < l && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	bracket = i < l && p[i] == '<';
+	if (bracket)
+		i++;
+	if (l - i < al || strncasecmp(p + i, addr, al) != 0)
+		return 0;
+	i += al;
+	if (bracket) {
+		if (i >= l || p[i] != '>')
+			return 0;
+		i++;
+	}
+	if (i < l && p[i] == ':')
+		i++;
+	else if (i < l && p[i] != ' ' && p[i] != '\t')
+		return 0;
+	else {
+		/* no colon: only white space may follow */
+		for (size_t j = i; j < l; j++)
+			if (p[j] != ' ' && p[j] != '\t')
+				return 0;
+	}
+	while (i < l && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i;
 }
 
 /* Sendmail transcripts (RFC 5321 dialogue quoted line by line) group the
@@ -399,8 +475,15 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		}
 		if (cur && h == RCPT_NONE && list_closer(p, l))
 			cur = NULL;
-		if (cur)
-			diag_append(cur, p, l);
+		/* the address that opens the record's text is not part of
+		 * its diagnostic (one inside it is: Exim folds "RCPT TO:\n
+		 * <a@b>:" there) */
+		if (cur) {
+			size_t lead = h != RCPT_NONE && !cur->diagnostic_code
+			                  ? address_lead(p, l, addr)
+			                  : 0;
+			diag_append(cur, p + lead, l - lead);
+		}
 		p = e ? e + 1 : stop;
 	}
 	/* a transcript after the list of recipients (Sendmail's usual
@@ -702,6 +785,7 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 			r->diagnostic_code = buf_steal(&b);
 		}
 		if (r->diagnostic_code) {
+			drop_label(r->diagnostic_code);
 			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
 			if (!bounce_find_replycode(r->diagnostic_code, r->replycode,
 			                           sizeof(r->replycode)))

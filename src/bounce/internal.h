@@ -57,9 +57,11 @@ bool bounce_family_from_daemon(const char *from);
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
                            struct bounce_result *res);
 /* bounce_family_provider - the mail service that sent the notice (Outlook,
- * Mail.Ru, GMX, ...) when its header or report names one, else NULL;
- * smtp_agent then names the service rather than the software it runs */
-const char *bounce_family_provider(const struct bounce_doc *doc);
+ * Mail.Ru, GMX, ...) when its header or report names one, or the product
+ * that wrote family's notice under its own name (V5sendmail, Active!hunter,
+ * SurfControl, ...), else NULL; smtp_agent then names the service or
+ * product rather than the software it runs or imitates */
+const char *bounce_family_provider(const struct bounce_doc *doc, const char *family);
 /* bounce_family_text_first - the family's own text names the recipients
  * better than the RFC 3464 part it attaches */
 bool bounce_family_text_first(const char *agent);

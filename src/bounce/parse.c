@@ -103,7 +103,7 @@ static size_t next_message(const char *p, size_t len)
 static void finish(struct bounce_result *res, size_t first, struct bounce_doc *doc,
                    const char *agent)
 {
-	const char *provider = bounce_family_provider(doc);
+	const char *provider = bounce_family_provider(doc, agent);
 
 	doc->provider = provider;
 

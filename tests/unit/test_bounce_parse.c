@@ -562,8 +562,10 @@ static void test_mbox_messages(void **state)
 }
 
 /* smtp_agent names the service when the notice names one (GMX runs
- * Exim), a standard report from no known family "RFC3464", else the
- * family that wrote the text */
+ * Exim), the product that wrote a family's notice under its own name
+ * (Active!hunter's Sendmail sentences, a SurfControl standard report), a
+ * standard report from no known family "RFC3464", else the family that
+ * wrote the text; every record of the file carries it */
 static void test_agent_names(void **state)
 {
 	static const struct {
@@ -578,6 +580,59 @@ static void test_agent_names(void **state)
 	    {"mdaemon-transcript.eml", "MDaemon"},
 	    {"communigate-smtp.eml", "CommuniGatePro"},
 	    {"sendmail-greeting-refused.eml", "Sendmail"},
+	    {"agent-v5sendmail.eml", "V5sendmail"},
+	    {"sendmail-v5-blocks.eml", "V5sendmail"},
+	    {"agent-activehunter.eml", "Activehunter"},
+	    {"agent-mailmarshal.eml", "MailMarshalSMTP"},
+	    {"agent-surfcontrol.eml", "SurfControl"},
+	    {"agent-mxlogic.eml", "MXLogic"},
+	    {"agent-mailfoundry.eml", "MailFoundry"},
+	    {"agent-sendgrid.eml", "SendGrid"},
+	    {"dsn-powermta-category.eml", "PowerMTA"},
+	    {"agent-hotmail.eml", "Outlook"},
+	    {"agent-einsundeins.eml", "EinsUndEins"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct bounce_result res = {0};
+		size_t len;
+		char *data = slurp(want[i].file, &len);
+
+		bounce_parse(data, len, &res);
+		if (res.n == 0)
+			fail_msg("%s: got no record", want[i].file);
+		for (size_t k = 0; k < res.n; k++)
+			if (strcmp(res.recs[k].smtp_agent, want[i].agent) != 0)
+				fail_msg("%s: record %zu: smtp_agent got %s, want %s",
+					 want[i].file, k, res.recs[k].smtp_agent, want[i].agent);
+		bounce_result_free(&res);
+		free(data);
+	}
+}
+
+/* test_diagnostic_words - a text notice's diagnostic is the remote's
+ * words: not the address that opens the recipient's lines ("a@b",
+ * "<a@b>:"), not a label before them ("Reason:", "For the following
+ * reason:"), not the template's dividers, not a trailer after them
+ * (MailMarshal's "Additional Information") */
+static void test_diagnostic_words(void **state)
+{
+	static const struct {
+		const char *file, *diag;
+	} want[] = {
+	    {"exim-hostunknown.eml", "Unrouteable address"},
+	    {"qmail-crlf.eml", "Sorry, no mailbox here by that name. (#5.1.1)"},
+	    {"warning-delayed.eml", "Message will be retried for 2 more day(s)"},
+	    {"gmx-reason-label.eml", "delivery retry timeout exceeded"},
+	    {"agent-einsundeins.eml", "Mail size limit exceeded. For explanation visit "
+	                              "http://postmaster.example.com/en/error-messages"},
+	    {"divider-information.eml",
+	     "The number of messages in recipient's mailbox exceeded the local limit."},
+	    {"agent-mailmarshal.eml", "550 5.1.1 User unknown"},
+	    /* an address inside the words stays: Exim folds RCPT TO there */
+	    {"gmx-exim-provider.eml",
+	     "SMTP error from remote mail server after RCPT TO:<someone@example.net>: 550 5.1.1 "
+	     "User unknown"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -588,9 +643,11 @@ static void test_agent_names(void **state)
 		bounce_parse(data, len, &res);
 		if (res.n != 1)
 			fail_msg("%s: got %zu records, want 1", want[i].file, res.n);
-		if (strcmp(res.recs[0].smtp_agent, want[i].agent) != 0)
-			fail_msg("%s: smtp_agent got %s, want %s", want[i].file,
-				 res.recs[0].smtp_agent, want[i].agent);
+		if (!res.recs[0].diagnostic_code ||
+		    strcmp(res.recs[0].diagnostic_code, want[i].diag) != 0)
+			fail_msg("%s: diagnostic got \"%s\", want \"%s\"", want[i].file,
+				 res.recs[0].diagnostic_code ? res.recs[0].diagnostic_code : "",
+				 want[i].diag);
 		bounce_result_free(&res);
 		free(data);
 	}
@@ -606,11 +663,11 @@ static void test_action_and_words(void **state)
 		const char *file, *action, *status, *diag;
 	} want[] = {
 	    {"opensmtpd-expired-delay-template.eml", "failed", "5.4.7",
-	     "gone@far.example.net: Envelope expired"},
+	     "Envelope expired"},
 	    {"opensmtpd-delayed.eml", "delayed", "4.0.0",
-	     "slow@far.example.net: Network error on destination MXs"},
+	     "Network error on destination MXs"},
 	    {"opensmtpd-warning-text.eml", "delayed", "4.0.0",
-	     "waiting@far.example.net: Network error on destination MXs"},
+	     "Network error on destination MXs"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -663,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_phrase_table),
 		cmocka_unit_test(test_mbox_messages),
 		cmocka_unit_test(test_agent_names),
+		cmocka_unit_test(test_diagnostic_words),
 		cmocka_unit_test(test_action_and_words),
 		cmocka_unit_test(test_garbage),
 	};
