@@ -350,6 +350,40 @@ static const char *const expiry_words[] = {
  * so the record is a final failure. */
 static const char *const dropped_words[] = {"envelope expired", NULL};
 
+/* Exim's words for an address given up because its retry time ran out
+ * ("retry timeout exceeded", "all hosts have been failing for a long
+ * time"). Exim fails an address at once on a permanent error, so these
+ * mean every attempt met a temporary one. When its notice states no code
+ * (the text-only notice, no report part), the record takes the class of
+ * those errors, the way Postfix (4.4.1) and Sendmail (4.4.7) state an
+ * expiry beside "Action: failed". A Status Exim writes itself is kept,
+ * and so is the class of services that send Exim's notice under their
+ * own name (Mail.Ru, GMX: doc->provider), whose queues keep their own
+ * schedule and report the end of it as final. */
+static const char *const retry_timeout_families[] = {"Exim", NULL};
+static const char *const retry_timeout_words[] = {
+    "retry timeout exceeded",
+    "have been failing for a long time",
+    "retry time not reached for any host after a long failure period",
+    NULL,
+};
+
+/* retry_timeout - rec is a family's "retry time ran out" with no code */
+static bool retry_timeout(const struct bounce_record *rec, const struct bounce_doc *doc,
+                          const char *lower)
+{
+	bool family = false;
+
+	if (strcmp(rec->reason, "expired") != 0 || rec->replycode[0] || (doc && doc->provider))
+		return false;
+	for (size_t i = 0; retry_timeout_families[i] && !family; i++)
+		family = strcmp(rec->smtp_agent, retry_timeout_families[i]) == 0;
+	for (size_t i = 0; family && retry_timeout_words[i]; i++)
+		if (strstr(lower, retry_timeout_words[i]))
+			return true;
+	return false;
+}
+
 /* dropped_for_good - a delayed record whose words say its queue gave up:
  * made the final failure it is (action failed, a permanent class) */
 static void dropped_for_good(struct bounce_record *rec, const char *lower)
@@ -567,7 +601,8 @@ done:
 	    strcmp(rec->reason, "vacation") != 0) {
 		if (strcmp(rec->reason, "delivered") == 0)
 			util_strlcpy(rec->status, "2.0.0", sizeof(rec->status));
-		else if (rec->replycode[0] == '4' || strcmp(rec->action, "delayed") == 0)
+		else if (rec->replycode[0] == '4' || strcmp(rec->action, "delayed") == 0 ||
+		         retry_timeout(rec, doc, lower))
 			util_strlcpy(rec->status, "4.0.0", sizeof(rec->status));
 		else
 			util_strlcpy(rec->status, "5.0.0", sizeof(rec->status));
