@@ -72,6 +72,9 @@ static const struct family_sig {
     {"OpenSMTPD", SIG_BODY, "Hi!\n\nThis is the MAILER-DAEMON"},
     {"Domino", SIG_BODY, "was not delivered to:"},
     {"Courier", SIG_BODY, "running the Courier mail server"},
+    /* Lotus Notes (HCL Domino's older router): the cause under a
+     * "Failure Reasons" rule, the failed addresses below it */
+    {"Notes", SIG_BODY, "------- Failure Reasons"},
     /* MDaemon signs its notices from "MDaemon@host", not a daemon
      * address, and quotes the session transcript ("--> RCPT To:") */
     {"MDaemon", SIG_HEADER, "X-MDDSN-Message:"},

@@ -696,6 +696,35 @@ static bool preamble_reply(const char *text, size_t end, char *out, size_t size)
 	return false;
 }
 
+/* Rules under which a notice states the cause once, in words of its own
+ * with no reply code, above the addresses it concerns (Lotus Notes:
+ * "------- Failure Reasons  --------", then "User not listed in public
+ * Name & Address Book", then the addresses) */
+static const char *const cause_rules[] = {"------- Failure Reasons", NULL};
+
+/* preamble_cause - the text between a cause rule and the first
+ * recipient line (text[0..end)), folded into out; false when none */
+static bool preamble_cause(const char *text, size_t end, char *out, size_t size)
+{
+	for (size_t i = 0; cause_rules[i]; i++) {
+		const char *m = strstr(text, cause_rules[i]);
+		if (!m || (size_t)(m - text) >= end)
+			continue;
+		const char *p = strchr(m, '\n');
+		if (!p)
+			return false;
+		p++;
+		size_t l = end - (size_t)(p - text);
+		if (l >= size)
+			l = size - 1;
+		memcpy(out, p, l);
+		out[l] = '\0';
+		bounce_fold(out);
+		return out[0] != '\0';
+	}
+	return false;
+}
+
 /* Labels some notices put before the remote's reply code, where it does
  * not stand alone as RFC 5321 writes it (Zoho: "Error, ERROR_CODE :421,
  * ERROR_CODE :, Host not reachable.") */
@@ -765,7 +794,8 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 		if (strstr(doc->text.data, delay_phrases[i]))
 			delayed = true;
 	char shared[512];
-	bool have_shared = preamble_reply(doc->text.data, first_line, shared, sizeof(shared));
+	bool have_shared = preamble_reply(doc->text.data, first_line, shared, sizeof(shared)) ||
+	                   preamble_cause(doc->text.data, first_line, shared, sizeof(shared));
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
 		if (delayed && !r->action[0])

@@ -25,6 +25,9 @@ const struct bounce_phrase bounce_phrases[] = {
 	 * Microsoft's "Message expired, DNS query failed" names the cause
 	 * (DNS) before the consequence (expiry). */
     {"userunknown", "not listed in domino directory"},
+    /* Lotus Notes: its directory (the "public Name & Address Book")
+     * has no such user; above the block-list words "listed in" */
+    {"userunknown", "not listed in public name & address book"},
     {"userunknown", "delivery error: dd "}, /* Yahoo: before "this user doesn't have a" */
     {"spamdetected", "due to spam classification"},
     /* Gmail: "likely unsolicited mail ... this message has been blocked":
@@ -334,6 +337,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "network error"},
     {"networkerror", "wasn't able to establish an smtp connection"},
     /* hostunknown */
+    /* Lotus Notes: "No route found to domain example.com from server
+     * X": no way to the recipient's domain */
+    {"hostunknown", "no route found to domain"},
     {"hostunknown", "host not found"},
     {"hostunknown", "host unknown"},
     {"hostunknown", "unknown host"},

@@ -75,6 +75,8 @@ static const struct {
 	 {{"wrong@example.jp", "userunknown", "5.0.0", true}}},
 	{"exim 'a message sent by' names the sender; its retry timeout is class 4",
 	 "exim-sender-intro.eml", 1, {{"reader@example.org", "expired", "4.0.0", false}}},
+	{"lotus notes: the cause above the address, its directory's verdict",
+	 "notes-not-in-address-book.eml", 1, {{"reader@example.jp", "userunknown", "5.0.0", true}}},
 	{"exim retry timeout keeps the Status of its own report", "exim-retry-timeout-report.eml",
 	 1, {{"reader@example.org", "expired", "5.0.0", false}}},
 	{"warning only: delayed, class 4", "warning-delayed.eml", 1,
@@ -508,6 +510,7 @@ static void test_phrase_table(void **state)
 	    {"Rejected by header based Anti-Spoofing policy", "securityerror"},
 	    {"permanent failure for one or more recipients (r@example.net:blocked)", "blocked"},
 	    {"Greylisted, please try again later", "blocked"},
+	    {"No route found to domain example.net from server mail/example", "hostunknown"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -593,6 +596,7 @@ static void test_agent_names(void **state)
 	    {"dsn-powermta-category.eml", "PowerMTA"},
 	    {"agent-hotmail.eml", "Outlook"},
 	    {"agent-einsundeins.eml", "EinsUndEins"},
+	    {"notes-not-in-address-book.eml", "Notes"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -631,6 +635,7 @@ static void test_diagnostic_words(void **state)
 	    {"divider-information.eml",
 	     "The number of messages in recipient's mailbox exceeded the local limit."},
 	    {"agent-mailmarshal.eml", "550 5.1.1 User unknown"},
+	    {"notes-not-in-address-book.eml", "User not listed in public Name & Address Book"},
 	    /* an address inside the words stays: Exim folds RCPT TO there */
 	    {"gmx-exim-provider.eml",
 	     "SMTP error from remote mail server after RCPT TO:<someone@example.net>: 550 5.1.1 "
