@@ -54,6 +54,16 @@ static const struct family_sig {
     {"Sendmail", SIG_BODY, "The following addresses had permanent fatal errors"},
     {"Exchange2007", SIG_BODY, "Delivery has failed to these recipients"},
     {"Exchange2007", SIG_BODY, "chec de la remise pour ces destinataires"},
+    /* the same opening sentence as Exchange 2007-2019 write it in the
+     * languages of their localised notices (German, Japanese, Spanish,
+     * Italian, Portuguese, Dutch) */
+    {"Exchange2007", SIG_BODY, "Die Zustellung an folgende Empf\xc3\xa4nger"},
+    {"Exchange2007", SIG_BODY, "Die Zustellung an diese Empf\xc3\xa4nger"},
+    {"Exchange2007", SIG_BODY, "への配信に失敗しました"},
+    {"Exchange2007", SIG_BODY, "Error en la entrega a estos destinatarios"},
+    {"Exchange2007", SIG_BODY, "Recapito non riuscito ai seguenti destinatari"},
+    {"Exchange2007", SIG_BODY, "Falha na entrega para estes destinat\xc3\xa1rios"},
+    {"Exchange2007", SIG_BODY, "Bezorging is mislukt voor deze ontvangers"},
     {"Exchange2003", SIG_BODY, "did not reach some or all of the intended recipients"},
     {"Exchange2003", SIG_SUBJECT, "Undeliverable:"},
     {"Gmail", SIG_BODY, "Delivery to the following recipient failed"},

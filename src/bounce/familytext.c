@@ -250,6 +250,27 @@ static void drop_label(char *d)
 	}
 }
 
+/* admin_line - Exchange's line for administrators, "#550 5.1.1
+ * RESOLVER.ADR.RecipNotFound; not found ##", is the remote's or the
+ * directory's own words, in every language the notice is written in;
+ * when d holds one, d becomes it (with its marks), the sentences for
+ * people around it dropped */
+static void admin_line(char *d)
+{
+	for (char *p = strchr(d, '#'); p; p = strchr(p + 1, '#')) {
+		if (!(p[1] == '4' || p[1] == '5') || !isdigit((unsigned char)p[2]) ||
+		    !isdigit((unsigned char)p[3]) || p[4] != ' ')
+			continue;
+		char *e = strstr(p + 5, "##");
+		if (!e)
+			return;
+		size_t n = (size_t)(e + 2 - p);
+		memmove(d, p, n);
+		d[n] = '\0';
+		return;
+	}
+}
+
 /* diag_append - add one report line to a record's diagnostic. The text
  * already held is folded, so only the new line is: folding the whole
  * each time would make a long report quadratic. */
@@ -816,6 +837,7 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 		}
 		if (r->diagnostic_code) {
 			drop_label(r->diagnostic_code);
+			admin_line(r->diagnostic_code);
 			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
 			if (!bounce_find_replycode(r->diagnostic_code, r->replycode,
 			                           sizeof(r->replycode)))

@@ -77,6 +77,12 @@ static const struct {
 	 "exim-sender-intro.eml", 1, {{"reader@example.org", "expired", "4.0.0", false}}},
 	{"lotus notes: the cause above the address, its directory's verdict",
 	 "notes-not-in-address-book.eml", 1, {{"reader@example.jp", "userunknown", "5.0.0", true}}},
+	{"exchange in German: its admin line decides", "exchange-german-ndr.eml", 1,
+	 {{"reader@example.de", "userunknown", "5.1.1", true}}},
+	{"exchange in Japanese, no header of its own", "exchange-japanese-ndr.eml", 1,
+	 {{"reader@example.jp", "userunknown", "5.1.1", true}}},
+	{"exchange in Spanish, text only", "exchange-spanish-ndr.eml", 1,
+	 {{"lector@example.es", "mailboxfull", "5.2.2", false}}},
 	{"exim retry timeout keeps the Status of its own report", "exim-retry-timeout-report.eml",
 	 1, {{"reader@example.org", "expired", "5.0.0", false}}},
 	{"warning only: delayed, class 4", "warning-delayed.eml", 1,
@@ -597,6 +603,7 @@ static void test_agent_names(void **state)
 	    {"agent-hotmail.eml", "Outlook"},
 	    {"agent-einsundeins.eml", "EinsUndEins"},
 	    {"notes-not-in-address-book.eml", "Notes"},
+	    {"exchange-japanese-ndr.eml", "Exchange2007"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -636,6 +643,10 @@ static void test_diagnostic_words(void **state)
 	     "The number of messages in recipient's mailbox exceeded the local limit."},
 	    {"agent-mailmarshal.eml", "550 5.1.1 User unknown"},
 	    {"notes-not-in-address-book.eml", "User not listed in public Name & Address Book"},
+	    /* Exchange: the line for administrators, not the sentences for
+	     * people in the notice's language */
+	    {"exchange-german-ndr.eml", "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"},
+	    {"exchange-japanese-ndr.eml", "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"},
 	    /* an address inside the words stays: Exim folds RCPT TO there */
 	    {"gmx-exim-provider.eml",
 	     "SMTP error from remote mail server after RCPT TO:<someone@example.net>: 550 5.1.1 "
