@@ -28,6 +28,7 @@ const struct bounce_phrase bounce_phrases[] = {
     /* Lotus Notes: its directory (the "public Name & Address Book")
      * has no such user; above the block-list words "listed in" */
     {"userunknown", "not listed in public name & address book"},
+    {"userunknown", "ディレクトリのリストにありません"}, /* the same, Japanese Notes */
     {"userunknown", "delivery error: dd "}, /* Yahoo: before "this user doesn't have a" */
     {"spamdetected", "due to spam classification"},
     /* Gmail: "likely unsolicited mail ... this message has been blocked":
@@ -329,6 +330,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "loops back to myself"},
     {"networkerror", "too many hops"},
     {"networkerror", "hop count exceeded"},
+    {"networkerror", "maximum hop count"}, /* Notes: "has exceeded maximum hop count" */
     {"networkerror", "network is unreachable"},
     {"networkerror", "no route to host"},
     {"networkerror", "temporary failure in name resolution"},

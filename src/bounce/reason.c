@@ -157,6 +157,7 @@ static const char *const address_phrases[] = {
     "wasn\u2019t found at the destination domain",
     "not listed in domino directory",
     "not listed in public name & address book", /* Lotus Notes */
+    "ディレクトリのリストにありません",         /* the same, in Japanese */
     /* Exchange Online's Directory Based Edge Blocking (5.4.1), which it
      * gives at RCPT only, whatever the report says of the command */
     "recipient address rejected: access denied",

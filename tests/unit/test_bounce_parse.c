@@ -77,6 +77,10 @@ static const struct {
 	 "exim-sender-intro.eml", 1, {{"reader@example.org", "expired", "4.0.0", false}}},
 	{"lotus notes: the cause above the address, its directory's verdict",
 	 "notes-not-in-address-book.eml", 1, {{"reader@example.jp", "userunknown", "5.0.0", true}}},
+	{"lotus notes in Japanese (ISO-2022-JP), one cause for two addresses",
+	 "notes-japanese-two.eml", 2,
+	 {{"kijitora@example.jp", "userunknown", "5.0.0", true},
+	  {"mikeneko@example.jp", "userunknown", "5.0.0", true}}},
 	{"exchange in German: its admin line decides", "exchange-german-ndr.eml", 1,
 	 {{"reader@example.de", "userunknown", "5.1.1", true}}},
 	{"exchange in Japanese, no header of its own", "exchange-japanese-ndr.eml", 1,
@@ -517,6 +521,7 @@ static void test_phrase_table(void **state)
 	    {"permanent failure for one or more recipients (r@example.net:blocked)", "blocked"},
 	    {"Greylisted, please try again later", "blocked"},
 	    {"No route found to domain example.net from server mail/example", "hostunknown"},
+	    {"Message has exceeded maximum hop count", "networkerror"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
