@@ -122,6 +122,45 @@ const struct bounce_phrase bounce_phrases[] = {
     {"spamdetected", "blacklisted url"},
     {"spamdetected", "blocklisted url"},
     {"spamdetected", "uribl"},
+    /* toomanyconn and speeding: above the blocked words, as their
+     * replies name the client ("too many connections from your IP") */
+    /* a recipient count per hour is a rate, above "too many recipients" */
+    {"speeding", "recipients received this hour"},
+    /* toomanyconn */
+    {"toomanyconn", "too many connections"},
+    {"toomanyconn", "too many simultaneous"},
+    {"toomanyconn", "connection rate limit"},
+    {"toomanyconn", "too many recipients"},
+    {"toomanyconn", "too many concurrent"},
+    {"toomanyconn", "too many sessions"},
+    {"toomanyconn", "too many open connections"},
+    {"toomanyconn", "number of connections"},
+    {"toomanyconn", "connection limit"},
+    {"toomanyconn", "connect rate limit"},           /* Haraka */
+    {"toomanyconn", "connection frequency limited"}, /* Tencent QQ */
+    /* speeding */
+    {"speeding", "receiving mail at a rate"},
+    {"speeding", "rate limit"},
+    {"speeding", "rate-limit"},
+    {"speeding", "ratelimit"},
+    {"speeding", "sending too fast"},
+    {"speeding", "too many messages"},
+    {"speeding", "rate exceeded"},
+    {"speeding", "throttl"},
+    /* Postfix anvil's "too much mail from <client>": above the
+     * mailbox words "too much mail" */
+    {"speeding", "too much mail from"},
+    /* a sender's own daily allowance ("Daily user sending quota
+     * exceeded"): above the mailbox "quota exceeded" */
+    {"speeding", "sending quota"},
+    {"speeding", "sending limit"},
+    {"speeding", "daily limit"},
+    {"speeding", "limits for how many messages"},
+    {"speeding", "submission rate"},
+    {"speeding", "sending rate"},
+    {"speeding", "rate too high"},
+    {"speeding", "too quickly"},       /* "receiving mail too quickly" */
+    {"speeding", "frequency limited"}, /* Tencent QQ: IP, domain or sender */
     /* blocked */
     {"blocked", "blacklisted"},
     {"blocked", "blocklisted"},
@@ -152,7 +191,6 @@ const struct bounce_phrase bounce_phrases[] = {
      * refused, above the generic "service unavailable" */
     {"blocked", "traffic not accepted from this ip"},
     {"blocked", "client blocked"},
-    {"blocked", "refused to talk to me"},
     {"blocked", "open relay"},
     {"blocked", "may not be mail exchanger"},
     {"blocked", "not accepting connections"},
@@ -167,22 +205,6 @@ const struct bounce_phrase bounce_phrases[] = {
     {"spamdetected", "unsolicited"},
     {"spamdetected", "bulk mail"},
     {"spamdetected", "content filter rejection"},
-    /* toomanyconn */
-    {"toomanyconn", "too many connections"},
-    {"toomanyconn", "too many simultaneous"},
-    {"toomanyconn", "connection rate limit"},
-    {"toomanyconn", "too many recipients"},
-    {"toomanyconn", "too many concurrent"},
-    {"toomanyconn", "too many sessions"},
-    /* speeding */
-    {"speeding", "receiving mail at a rate"},
-    {"speeding", "rate limit"},
-    {"speeding", "rate-limit"},
-    {"speeding", "ratelimit"},
-    {"speeding", "sending too fast"},
-    {"speeding", "too many messages"},
-    {"speeding", "rate exceeded"},
-    {"speeding", "throttl"},
     /* mailboxfull */
     {"mailboxfull", "mailbox full"},
     {"mailboxfull", "mailbox exceeds allowed size"},
@@ -531,6 +553,11 @@ const struct bounce_phrase bounce_phrases[] = {
      * peer during result wait") is most often one refusing this client;
      * weak, as any word of its own says more */
     {"blocked", "connection reset by peer"},
+    /* Postfix's frame for a refused greeting, "host X refused to talk
+     * to me: <reply>": the reply's own words say why (too many
+     * connections, a policy), and a greeting refused without reason is
+     * blocked by its command (reason.c) */
+    {"blocked", "refused to talk to me"},
     /* userunknown */
     {"userunknown", "recipient address rejected"},
     {"userunknown", "address rejected"},

@@ -262,7 +262,11 @@ static bool mailbox_reason(const char *r)
  * at all, and stay notaccept. */
 static bool host_refusal(const char *r, const char *replycode)
 {
-	if (mailbox_reason(r))
+	/* nor can a greeting judge a sender, a message or its content
+	 * ("554-Reject due to policy restrictions", "Comcast block for
+	 * spam"): no sender was named and no message sent yet */
+	if (mailbox_reason(r) || strcmp(r, "rejected") == 0 || strcmp(r, "policyviolation") == 0 ||
+	    strcmp(r, "spamdetected") == 0)
 		return true;
 	return strcmp(r, "notaccept") == 0 && strcmp(replycode, "521") != 0 &&
 	       strcmp(replycode, "556") != 0;

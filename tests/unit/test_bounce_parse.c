@@ -478,9 +478,46 @@ static void test_threads_first_use(void **state)
 	}
 }
 
-/* The reason-phrase table: a remote's words, put in a standard report's
- * Diagnostic-Code (answering RCPT, status X.0.0 so the code decides
- * nothing), give the reason of their row. One line per phrase family. */
+/* phrase_check - words, as the remote's reply in a standard report's
+ * Diagnostic-Code (status X.0.0 so the code decides nothing), answering
+ * cmd ("RCPT TO", "MAIL FROM", "end of DATA"; "CONN" for a greeting that
+ * Postfix frames as "refused to talk to me"), give the reason want */
+static void phrase_check(const char *words, const char *want, const char *cmd)
+{
+	struct bounce_result res = {0};
+	char msg[2048], diag[1024];
+
+	if (strcmp(cmd, "CONN") == 0)
+		snprintf(diag, sizeof(diag),
+		         "host mx.example.net[192.0.2.1] refused to talk to me: %s", words);
+	else
+		snprintf(diag, sizeof(diag), "550 %s (in reply to %s command)", words, cmd);
+	int n = snprintf(msg, sizeof(msg),
+	                 "From: MAILER-DAEMON@mx.example.org\n"
+	                 "To: sender@example.org\n"
+	                 "Subject: Delivery Status Notification (Failure)\n"
+	                 "MIME-Version: 1.0\n"
+	                 "Content-Type: multipart/report; report-type=delivery-status; "
+	                 "boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nfailed\n"
+	                 "--B\nContent-Type: message/delivery-status\n\n"
+	                 "Reporting-MTA: dns; mx.example.org\n\n"
+	                 "Final-Recipient: rfc822; r@example.net\nAction: failed\n"
+	                 "Status: 5.0.0\nDiagnostic-Code: smtp; %s\n\n--B--\n",
+	                 diag);
+
+	assert_true(n > 0 && (size_t)n < sizeof(msg));
+	bounce_parse(msg, (size_t)n, &res);
+	if (res.n != 1)
+		fail_msg("'%s': got %zu records, want 1", words, res.n);
+	if (strcmp(res.recs[0].reason, want) != 0)
+		fail_msg("'%s' (%s): reason got %s, want %s (rule %s)", words, cmd,
+		         res.recs[0].reason, want, res.recs[0].rule);
+	bounce_result_free(&res);
+}
+
+/* The reason-phrase table: a remote's words give the reason of their
+ * row; rows answer RCPT unless they name the command (cmd_rows). One
+ * line per phrase family. */
 static void test_phrase_table(void **state)
 {
 	static const struct {
@@ -506,34 +543,47 @@ static void test_phrase_table(void **state)
 	    {"Rejected by header based Anti-Spoofing policy", "securityerror"},
 	    {"permanent failure for one or more recipients (r@example.net:blocked)", "blocked"},
 	    {"Greylisted, please try again later", "blocked"},
+	    /* rates and connections */
+	    {"452 Too many recipients received this hour", "speeding"},
+	    {"Too many connections from your IP address, try again later", "toomanyconn"},
+	    {"Too many open connections", "toomanyconn"},
+	    {"You have exceeded the maximum number of connections", "toomanyconn"},
+	    {"Connection limit exceeded", "toomanyconn"},
+	    {"connect rate limit exceeded", "toomanyconn"},
+	    {"Connection frequency limited", "toomanyconn"},
+	    {"Too many messages from your IP", "speeding"},
+	    {"Error: too much mail from 192.0.2.1", "speeding"},
+	    {"We have limits for how many messages can be sent per hour and per day", "speeding"},
+	    {"Message submission rate for this client has exceeded the configured limit",
+	     "speeding"},
+	    {"Sending rate too high", "speeding"},
+	    {"The user you are trying to contact is receiving mail too quickly", "speeding"},
+	    {"Ip frequency limited", "speeding"},
+	};
+	static const struct {
+		const char *words, *reason, *cmd;
+	} cmd_rows[] = {
+	    /* a greeting: the reply's own words, else blocked */
+	    {"421 4.7.0 mx.example.net Error: too many connections from 192.0.2.1", "toomanyconn",
+	     "CONN"},
+	    {"554-No SMTP service 554-Reject due to policy restrictions.", "blocked", "CONN"},
+	    {"554 5.7.1 mx.example.net Example block for spam.", "blocked", "CONN"},
+	    {"421 Service not available, closing transmission channel", "blocked", "CONN"},
+	    /* rates and connections */
+	    {"5.4.5 Daily user sending quota exceeded.", "speeding", "MAIL FROM"},
+	    {"5.7.1 Daily sending limit exceeded", "speeding", "MAIL FROM"},
+	    {"5.1.90 You've reached your daily limit for message recipients", "speeding",
+	     "MAIL FROM"},
+	    {"[192.0.2.1] Our system has detected an unusual rate of unsolicited mail originating "
+	     "from your IP address. Mail sent from your IP address has been temporarily rate "
+	     "limited.",
+	     "speeding", "end of DATA"},
 	};
 	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct bounce_result res = {0};
-		char msg[2048];
-		int n = snprintf(msg, sizeof(msg),
-		                 "From: MAILER-DAEMON@mx.example.org\n"
-		                 "To: sender@example.org\n"
-		                 "Subject: Delivery Status Notification (Failure)\n"
-		                 "MIME-Version: 1.0\n"
-		                 "Content-Type: multipart/report; report-type=delivery-status; "
-		                 "boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nfailed\n"
-		                 "--B\nContent-Type: message/delivery-status\n\n"
-		                 "Reporting-MTA: dns; mx.example.org\n\n"
-		                 "Final-Recipient: rfc822; r@example.net\nAction: failed\n"
-		                 "Status: 5.0.0\nDiagnostic-Code: smtp; 550 %s (in reply to RCPT TO "
-		                 "command)\n\n--B--\n",
-		                 rows[i].words);
-
-		assert_true(n > 0 && (size_t)n < sizeof(msg));
-		bounce_parse(msg, (size_t)n, &res);
-		if (res.n != 1)
-			fail_msg("'%s': got %zu records, want 1", rows[i].words, res.n);
-		if (strcmp(res.recs[0].reason, rows[i].reason) != 0)
-			fail_msg("'%s': reason got %s, want %s (rule %s)", rows[i].words,
-			         res.recs[0].reason, rows[i].reason, res.recs[0].rule);
-		bounce_result_free(&res);
-	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		phrase_check(rows[i].words, rows[i].reason, "RCPT TO");
+	for (size_t i = 0; i < sizeof(cmd_rows) / sizeof(cmd_rows[0]); i++)
+		phrase_check(cmd_rows[i].words, cmd_rows[i].reason, cmd_rows[i].cmd);
 }
 
 /* An mbox: a new message starts at a "From " line after an empty line
