@@ -272,6 +272,37 @@ static bool host_refusal(const char *r, const char *replycode)
 	       strcmp(replycode, "556") != 0;
 }
 
+/* sender_refusal - an address verdict ("Domain not found", "User
+ * unknown") that is about the sender: the reply answered MAIL (RFC 5321
+ * 3.3), as the diagnostic itself says (own_command: a command read from
+ * elsewhere in a transcript may be another host's), or its code is RFC
+ * 3463 X.1.7 / X.1.8, the sender's mailbox or system address being bad */
+static bool sender_refusal(const char *r, const struct bounce_record *rec, bool own_command)
+{
+	if (strcmp(r, "hostunknown") != 0 && strcmp(r, "userunknown") != 0)
+		return false;
+	if (own_command && strcmp(rec->command, "MAIL") == 0)
+		return true;
+	return rec->status[0] && rec->status[1] == '.' &&
+	       (strcmp(rec->status + 2, "1.7") == 0 || strcmp(rec->status + 2, "1.8") == 0);
+}
+
+/* Words an MTA puts before the reply or error it quotes, which hold a
+ * reason phrase of their own: Postfix's "delivery temporarily
+ * suspended: <cause>" says the queue stopped trying that host, not that
+ * a mailbox is suspended. Blanked before the table is read. */
+static const char *const frame_words[] = {"delivery temporarily suspended", NULL};
+
+/* blank_frames - overwrite frame_words in a lower-cased diagnostic */
+static void blank_frames(char *s)
+{
+	for (size_t i = 0; frame_words[i]; i++) {
+		char *p = strstr(s, frame_words[i]);
+		if (p)
+			memset(p, ' ', strlen(frame_words[i]));
+	}
+}
+
 /* phrase_subject - "X does not exist": when X is a host name (dots, no
  * '@': addresses were blanked before), the host is what is missing */
 static const char *phrase_subject(const char *r, const char *which, const char *lower)
@@ -423,7 +454,9 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 	if (!rec->command[0])
 		bounce_command_in(lower, rec->command, sizeof(rec->command));
 	blank_names(lower);
+	blank_frames(lower);
 	drop_reply_codes(lower, rec->replycode);
+	bool own_command = rec->command[0] != '\0';
 
 	if (!rec->command[0] && doc) {
 		/* the report part only: the returned message after it names

@@ -287,6 +287,8 @@ static const struct {
 	 {{"anna@example.de", "mailboxfull", "5.0.0", false}}},
 	{"outlook's german automatic reply", "autoreply-outlook-german.eml", 1,
 	 {{"hans@example.de", "vacation", "", false}}},
+	{"postfix 'delivery temporarily suspended' frames the cause", "postfix-delivery-suspended.eml",
+	 1, {{"slow@example.net", "networkerror", "4.4.2", false}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
