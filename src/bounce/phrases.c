@@ -184,6 +184,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", "connection refused"},
     {"blocked", "my name was rejected"},
     {"blocked", "helo command rejected"},
+    {"rejected", "access denied, banned sender"}, /* Microsoft 5.7.511 */
     {"blocked", "access denied, banned"},
     /* Microsoft 365: "5.7.708 Service unavailable. Access denied,
      * traffic not accepted from this IP", "5.7.750 ... Client blocked

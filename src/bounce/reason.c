@@ -79,9 +79,12 @@ static void blank_names(char *s)
 
 		if (*p == '@') {
 			start = p;
+			/* '[' and ';' cannot be in an address either:
+			 * "banned sender[a@b]", a URL's ";id=a@b" keep
+			 * the words before them */
 			while (start > s && !isspace((unsigned char)start[-1]) &&
 			       start[-1] != '<' && start[-1] != '(' && start[-1] != '"' &&
-			       start[-1] != ':')
+			       start[-1] != ':' && start[-1] != '[' && start[-1] != ';')
 				start--;
 			end = p;
 		} else if (*p == '#' && p > s && p[-1] == '/') {
@@ -498,6 +501,10 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		rec->rule = which;
 		r = phrase_subject(r, which, lower);
 		r = narrow_by_status(r, rec->status);
+		if (sender_refusal(r, rec, own_command)) {
+			r = "rejected";
+			goto set;
+		}
 		if (strcmp(r, "hostunknown") == 0 && rec->status[0] == '4') {
 			/* "NXDOMAIN" under a temporary status: the reporting
 			 * MTA itself did not trust the answer for good (a

@@ -561,10 +561,16 @@ static void test_phrase_table(void **state)
 	    {"Sending rate too high", "speeding"},
 	    {"The user you are trying to contact is receiving mail too quickly", "speeding"},
 	    {"Ip frequency limited", "speeding"},
+	    /* an address verdict about the sender: MAIL, or X.1.7 / X.1.8 */
+	    {"5.1.8 Sender address domain does not exist", "rejected"},
 	};
 	static const struct {
 		const char *words, *reason, *cmd;
 	} cmd_rows[] = {
+	    /* the sending host */
+	    {"5.7.511 Access denied, banned sender[s@example.org]. To request removal from this "
+	     "list",
+	     "rejected", "MAIL FROM"},
 	    /* a greeting: the reply's own words, else blocked */
 	    {"421 4.7.0 mx.example.net Error: too many connections from 192.0.2.1", "toomanyconn",
 	     "CONN"},
@@ -580,6 +586,8 @@ static void test_phrase_table(void **state)
 	     "from your IP address. Mail sent from your IP address has been temporarily rate "
 	     "limited.",
 	     "speeding", "end of DATA"},
+	    /* an address verdict about the sender: MAIL, or X.1.7 / X.1.8 */
+	    {"5.1.8 Domain not found", "rejected", "MAIL FROM"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
