@@ -77,6 +77,14 @@ const struct bounce_phrase bounce_phrases[] = {
     {"authfailure", "authentication checks did not pass"},
     {"authfailure", "does not pass spf"},
     {"authfailure", "multiple authentication checks failed"},
+    {"authfailure", "spf softfail"},
+    {"authfailure", "spf hardfail"},
+    {"authfailure", "failed spf"},
+    {"authfailure", "fails spf"},
+    {"authfailure", "rejected by spf"},
+    {"authfailure", "spf: "},      /* "SPF: 192.0.2.1 is not allowed to send mail from" */
+    {"authfailure", "openspf"},    /* the SPF project's "Why?" page that SPF refusals cite */
+    {"authfailure", "sender id "}, /* Microsoft's Sender ID (PRA) check */
     /* norelaying */
     {"norelaying", "relay access denied"},
     {"norelaying", "relaying denied"},
@@ -99,6 +107,20 @@ const struct bounce_phrase bounce_phrases[] = {
     /* qmail-smtpd: "553 sorry, that domain isn't in my list of allowed
      * rcpthosts" refuses to relay to a domain it does not serve */
     {"norelaying", "allowed rcpthosts"},
+    {"norelaying", "relay not allowed"},
+    {"norelaying", "relay rejected"},
+    {"norelaying", "relaying requires"},
+    /* "Relaying to <a@b> denied" (Kerio), "relaying to <a@b> prohibited
+     * by administrator" (Exim 3): the address between the words */
+    {"norelaying", "relaying to"},
+    {"norelaying", "relaying nicht"},
+    /* Mimecast's "Open relay not allowed": the domain is not one it
+     * serves, above the block-list words "open relay" */
+    {"norelaying", "open relay not allowed"},
+    /* hMailServer's and Haraka's default refusals of a domain they do
+     * not serve */
+    {"norelaying", "delivery is not allowed to this address"},
+    {"norelaying", "i cannot deliver mail for"},
     /* requireptr */
     {"requireptr", "reverse dns"},
     {"requireptr", "reverse-dns"},
@@ -114,6 +136,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"requireptr", "mismatches client ip"},
     {"requireptr", "unverifyable sending ip"}, /* sic, the MTA's spelling */
     {"requireptr", "unverifiable sending ip"},
+    {"requireptr", "ptr resource record"}, /* GMX: "invalid DNS PTR resource record" */
     /* badreputation */
     {"badreputation", "reputation"},
     {"badreputation", "[tss04]"}, /* Yahoo: volume or complaints (provider.c) */
@@ -325,6 +348,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "delivery not authorized"},
     {"securityerror", "resolver.rst.notauthorized"}, /* Microsoft: not allowed to send to it */
     {"securityerror", "anti-spoofing"},
+    /* Microsoft: a group that takes mail from listed or signed-in
+     * senders only */
+    {"securityerror", "resolver.rst.sendernotauth"},
+    {"securityerror", "resolver.rst.authrequired"},
     /* filtered */
     {"filtered", "refused by recipient"},
     {"filtered", "rejected by recipient"},
@@ -469,6 +496,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "not authorized to send"},
     {"securityerror", "smtp authentication"},
     {"securityerror", "security polic"}, /* "rejected due to security policies" */
+    {"securityerror", "not authenticated"},
+    {"securityerror", "permissions to send as"},
     /* policyviolation */
     {"policyviolation", "policy reasons"},
     {"policyviolation", "message not allowed"},

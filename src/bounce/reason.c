@@ -159,6 +159,7 @@ static const char *const address_phrases[] = {
     "wasn't found at the destination domain",
     "wasn\u2019t found at the destination domain",
     "not listed in domino directory",
+    "not listed in public name & address book",
     /* Exchange Online's Directory Based Edge Blocking (5.4.1), which it
      * gives at RCPT only, whatever the report says of the command */
     "recipient address rejected: access denied",

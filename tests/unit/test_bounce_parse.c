@@ -545,6 +545,18 @@ static void test_phrase_table(void **state)
 	    {"Rejected by header based Anti-Spoofing policy", "securityerror"},
 	    {"permanent failure for one or more recipients (r@example.net:blocked)", "blocked"},
 	    {"Greylisted, please try again later", "blocked"},
+	    /* relaying */
+	    {"5.7.1 Message refused, relay not allowed", "norelaying"},
+	    {"Relay rejected for policy reasons", "norelaying"},
+	    {"5.7.1 Relaying requires authentication", "norelaying"},
+	    {"5.7.1 Relaying to <r@example.net> denied (authentication required)", "norelaying"},
+	    {"relaying to <r@example.net> prohibited by administrator", "norelaying"},
+	    {"Relaying nicht erlaubt", "norelaying"},
+	    {"Open relay not allowed", "norelaying"},
+	    {"Delivery is not allowed to this address.", "norelaying"},
+	    {"I cannot deliver mail for <r@example.net>", "norelaying"},
+	    /* the sending host */
+	    {"invalid DNS PTR resource record, IP=192.0.2.1", "requireptr"},
 	    /* rates and connections */
 	    {"452 Too many recipients received this hour", "speeding"},
 	    {"Too many connections from your IP address, try again later", "toomanyconn"},
@@ -561,6 +573,9 @@ static void test_phrase_table(void **state)
 	    {"Sending rate too high", "speeding"},
 	    {"The user you are trying to contact is receiving mail too quickly", "speeding"},
 	    {"Ip frequency limited", "speeding"},
+	    /* authentication of the sender */
+	    {"5.7.124 RESOLVER.RST.SenderNotAuthorizedForGroup; not authorized", "securityerror"},
+	    {"5.7.1 RESOLVER.RST.AuthRequired; authentication required", "securityerror"},
 	    /* an address verdict about the sender: MAIL, or X.1.7 / X.1.8 */
 	    {"5.1.8 Sender address domain does not exist", "rejected"},
 	};
@@ -586,6 +601,22 @@ static void test_phrase_table(void **state)
 	     "from your IP address. Mail sent from your IP address has been temporarily rate "
 	     "limited.",
 	     "speeding", "end of DATA"},
+	    /* authentication of the sender */
+	    {"5.7.1 SPF softfail, rejected", "authfailure", "MAIL FROM"},
+	    {"SPF hardfail", "authfailure", "MAIL FROM"},
+	    {"Sender failed SPF check, rejected", "authfailure", "MAIL FROM"},
+	    {"Message fails SPF", "authfailure", "MAIL FROM"},
+	    {"Rejected by SPF: 192.0.2.1 is not authorized to send mail for example.org",
+	     "authfailure", "MAIL FROM"},
+	    {"5.7.1 SPF: 192.0.2.1 is not allowed to send mail from example.org", "authfailure",
+	     "MAIL FROM"},
+	    {"Please see http://www.openspf.net/Why?s=mfrom;id=s@example.org;ip=192.0.2.1",
+	     "authfailure", "MAIL FROM"},
+	    {"5.7.1 Sender ID (PRA) Not Permitted", "authfailure", "end of DATA"},
+	    {"5.7.57 Client was not authenticated to send anonymous mail during MAIL FROM",
+	     "securityerror", "MAIL FROM"},
+	    {"5.7.60 Client does not have permissions to send as this sender", "securityerror",
+	     "MAIL FROM"},
 	    /* an address verdict about the sender: MAIL, or X.1.7 / X.1.8 */
 	    {"5.1.8 Domain not found", "rejected", "MAIL FROM"},
 	};
