@@ -25,6 +25,11 @@ const struct bounce_phrase bounce_phrases[] = {
 	 * Microsoft's "Message expired, DNS query failed" names the cause
 	 * (DNS) before the consequence (expiry). */
     {"userunknown", "not listed in domino directory"},
+    {"userunknown", "not listed in public name & address book"}, /* Domino too */
+    /* Yahoo's "dd" replies also name a disabled mailbox ("dd Sorry your
+     * message ... This mailbox is disabled (554.30)"): above "dd" */
+    {"suspend", "this mailbox is disabled"},
+    {"suspend", "account has been disabled"},
     {"userunknown", "delivery error: dd "}, /* Yahoo: before "this user doesn't have a" */
     {"spamdetected", "due to spam classification"},
     /* Gmail: "likely unsolicited mail ... this message has been blocked":
@@ -41,6 +46,13 @@ const struct bounce_phrase bounce_phrases[] = {
     /* "The account or domain may not exist, they may be blacklisted":
 	 * the first cause offered is the address, above "blacklisted" */
     {"hostunknown", "account or domain may not exist"},
+    /* a local delivery program that failed says why in its output
+     * ("Command died with status 75: ... Quota exceeded (mailbox for
+     * user is full)", Dovecot's words): above "command died" */
+    {"mailboxfull", "mailbox for user is full"},
+    /* words naming who or why, above the "blocked" words they hold */
+    {"filtered", "blocked by the recipient"}, /* the recipient's own list */
+    {"suspend", "due to inactivity"},         /* "mailbox blocked due to inactivity" */
     {"expired", "message expired"},
     /* Orange and La Poste (France) end each refusal with their own
 	 * numbered code ("OFR_506 [506]", "LPN000_630"), which says more
@@ -269,6 +281,22 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mailboxfull", "postafiók megtelt"},
     {"mailboxfull", "insufficient storage"},
     {"mailboxfull", "exceeded the local limit"},
+    {"mailboxfull", "mailbox size exceeded"},
+    {"mailboxfull", "inbox is full"},
+    {"mailboxfull", "over the storage limit"},
+    {"mailboxfull", "mailbox has reached"},
+    {"mailboxfull", "exhausted allowed storage"},
+    {"mailboxfull", "mailbox voll"},
+    {"mailboxfull", "casella di posta piena"},
+    {"mailboxfull", "está lleno"}, /* (el buzón) está lleno */
+    {"mailboxfull", "caixa postal cheia"},
+    {"mailboxfull", "caixa de correio cheia"},
+    {"mailboxfull", "mailbox is vol"},
+    {"mailboxfull", "postbus is vol"},
+    {"mailboxfull", "brevlådan är full"},
+    {"mailboxfull", "jest pełna"}, /* (skrzynka) jest pełna */
+    {"mailboxfull", "空间不足"},   /* "not enough space" */
+    {"mailboxfull", "メールボックスがいっぱい"},
     /* exceedlimit */
     {"exceedlimit", "message length exceeds administrative limit"},
     {"exceedlimit", "exceeds the size limit for"},
@@ -289,6 +317,14 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mesgtoobig", "size exceeds"},
     {"mesgtoobig", "too large"},
     {"mesgtoobig", "line limit exceeded"},
+    {"mesgtoobig", "exceeds maximum fixed size"},
+    {"mesgtoobig", "exceeds maximum allowed"},
+    {"mesgtoobig", "maximum message size"},
+    {"mesgtoobig", "message file too big"}, /* Postfix cleanup */
+    {"mesgtoobig", "message too long"},
+    {"mesgtoobig", "zu groß"}, /* (Nachricht) zu groß */
+    {"mesgtoobig", "trop volumineux"},
+    {"mesgtoobig", "demasiado grande"},
     /* suspend */
     {"suspend", "account disabled"},
     {"suspend", "account has been disabled"},
@@ -306,12 +342,19 @@ const struct bounce_phrase bounce_phrases[] = {
     {"suspend", "not active"},
     {"suspend", "recipient account is blocked"},
     {"suspend", "compte du destinataire est bloque"},
+    {"suspend", "account has been locked"},
+    {"suspend", "account has expired"},
+    {"suspend", "unavailable: account is blocked"}, /* Mail.ru */
+    {"suspend", "deaktiviert"},
+    {"suspend", "désactiv"}, /* (compte) désactivé */
+    {"suspend", "cuenta deshabilitada"},
+    {"suspend", "cuenta suspendida"},
     /* hasmoved */
     {"hasmoved", "has moved"},
     {"hasmoved", "user has moved"},
     {"hasmoved", "no longer here"},
     {"hasmoved", "address has changed"},
-    {"hasmoved", "not our customer"},
+    {"hasmoved", "user not local"}, /* RFC 5321's 551 text */
     /* rejected */
     {"rejected", "sender address rejected"},
     {"rejected", "sender rejected"},
@@ -360,6 +403,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"filtered", "recipient preferences"},
     {"filtered", "badrcptto"},
     {"filtered", "this user doesn't have a"},
+    {"filtered", "sieve"}, /* the recipient's Sieve script (RFC 5429 reject) */
     /* notaccept: the domain says it takes no mail (RFC 7505 null MX) */
     {"notaccept", "null mx"},
     {"notaccept", "doesn't receive email"},
@@ -445,10 +489,21 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "please check if address is correct"},
     {"userunknown", "there is no one at this address"},
     {"userunknown", "user invalid"},
-    {"userunknown", "not our customer"},
     {"userunknown", "mailbox not available"},
     {"userunknown", "user not exist"},
     {"userunknown", "unknown or illegal alias"},
+    {"userunknown", "unknown local user"},
+    {"userunknown", "validrcptto"}, /* qmail's list of valid recipients */
+    {"userunknown", "utilisateur inconnu"},
+    {"userunknown", "adresse inconnue"},
+    {"userunknown", "inesistente"}, /* (utente, indirizzo) inesistente */
+    {"userunknown", "usuário desconhecido"},
+    {"userunknown", "destinatário desconhecido"},
+    {"userunknown", "utilizador desconhecido"},
+    {"userunknown", "não existe"},
+    {"userunknown", "bestaat niet"},
+    {"userunknown", "finns inte"},
+    {"userunknown", "nie istnieje"},
     {"userunknown", "destinataire inconnu"},
     {"userunknown", "existiert nicht"}, /* (das Postfach) existiert nicht */
     {"userunknown", "n'existe pas"},    /* (l'adresse) n'existe pas */
@@ -478,6 +533,14 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "findes ikke"},
     {"userunknown", "ei ole olemassa"},
     {"userunknown", "nem létezik"},
+    /* the table is matched after ASCII-only lower-casing, so a
+     * sentence that opens with the Cyrillic word needs its capital */
+    {"userunknown", "пользователь не найден"},
+    {"userunknown", "Пользователь не найден"},
+    {"userunknown", "ящик не найден"},
+    {"userunknown", "地址不存在"},
+    {"userunknown", "邮箱不存在"},
+    {"userunknown", "존재하지 않습니다"},
 
     {"userunknown", "存在しません"},
     /* securityerror */
