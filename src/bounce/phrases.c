@@ -53,6 +53,10 @@ const struct bounce_phrase bounce_phrases[] = {
     /* words naming who or why, above the "blocked" words they hold */
     {"filtered", "blocked by the recipient"}, /* the recipient's own list */
     {"suspend", "due to inactivity"},         /* "mailbox blocked due to inactivity" */
+    {"spamdetected", "spamassassin"},         /* a content scanner */
+    /* a block list named by "blocked using", above "reputation":
+     * Barracuda's and Trend Micro's lists carry the word in their names */
+    {"blocked", "blocked using"},
     {"expired", "message expired"},
     /* Orange and La Poste (France) end each refusal with their own
 	 * numbered code ("OFR_506 [506]", "LPN000_630"), which says more
@@ -234,6 +238,15 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", ":blocked)"}, /* Barracuda: "(a@b:blocked)" */
     {"blocked", "greylist"},  /* "Greylisted, try again": not trusted yet */
     {"blocked", "graylist"},
+    {"blocked", "blocked - see"}, /* Proofpoint: "Blocked - see <lookup URL>" */
+    {"blocked", "the ip you're using"},
+    {"blocked", "dynamically-assigned"},
+    {"blocked", "dynamic ip"},
+    {"blocked", "dialup"},
+    {"blocked", "permanently deferred"}, /* Yahoo [TS03]: "will be permanently deferred" */
+    {"blocked", "invalid helo"},
+    {"blocked", "helo/ehlo must"},
+    {"blocked", "access to submit messages"}, /* IronPort's refusal of a client */
     /* spamdetected */
     {"spamdetected", "message content rejected"},
     {"spamdetected", "spam"},
@@ -241,6 +254,11 @@ const struct bounce_phrase bounce_phrases[] = {
     {"spamdetected", "unsolicited"},
     {"spamdetected", "bulk mail"},
     {"spamdetected", "content filter rejection"},
+    {"spamdetected", "bulk email"},
+    {"spamdetected", "phishing"},
+    {"spamdetected", "as junk"},
+    {"spamdetected", "mail content denied"}, /* Tencent QQ */
+    {"spamdetected", "垃圾邮件"},            /* "junk mail" */
     /* mailboxfull */
     {"mailboxfull", "mailbox full"},
     {"mailboxfull", "mailbox exceeds allowed size"},
@@ -561,6 +579,16 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "security polic"}, /* "rejected due to security policies" */
     {"securityerror", "not authenticated"},
     {"securityerror", "permissions to send as"},
+    /* notcompliantrfc: above policyviolation, as "Message not allowed
+     * - Headers are not RFC compliant" names the cause second */
+    {"notcompliantrfc", "rfc 5322"},
+    {"notcompliantrfc", "rfc5322"},
+    {"notcompliantrfc", "rfc 2822"},
+    {"notcompliantrfc", "rfc2822"},
+    {"notcompliantrfc", "multiple addresses in from"},
+    {"notcompliantrfc", "not rfc compliant"},
+    {"notcompliantrfc", "not compliant with rfc"},
+    {"notcompliantrfc", "missing a valid address in from"}, /* Gmail */
     /* policyviolation */
     {"policyviolation", "policy reasons"},
     {"policyviolation", "message not allowed"},
@@ -569,19 +597,33 @@ const struct bounce_phrase bounce_phrases[] = {
     {"policyviolation", "policy rejection"},
     {"policyviolation", "prohibited"},
     {"policyviolation", "header error"},
-    /* notcompliantrfc */
-    {"notcompliantrfc", "rfc 5322"},
-    {"notcompliantrfc", "rfc5322"},
-    {"notcompliantrfc", "rfc 2822"},
-    {"notcompliantrfc", "rfc2822"},
-    {"notcompliantrfc", "multiple addresses in from"},
-    {"notcompliantrfc", "not rfc compliant"},
-    {"notcompliantrfc", "not compliant with rfc"},
+    {"policyviolation", "policy restriction"},
+    {"policyviolation", "content policy"},
+    {"policyviolation", "content restrictions"},
+    {"policyviolation", "rejected by policy"},
+    {"policyviolation", "unacceptable content"},       /* Symantec's content rules */
+    {"policyviolation", "administrative prohibition"}, /* Exim ACL's default */
+    {"policyviolation", "external forwarding"},
+    /* attachment rules: a file type the site refuses, above the
+     * "blocked" and "virus" words some carry */
+    {"policyviolation", "potential security issue"}, /* Gmail's attachment check */
+    {"policyviolation", "illegal attachment"},
+    {"policyviolation", "attachment not allowed"},
+    {"policyviolation", "attachments of this type"},
+    {"policyviolation", "attachment type"},
+    {"policyviolation", "attachment is blocked"},
+    {"policyviolation", "executable attachment"},
+    {"policyviolation", "executable content"},
+    {"policyviolation", "unacceptable attachment"},
+    {"policyviolation", "- banned:"}, /* amavis: "Reject, id=... - BANNED: ..." */
     /* contenterror */
     {"contenterror", "invalid header"},
     {"contenterror", "malformed"},
     {"contenterror", "mime error"},
     {"contenterror", "content rejected"},
+    {"contenterror", "invalid mime"},
+    {"contenterror", "bare newline"},
+    {"contenterror", "nul character"},
     /* notaccept */
     {"notaccept", "does not accept mail"},
     {"notaccept", "null mx"},
