@@ -445,6 +445,14 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "unable to connect"},
     {"networkerror", "network error"},
     {"networkerror", "wasn't able to establish an smtp connection"},
+    {"networkerror", "forwarding loop"},
+    {"networkerror", "loop detected"},
+    {"networkerror", "message is looping"}, /* qmail */
+    {"networkerror", "configured in a loop"},
+    {"networkerror", "connection dropped"},
+    {"networkerror", "dns temporary failure"},
+    {"networkerror", "dns failure"},
+    {"networkerror", "mx lookup"},
     /* hostunknown */
     {"hostunknown", "host not found"},
     {"hostunknown", "host unknown"},
@@ -463,6 +471,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"hostunknown", "not a registered domain"},
     {"hostunknown", "recipient domain not found"},
     {"hostunknown", "domain is not reachable"},
+    {"hostunknown", "domain name does not exist"},
+    {"hostunknown", "nonexistent domain"},
+    {"hostunknown", "point to non-existent hosts"}, /* Exim: every MX names no host */
     /* userunknown */
     {"userunknown", "user unknown"},
     {"userunknown", "requested action not taken: mailbox unavailable"},
@@ -640,6 +651,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"systemfull", "disk full"},
     {"systemfull", "insufficient disk space"},
     {"systemfull", "file system full"},
+    {"systemfull", "insufficient system resources"},
+    {"systemfull", "no space left on device"}, /* ENOSPC, as strerror words it */
     /* systemerror */
     {"systemerror", "system error"},
     {"systemerror", "internal error"},
@@ -651,11 +664,19 @@ const struct bounce_phrase bounce_phrases[] = {
     {"systemerror", "service unavailable"},
     {"systemerror", "service currently unavailable"},
     {"systemerror", "insufficient permission"},
+    {"systemerror", "service is currently unavailable"},
+    {"systemerror", "resource temporarily unavailable"},
+    {"systemerror", "error in processing"}, /* RFC 5321's 451 text */
+    {"systemerror", "server configuration"},
+    {"systemerror", "configuration problem"},
+    {"systemerror", "queue file write error"},
+    {"systemerror", "temporary lookup failure"},
     /* syntaxerror */
     {"syntaxerror", "syntax error"},
     {"syntaxerror", "command unrecognized"},
     {"syntaxerror", "unrecognized command"},
     {"syntaxerror", "bad sequence of commands"},
+    {"syntaxerror", "protocol violation"},
     /* expired */
     {"expired", "retry time exceeded"},
     {"expired", "still undelivered after"},
@@ -676,6 +697,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"expired", "was aborted after"},
     {"expired", "delivery failed # attempts"}, /* IMail: "failed 20 attempts" */
     {"expired", "did not accept our requests to connect"},
+    {"expired", "cannot send message for # day"}, /* Sendmail */
+    {"expired", "long failure period"},           /* Exim */
+    {"expired", "delivery attempts exceeded"},
+    {"expired", "queue for too long"},
     {"expired", "timed out"},
     {"expired", "timeout"},
     /* separator: weak phrases follow */
