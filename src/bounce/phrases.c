@@ -130,6 +130,12 @@ const struct bounce_phrase bounce_phrases[] = {
      * by administrator" (Exim 3): the address between the words */
     {"norelaying", "relaying to"},
     {"norelaying", "relaying nicht"},
+    {"norelaying", "relay access"}, /* "Relay access is denied" */
+    {"norelaying", "relay not"},    /* "Relay not authorized" */
+    {"norelaying", "n't relay"},    /* "we don't relay", "won't relay" */
+    {"norelaying", "cannot relay"},
+    {"norelaying", "relaying disallowed"},
+    {"norelaying", "relaying is not allowed"},
     /* Mimecast's "Open relay not allowed": the domain is not one it
      * serves, above the block-list words "open relay" */
     {"norelaying", "open relay not allowed"},
@@ -153,6 +159,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"requireptr", "unverifyable sending ip"}, /* sic, the MTA's spelling */
     {"requireptr", "unverifiable sending ip"},
     {"requireptr", "ptr resource record"}, /* GMX: "invalid DNS PTR resource record" */
+    {"requireptr", "ptr lookup"},
+    {"requireptr", "ptr mismatch"},
     /* badreputation */
     {"badreputation", "reputation"},
     {"badreputation", "[tss04]"}, /* Yahoo: volume or complaints (provider.c) */
@@ -175,6 +183,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"toomanyconn", "too many open connections"},
     {"toomanyconn", "number of connections"},
     {"toomanyconn", "connection limit"},
+    {"toomanyconn", "max connections"},
+    {"toomanyconn", "maximum connections"},
     {"toomanyconn", "connect rate limit"},           /* Haraka */
     {"toomanyconn", "connection frequency limited"}, /* Tencent QQ */
     /* speeding */
@@ -194,6 +204,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"speeding", "sending quota"},
     {"speeding", "sending limit"},
     {"speeding", "daily limit"},
+    {"speeding", "message limit exceeded"}, /* "Daily message limit exceeded" */
     {"speeding", "limits for how many messages"},
     {"speeding", "submission rate"},
     {"speeding", "sending rate"},
@@ -336,6 +347,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mesgtoobig", "too large"},
     {"mesgtoobig", "line limit exceeded"},
     {"mesgtoobig", "exceeds maximum fixed size"},
+    {"mesgtoobig", "exceeds maximum size"},
     {"mesgtoobig", "exceeds maximum allowed"},
     {"mesgtoobig", "maximum message size"},
     {"mesgtoobig", "message file too big"}, /* Postfix cleanup */
@@ -422,6 +434,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"filtered", "badrcptto"},
     {"filtered", "this user doesn't have a"},
     {"filtered", "sieve"}, /* the recipient's Sieve script (RFC 5429 reject) */
+    {"filtered", "recipient has blocked"},
     /* notaccept: the domain says it takes no mail (RFC 7505 null MX) */
     {"notaccept", "null mx"},
     {"notaccept", "doesn't receive email"},
@@ -453,6 +466,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "dns temporary failure"},
     {"networkerror", "dns failure"},
     {"networkerror", "mx lookup"},
+    {"networkerror", "name resolution"},
     /* hostunknown */
     {"hostunknown", "host not found"},
     {"hostunknown", "host unknown"},
@@ -590,6 +604,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "security polic"}, /* "rejected due to security policies" */
     {"securityerror", "not authenticated"},
     {"securityerror", "permissions to send as"},
+    {"securityerror", "spoof"}, /* "spoofed sender", "spoofing detected" */
+    {"securityerror", "invalid credentials"},
+    {"securityerror", "credentials invalid"}, /* RFC 4954's 535 5.7.8 text */
     /* notcompliantrfc: above policyviolation, as "Message not allowed
      * - Headers are not RFC compliant" names the cause second */
     {"notcompliantrfc", "rfc 5322"},
@@ -600,6 +617,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"notcompliantrfc", "not rfc compliant"},
     {"notcompliantrfc", "not compliant with rfc"},
     {"notcompliantrfc", "missing a valid address in from"}, /* Gmail */
+    /* RFC 5322 3.6: Date and From are required */
+    {"notcompliantrfc", "missing required header"},
+    {"notcompliantrfc", "missing date header"},
+    {"notcompliantrfc", "missing from header"},
     /* policyviolation */
     {"policyviolation", "policy reasons"},
     {"policyviolation", "message not allowed"},
@@ -626,6 +647,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"policyviolation", "executable attachment"},
     {"policyviolation", "executable content"},
     {"policyviolation", "unacceptable attachment"},
+    /* any other refusal that names an attachment: below the virus
+     * ("infected attachment") and size ("attachment too large") words */
+    {"policyviolation", "attachment"},
+    {"policyviolation", "due to policy"},
     {"policyviolation", "- banned:"}, /* amavis: "Reject, id=... - BANNED: ..." */
     /* contenterror */
     {"contenterror", "invalid header"},
@@ -668,6 +693,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"systemerror", "resource temporarily unavailable"},
     {"systemerror", "error in processing"}, /* RFC 5321's 451 text */
     {"systemerror", "server configuration"},
+    {"systemerror", "configuration error"},
+    {"systemerror", "server temporarily unavailable"},
     {"systemerror", "configuration problem"},
     {"systemerror", "queue file write error"},
     {"systemerror", "temporary lookup failure"},
@@ -701,6 +728,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"expired", "long failure period"},           /* Exim */
     {"expired", "delivery attempts exceeded"},
     {"expired", "queue for too long"},
+    {"expired", "retry limit"},
+    {"expired", "in the time limit"},
     {"expired", "timed out"},
     {"expired", "timeout"},
     /* separator: weak phrases follow */
@@ -718,6 +747,14 @@ const struct bounce_phrase bounce_phrases[] = {
      * connections, a policy), and a greeting refused without reason is
      * blocked by its command (reason.c) */
     {"blocked", "refused to talk to me"},
+    /* single words that lean one way when nothing stronger matched and
+     * the status code says nothing: a refusal worded around relaying
+     * ("Mail relaying is not allowed"; a host named relay.example.com
+     * is a strong phrase's business), a policy, a disabled account */
+    {"norelaying", "relaying"},
+    {"norelaying", "not relay"},
+    {"policyviolation", "policy"},
+    {"suspend", "disabled"},
     /* userunknown */
     {"userunknown", "recipient address rejected"},
     {"userunknown", "address rejected"},

@@ -678,6 +678,25 @@ static void test_phrase_table(void **state)
 	    {"Message has been in the queue for too long", "expired"},
 	    /* an address verdict about the sender: MAIL, or X.1.7 / X.1.8 */
 	    {"5.1.8 Sender address domain does not exist", "rejected"},
+	    /* a second round of servers' wordings */
+	    {"5.7.1 Relay access is denied", "norelaying"},
+	    {"5.7.1 Relay not authorized", "norelaying"},
+	    {"5.7.1 Sorry, we don't relay for you", "norelaying"},
+	    {"5.7.1 Sorry, we cannot relay for you", "norelaying"},
+	    {"5.7.1 Relaying disallowed", "norelaying"},
+	    {"5.7.1 Relaying is not allowed here", "norelaying"},
+	    {"5.7.1 Mail relaying from your network refused", "norelaying"},
+	    {"This mail server does not relay", "norelaying"},
+	    {"5.7.1 Rejected: PTR lookup failed", "requireptr"},
+	    {"5.7.1 PTR mismatch for 192.0.2.1", "requireptr"},
+	    {"421 Max connections reached", "toomanyconn"},
+	    {"Maximum connections exceeded for your network", "toomanyconn"},
+	    {"5.7.1 Recipient has blocked your address", "filtered"},
+	    {"Name resolution failed for example.net", "networkerror"},
+	    {"5.3.0 Mailer configuration error", "systemerror"},
+	    {"Mail server temporarily unavailable", "systemerror"},
+	    {"Recipient disabled", "suspend"},
+	    {"5.7.1 Rejected due to site policy", "policyviolation"},
 	};
 	static const struct {
 		const char *words, *reason, *cmd;
@@ -772,6 +791,19 @@ static void test_phrase_table(void **state)
 	    {"5.6.0 Message contains NUL characters", "contenterror", "end of DATA"},
 	    /* an address verdict about the sender: MAIL, or X.1.7 / X.1.8 */
 	    {"5.1.8 Domain not found", "rejected", "MAIL FROM"},
+	    {"5.7.1 Daily message limit exceeded", "speeding", "MAIL FROM"},
+	    {"5.7.8 Authentication credentials invalid", "securityerror", "MAIL FROM"},
+	    {"5.7.1 Invalid credentials for relay", "securityerror", "MAIL FROM"},
+	    {"5.7.1 Message rejected: spoofed sender", "securityerror", "end of DATA"},
+	    {"5.3.4 Message exceeds maximum size", "mesgtoobig", "end of DATA"},
+	    {"5.7.1 Missing required header From", "notcompliantrfc", "end of DATA"},
+	    {"5.7.1 Missing Date header", "notcompliantrfc", "end of DATA"},
+	    {"5.7.1 Missing From header", "notcompliantrfc", "end of DATA"},
+	    {"5.7.1 Blocked attachment", "policyviolation", "end of DATA"},
+	    {"5.7.1 Rejected due to policy", "policyviolation", "end of DATA"},
+	    {"Retry limit exceeded", "expired", "end of DATA"},
+	    {"Could not deliver the message in the time limit specified", "expired",
+	     "end of DATA"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
