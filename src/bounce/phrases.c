@@ -51,9 +51,9 @@ const struct bounce_phrase bounce_phrases[] = {
      * user is full)", Dovecot's words): above "command died" */
     {"mailboxfull", "mailbox for user is full"},
     /* words naming who or why, above the "blocked" words they hold */
-    {"filtered", "blocked by the recipient"}, /* the recipient's own list */
-    {"suspend", "due to inactivity"},         /* "mailbox blocked due to inactivity" */
-    {"spamdetected", "spamassassin"},         /* a content scanner */
+    {"filtered", "sender is blocked by the recipient"}, /* the recipient's own list */
+    {"suspend", "due to inactivity"},                   /* "mailbox blocked due to inactivity" */
+    {"spamdetected", "spamassassin"},                   /* a content scanner */
     /* a block list named by "blocked using", above "reputation":
      * Barracuda's and Trend Micro's lists carry the word in their names */
     {"blocked", "blocked using"},
@@ -81,6 +81,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"virusdetected", "malware"},
     {"virusdetected", "infected"},
     {"virusdetected", "trojan"},
+    {"virusdetected", "malicious"}, /* "malicious content/URL detected" */
+    {"virusdetected", "ransomware"},
     /* authfailure */
     {"authfailure", "dmarc"},
     {"authfailure", "spf check"},
@@ -136,6 +138,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"norelaying", "cannot relay"},
     {"norelaying", "relaying disallowed"},
     {"norelaying", "relaying is not allowed"},
+    {"norelaying", "not a relay"},
+    {"norelaying", "relay to this domain"},
     /* Mimecast's "Open relay not allowed": the domain is not one it
      * serves, above the block-list words "open relay" */
     {"norelaying", "open relay not allowed"},
@@ -180,6 +184,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"toomanyconn", "too many recipients"},
     {"toomanyconn", "too many concurrent"},
     {"toomanyconn", "too many sessions"},
+    {"toomanyconn", "too many smtp"}, /* "Too many SMTP sessions/connections" */
     {"toomanyconn", "too many open connections"},
     {"toomanyconn", "number of connections"},
     {"toomanyconn", "connection limit"},
@@ -203,7 +208,9 @@ const struct bounce_phrase bounce_phrases[] = {
      * exceeded"): above the mailbox "quota exceeded" */
     {"speeding", "sending quota"},
     {"speeding", "sending limit"},
-    {"speeding", "daily limit"},
+    {"speeding", "reached your daily limit"},
+    {"speeding", "daily limit for"},
+    {"speeding", "hourly"},                 /* "hourly message quota", "hourly sending limit" */
     {"speeding", "message limit exceeded"}, /* "Daily message limit exceeded" */
     {"speeding", "limits for how many messages"},
     {"speeding", "submission rate"},
@@ -230,7 +237,6 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", "sender ip"},
     {"blocked", "has been blocked"},
     {"blocked", "blocked using"},
-    {"blocked", "blocked by"},
     {"blocked", "connection refused"},
     {"blocked", "my name was rejected"},
     {"blocked", "helo command rejected"},
@@ -268,6 +274,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"spamdetected", "bulk email"},
     {"spamdetected", "phishing"},
     {"spamdetected", "as junk"},
+    {"spamdetected", "as bulk"},
     {"spamdetected", "mail content denied"}, /* Tencent QQ */
     {"spamdetected", "垃圾邮件"},            /* "junk mail" */
     /* mailboxfull */
@@ -348,6 +355,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mesgtoobig", "line limit exceeded"},
     {"mesgtoobig", "exceeds maximum fixed size"},
     {"mesgtoobig", "exceeds maximum size"},
+    {"mesgtoobig", "size over"},
     {"mesgtoobig", "exceeds maximum allowed"},
     {"mesgtoobig", "maximum message size"},
     {"mesgtoobig", "message file too big"}, /* Postfix cleanup */
@@ -385,6 +393,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"hasmoved", "no longer here"},
     {"hasmoved", "address has changed"},
     {"hasmoved", "user not local"}, /* RFC 5321's 551 text */
+    /* spoofing is a security verdict even when it names the sender
+     * ("sender domain spoofing detected"): above the rejected words */
+    {"securityerror", "spoof"},
+    {"securityerror", "on behalf of"}, /* "not permitted to send on behalf of" */
     /* rejected */
     {"rejected", "sender address rejected"},
     {"rejected", "sender rejected"},
@@ -435,6 +447,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"filtered", "this user doesn't have a"},
     {"filtered", "sieve"}, /* the recipient's Sieve script (RFC 5429 reject) */
     {"filtered", "recipient has blocked"},
+    {"filtered", "mail rules"}, /* the recipient's own rules */
     /* notaccept: the domain says it takes no mail (RFC 7505 null MX) */
     {"notaccept", "null mx"},
     {"notaccept", "doesn't receive email"},
@@ -467,6 +480,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "dns failure"},
     {"networkerror", "mx lookup"},
     {"networkerror", "name resolution"},
+    {"networkerror", "dns resolution"},
+    {"networkerror", "unable to resolve"},
+    {"networkerror", "servfail"},
     /* hostunknown */
     {"hostunknown", "host not found"},
     {"hostunknown", "host unknown"},
@@ -604,8 +620,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "security polic"}, /* "rejected due to security policies" */
     {"securityerror", "not authenticated"},
     {"securityerror", "permissions to send as"},
-    {"securityerror", "spoof"}, /* "spoofed sender", "spoofing detected" */
     {"securityerror", "invalid credentials"},
+    {"securityerror", "encryption needed"},   /* RFC 4954's 523 5.7.10 */
     {"securityerror", "credentials invalid"}, /* RFC 4954's 535 5.7.8 text */
     /* notcompliantrfc: above policyviolation, as "Message not allowed
      * - Headers are not RFC compliant" names the cause second */
@@ -647,6 +663,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"policyviolation", "executable attachment"},
     {"policyviolation", "executable content"},
     {"policyviolation", "unacceptable attachment"},
+    {"policyviolation", "password-protected"},
+    {"policyviolation", "macro-enabled"},
+    {"policyviolation", "data loss prevention"},
     /* any other refusal that names an attachment: below the virus
      * ("infected attachment") and size ("attachment too large") words */
     {"policyviolation", "attachment"},
@@ -695,6 +714,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"systemerror", "server configuration"},
     {"systemerror", "configuration error"},
     {"systemerror", "server temporarily unavailable"},
+    {"systemerror", "server failure"},
+    {"systemerror", "out of service"},
+    {"systemerror", "database unavailable"},
+    {"systemerror", "local delivery error"},
     {"systemerror", "configuration problem"},
     {"systemerror", "queue file write error"},
     {"systemerror", "temporary lookup failure"},
@@ -730,6 +753,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"expired", "queue for too long"},
     {"expired", "retry limit"},
     {"expired", "in the time limit"},
+    {"expired", "delivery time exceeded"},
+    {"expired", "delivery expired"},
+    {"expired", "retry period"},
+    {"expired", "queue lifetime"},
     {"expired", "timed out"},
     {"expired", "timeout"},
     /* separator: weak phrases follow */
@@ -749,12 +776,17 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", "refused to talk to me"},
     /* single words that lean one way when nothing stronger matched and
      * the status code says nothing: a refusal worded around relaying
-     * ("Mail relaying is not allowed"; a host named relay.example.com
-     * is a strong phrase's business), a policy, a disabled account */
+     * ("Mail relaying is not allowed"; weak, so that Hotmail's "does not
+     * relay dynamically-assigned IP ranges" keeps its block words), a
+     * policy, a disabled account */
     {"norelaying", "relaying"},
     {"norelaying", "not relay"},
     {"policyviolation", "policy"},
     {"suspend", "disabled"},
+    /* "blocked by <what>": the words around it name the cause when
+     * they can ("by spam filter", "content blocked by policy"); a bare
+     * block by an unnamed party is the client's */
+    {"blocked", "blocked by"},
     /* userunknown */
     {"userunknown", "recipient address rejected"},
     {"userunknown", "address rejected"},

@@ -697,6 +697,18 @@ static void test_phrase_table(void **state)
 	    {"Mail server temporarily unavailable", "systemerror"},
 	    {"Recipient disabled", "suspend"},
 	    {"5.7.1 Rejected due to site policy", "policyviolation"},
+	    /* a third round */
+	    {"5.7.1 Rejected: Your IP range is blocked by the recipient's administrator", "blocked"},
+	    {"5.7.1 Relay to this domain is not permitted from your IP", "norelaying"},
+	    {"5.7.1 We are not a relay for example.net", "norelaying"},
+	    {"421 4.7.0 Too many SMTP sessions for this host", "toomanyconn"},
+	    {"Unable to resolve MX host mx.example.net: SERVFAIL", "networkerror"},
+	    {"DNS resolution error for example.net", "networkerror"},
+	    {"Temporary server failure, try again later", "systemerror"},
+	    {"Mail system temporarily out of service", "systemerror"},
+	    {"Backend database unavailable", "systemerror"},
+	    {"Local delivery error", "systemerror"},
+	    {"Mailbox full: user has exceeded the daily limit of storage", "mailboxfull"},
 	};
 	static const struct {
 		const char *words, *reason, *cmd;
@@ -804,6 +816,29 @@ static void test_phrase_table(void **state)
 	    {"Retry limit exceeded", "expired", "end of DATA"},
 	    {"Could not deliver the message in the time limit specified", "expired",
 	     "end of DATA"},
+	    {"5.7.1 Malicious content detected in attachment", "virusdetected", "end of DATA"},
+	    {"Rejected: message contains a ransomware attachment", "virusdetected", "end of DATA"},
+	    {"5.7.1 Message blocked by spam filter", "spamdetected", "end of DATA"},
+	    {"5.7.1 Content blocked by policy", "policyviolation", "end of DATA"},
+	    {"5.7.1 This message has been classified as bulk and was rejected", "spamdetected",
+	     "end of DATA"},
+	    {"5.7.1 Password-protected archives are not accepted", "policyviolation",
+	     "end of DATA"},
+	    {"5.7.1 Macro-enabled documents not accepted", "policyviolation", "end of DATA"},
+	    {"5.7.1 Message blocked by data loss prevention rule", "policyviolation",
+	     "end of DATA"},
+	    {"5.7.1 Message rejected: sender domain spoofing detected", "securityerror",
+	     "end of DATA"},
+	    {"5.7.1 Sender is not permitted to send on behalf of this domain", "securityerror",
+	     "MAIL FROM"},
+	    {"5.7.10 Encryption needed", "securityerror", "MAIL FROM"},
+	    {"5.4.5 You have exceeded your hourly message quota", "speeding", "MAIL FROM"},
+	    {"Message rejected: size over maximum allowed", "mesgtoobig", "end of DATA"},
+	    {"Message rejected by the recipient's mail rules", "filtered", "end of DATA"},
+	    {"Message delivery time exceeded", "expired", "end of DATA"},
+	    {"Delivery expired (message too old)", "expired", "end of DATA"},
+	    {"Retry period expired", "expired", "end of DATA"},
+	    {"Queue lifetime exceeded", "expired", "end of DATA"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
