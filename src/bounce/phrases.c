@@ -100,8 +100,11 @@ const struct bounce_phrase bounce_phrases[] = {
     {"authfailure", "failed spf"},
     {"authfailure", "fails spf"},
     {"authfailure", "rejected by spf"},
-    {"authfailure", "spf: "},      /* "SPF: 192.0.2.1 is not allowed to send mail from" */
-    {"authfailure", "openspf"},    /* the SPF project's "Why?" page that SPF refusals cite */
+    {"authfailure", "spf: "}, /* "SPF: 192.0.2.1 is not allowed to send mail from" */
+    /* the SPF explanation URL SPF refusals cite, whatever its host
+     * ("Please see http://<host>/Why?s=mfrom;id=...") */
+    {"authfailure", "why?s=mfrom"},
+    {"authfailure", "why?scope=mfrom"},
     {"authfailure", "sender id "}, /* Microsoft's Sender ID (PRA) check */
     /* norelaying */
     {"norelaying", "relay access denied"},
