@@ -29,6 +29,10 @@ const struct bounce_phrase bounce_phrases[] = {
      * has no such user; above the block-list words "listed in" */
     {"userunknown", "not listed in public name & address book"},
     {"userunknown", "ディレクトリのリストにありません"}, /* the same, Japanese Notes */
+    /* Yahoo's "dd" replies also name a disabled mailbox ("dd Sorry your
+     * message ... This mailbox is disabled (554.30)"): above "dd" */
+    {"suspend", "this mailbox is disabled"},
+    {"suspend", "account has been disabled"},
     {"userunknown", "delivery error: dd "}, /* Yahoo: before "this user doesn't have a" */
     {"spamdetected", "due to spam classification"},
     /* Gmail: "likely unsolicited mail ... this message has been blocked":
@@ -45,6 +49,17 @@ const struct bounce_phrase bounce_phrases[] = {
     /* "The account or domain may not exist, they may be blacklisted":
 	 * the first cause offered is the address, above "blacklisted" */
     {"hostunknown", "account or domain may not exist"},
+    /* a local delivery program that failed says why in its output
+     * ("Command died with status 75: ... Quota exceeded (mailbox for
+     * user is full)", Dovecot's words): above "command died" */
+    {"mailboxfull", "mailbox for user is full"},
+    /* words naming who or why, above the "blocked" words they hold */
+    {"filtered", "sender is blocked by the recipient"}, /* the recipient's own list */
+    {"suspend", "due to inactivity"},                   /* "mailbox blocked due to inactivity" */
+    {"spamdetected", "spamassassin"},                   /* a content scanner */
+    /* a block list named by "blocked using", above "reputation":
+     * Barracuda's and Trend Micro's lists carry the word in their names */
+    {"blocked", "blocked using"},
     {"expired", "message expired"},
     /* Orange and La Poste (France) end each refusal with their own
 	 * numbered code ("OFR_506 [506]", "LPN000_630"), which says more
@@ -69,6 +84,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"virusdetected", "malware"},
     {"virusdetected", "infected"},
     {"virusdetected", "trojan"},
+    {"virusdetected", "malicious"}, /* "malicious content/URL detected" */
+    {"virusdetected", "ransomware"},
     /* authfailure */
     {"authfailure", "dmarc"},
     {"authfailure", "spf check"},
@@ -81,6 +98,17 @@ const struct bounce_phrase bounce_phrases[] = {
     {"authfailure", "authentication checks did not pass"},
     {"authfailure", "does not pass spf"},
     {"authfailure", "multiple authentication checks failed"},
+    {"authfailure", "spf softfail"},
+    {"authfailure", "spf hardfail"},
+    {"authfailure", "failed spf"},
+    {"authfailure", "fails spf"},
+    {"authfailure", "rejected by spf"},
+    {"authfailure", "spf: "}, /* "SPF: 192.0.2.1 is not allowed to send mail from" */
+    /* the SPF explanation URL SPF refusals cite, whatever its host
+     * ("Please see http://<host>/Why?s=mfrom;id=...") */
+    {"authfailure", "why?s=mfrom"},
+    {"authfailure", "why?scope=mfrom"},
+    {"authfailure", "sender id "}, /* Microsoft's Sender ID (PRA) check */
     /* norelaying */
     {"norelaying", "relay access denied"},
     {"norelaying", "relaying denied"},
@@ -103,6 +131,28 @@ const struct bounce_phrase bounce_phrases[] = {
     /* qmail-smtpd: "553 sorry, that domain isn't in my list of allowed
      * rcpthosts" refuses to relay to a domain it does not serve */
     {"norelaying", "allowed rcpthosts"},
+    {"norelaying", "relay not allowed"},
+    {"norelaying", "relay rejected"},
+    {"norelaying", "relaying requires"},
+    /* "Relaying to <a@b> denied" (Kerio), "relaying to <a@b> prohibited
+     * by administrator" (Exim 3): the address between the words */
+    {"norelaying", "relaying to"},
+    {"norelaying", "relaying nicht"},
+    {"norelaying", "relay access"}, /* "Relay access is denied" */
+    {"norelaying", "relay not"},    /* "Relay not authorized" */
+    {"norelaying", "n't relay"},    /* "we don't relay", "won't relay" */
+    {"norelaying", "cannot relay"},
+    {"norelaying", "relaying disallowed"},
+    {"norelaying", "relaying is not allowed"},
+    {"norelaying", "not a relay"},
+    {"norelaying", "relay to this domain"},
+    /* Mimecast's "Open relay not allowed": the domain is not one it
+     * serves, above the block-list words "open relay" */
+    {"norelaying", "open relay not allowed"},
+    /* hMailServer's and Haraka's default refusals of a domain they do
+     * not serve */
+    {"norelaying", "delivery is not allowed to this address"},
+    {"norelaying", "i cannot deliver mail for"},
     /* requireptr */
     {"requireptr", "reverse dns"},
     {"requireptr", "reverse-dns"},
@@ -118,6 +168,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"requireptr", "mismatches client ip"},
     {"requireptr", "unverifyable sending ip"}, /* sic, the MTA's spelling */
     {"requireptr", "unverifiable sending ip"},
+    {"requireptr", "ptr resource record"}, /* GMX: "invalid DNS PTR resource record" */
+    {"requireptr", "ptr lookup"},
+    {"requireptr", "ptr mismatch"},
     /* badreputation */
     {"badreputation", "reputation"},
     {"badreputation", "[tss04]"}, /* Yahoo: volume or complaints (provider.c) */
@@ -126,6 +179,51 @@ const struct bounce_phrase bounce_phrases[] = {
     {"spamdetected", "blacklisted url"},
     {"spamdetected", "blocklisted url"},
     {"spamdetected", "uribl"},
+    /* toomanyconn and speeding: above the blocked words, as their
+     * replies name the client ("too many connections from your IP") */
+    /* a recipient count per hour is a rate, above "too many recipients" */
+    {"speeding", "recipients received this hour"},
+    /* toomanyconn */
+    {"toomanyconn", "too many connections"},
+    {"toomanyconn", "too many simultaneous"},
+    {"toomanyconn", "connection rate limit"},
+    {"toomanyconn", "too many recipients"},
+    {"toomanyconn", "too many concurrent"},
+    {"toomanyconn", "too many sessions"},
+    {"toomanyconn", "too many smtp"}, /* "Too many SMTP sessions/connections" */
+    {"toomanyconn", "too many open connections"},
+    {"toomanyconn", "number of connections"},
+    {"toomanyconn", "connection limit"},
+    {"toomanyconn", "max connections"},
+    {"toomanyconn", "maximum connections"},
+    {"toomanyconn", "connect rate limit"},           /* Haraka */
+    {"toomanyconn", "connection frequency limited"}, /* Tencent QQ */
+    /* speeding */
+    {"speeding", "receiving mail at a rate"},
+    {"speeding", "rate limit"},
+    {"speeding", "rate-limit"},
+    {"speeding", "ratelimit"},
+    {"speeding", "sending too fast"},
+    {"speeding", "too many messages"},
+    {"speeding", "rate exceeded"},
+    {"speeding", "throttl"},
+    /* Postfix anvil's "too much mail from <client>": above the
+     * mailbox words "too much mail" */
+    {"speeding", "too much mail from"},
+    /* a sender's own daily allowance ("Daily user sending quota
+     * exceeded"): above the mailbox "quota exceeded" */
+    {"speeding", "sending quota"},
+    {"speeding", "sending limit"},
+    {"speeding", "reached your daily limit"},
+    {"speeding", "daily limit for"},
+    {"speeding", "hourly"},                 /* "hourly message quota", "hourly sending limit" */
+    {"speeding", "message limit exceeded"}, /* "Daily message limit exceeded" */
+    {"speeding", "limits for how many messages"},
+    {"speeding", "submission rate"},
+    {"speeding", "sending rate"},
+    {"speeding", "rate too high"},
+    {"speeding", "too quickly"},       /* "receiving mail too quickly" */
+    {"speeding", "frequency limited"}, /* Tencent QQ: IP, domain or sender */
     /* blocked */
     {"blocked", "blacklisted"},
     {"blocked", "blocklisted"},
@@ -145,10 +243,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", "sender ip"},
     {"blocked", "has been blocked"},
     {"blocked", "blocked using"},
-    {"blocked", "blocked by"},
     {"blocked", "connection refused"},
     {"blocked", "my name was rejected"},
     {"blocked", "helo command rejected"},
+    {"rejected", "access denied, banned sender"}, /* Microsoft 5.7.511 */
     {"blocked", "access denied, banned"},
     /* Microsoft 365: "5.7.708 Service unavailable. Access denied,
      * traffic not accepted from this IP", "5.7.750 ... Client blocked
@@ -156,7 +254,6 @@ const struct bounce_phrase bounce_phrases[] = {
      * refused, above the generic "service unavailable" */
     {"blocked", "traffic not accepted from this ip"},
     {"blocked", "client blocked"},
-    {"blocked", "refused to talk to me"},
     {"blocked", "open relay"},
     {"blocked", "may not be mail exchanger"},
     {"blocked", "not accepting connections"},
@@ -164,29 +261,30 @@ const struct bounce_phrase bounce_phrases[] = {
     {"blocked", ":blocked)"}, /* Barracuda: "(a@b:blocked)" */
     {"blocked", "greylist"},  /* "Greylisted, try again": not trusted yet */
     {"blocked", "graylist"},
+    {"blocked", "blocked - see"}, /* Proofpoint: "Blocked - see <lookup URL>" */
+    {"blocked", "the ip you're using"},
+    {"blocked", "dynamically-assigned"},
+    {"blocked", "dynamic ip"},
+    {"blocked", "dialup"},
+    {"blocked", "permanently deferred"}, /* Yahoo [TS03]: "will be permanently deferred" */
+    {"blocked", "invalid helo"},
+    {"blocked", "helo/ehlo must"},
+    {"blocked", "access to submit messages"}, /* IronPort's refusal of a client */
     /* spamdetected */
     {"spamdetected", "message content rejected"},
+    /* Symantec Email Security.cloud's wording for its spam verdict */
+    {"spamdetected", "unacceptable content"},
     {"spamdetected", "spam"},
     {"spamdetected", "junk mail"},
     {"spamdetected", "unsolicited"},
     {"spamdetected", "bulk mail"},
     {"spamdetected", "content filter rejection"},
-    /* toomanyconn */
-    {"toomanyconn", "too many connections"},
-    {"toomanyconn", "too many simultaneous"},
-    {"toomanyconn", "connection rate limit"},
-    {"toomanyconn", "too many recipients"},
-    {"toomanyconn", "too many concurrent"},
-    {"toomanyconn", "too many sessions"},
-    /* speeding */
-    {"speeding", "receiving mail at a rate"},
-    {"speeding", "rate limit"},
-    {"speeding", "rate-limit"},
-    {"speeding", "ratelimit"},
-    {"speeding", "sending too fast"},
-    {"speeding", "too many messages"},
-    {"speeding", "rate exceeded"},
-    {"speeding", "throttl"},
+    {"spamdetected", "bulk email"},
+    {"spamdetected", "phishing"},
+    {"spamdetected", "as junk"},
+    {"spamdetected", "as bulk"},
+    {"spamdetected", "mail content denied"}, /* Tencent QQ */
+    {"spamdetected", "垃圾邮件"},            /* "junk mail" */
     /* mailboxfull */
     {"mailboxfull", "mailbox full"},
     {"mailboxfull", "mailbox exceeds allowed size"},
@@ -227,6 +325,22 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mailboxfull", "postafiók megtelt"},
     {"mailboxfull", "insufficient storage"},
     {"mailboxfull", "exceeded the local limit"},
+    {"mailboxfull", "mailbox size exceeded"},
+    {"mailboxfull", "inbox is full"},
+    {"mailboxfull", "over the storage limit"},
+    {"mailboxfull", "mailbox has reached"},
+    {"mailboxfull", "exhausted allowed storage"},
+    {"mailboxfull", "mailbox voll"},
+    {"mailboxfull", "casella di posta piena"},
+    {"mailboxfull", "está lleno"}, /* (el buzón) está lleno */
+    {"mailboxfull", "caixa postal cheia"},
+    {"mailboxfull", "caixa de correio cheia"},
+    {"mailboxfull", "mailbox is vol"},
+    {"mailboxfull", "postbus is vol"},
+    {"mailboxfull", "brevlådan är full"},
+    {"mailboxfull", "jest pełna"}, /* (skrzynka) jest pełna */
+    {"mailboxfull", "空间不足"},   /* "not enough space" */
+    {"mailboxfull", "メールボックスがいっぱい"},
     /* exceedlimit */
     {"exceedlimit", "message length exceeds administrative limit"},
     {"exceedlimit", "exceeds the size limit for"},
@@ -247,6 +361,16 @@ const struct bounce_phrase bounce_phrases[] = {
     {"mesgtoobig", "size exceeds"},
     {"mesgtoobig", "too large"},
     {"mesgtoobig", "line limit exceeded"},
+    {"mesgtoobig", "exceeds maximum fixed size"},
+    {"mesgtoobig", "exceeds maximum size"},
+    {"mesgtoobig", "size over"},
+    {"mesgtoobig", "exceeds maximum allowed"},
+    {"mesgtoobig", "maximum message size"},
+    {"mesgtoobig", "message file too big"}, /* Postfix cleanup */
+    {"mesgtoobig", "message too long"},
+    {"mesgtoobig", "zu groß"}, /* (Nachricht) zu groß */
+    {"mesgtoobig", "trop volumineux"},
+    {"mesgtoobig", "demasiado grande"},
     /* suspend */
     {"suspend", "account disabled"},
     {"suspend", "account has been disabled"},
@@ -264,12 +388,23 @@ const struct bounce_phrase bounce_phrases[] = {
     {"suspend", "not active"},
     {"suspend", "recipient account is blocked"},
     {"suspend", "compte du destinataire est bloque"},
+    {"suspend", "account has been locked"},
+    {"suspend", "account has expired"},
+    {"suspend", "unavailable: account is blocked"}, /* Mail.ru */
+    {"suspend", "deaktiviert"},
+    {"suspend", "désactiv"}, /* (compte) désactivé */
+    {"suspend", "cuenta deshabilitada"},
+    {"suspend", "cuenta suspendida"},
     /* hasmoved */
     {"hasmoved", "has moved"},
     {"hasmoved", "user has moved"},
     {"hasmoved", "no longer here"},
     {"hasmoved", "address has changed"},
-    {"hasmoved", "not our customer"},
+    {"hasmoved", "user not local"}, /* RFC 5321's 551 text */
+    /* spoofing is a security verdict even when it names the sender
+     * ("sender domain spoofing detected"): above the rejected words */
+    {"securityerror", "spoof"},
+    {"securityerror", "on behalf of"}, /* "not permitted to send on behalf of" */
     /* rejected */
     {"rejected", "sender address rejected"},
     {"rejected", "sender rejected"},
@@ -286,6 +421,10 @@ const struct bounce_phrase bounce_phrases[] = {
     /* "Administrative prohibition - envelope blocked" (Mimecast and
      * Exim ACLs): the envelope, its sender, is what was refused */
     {"rejected", "envelope blocked"},
+    /* Exim's default text for an ACL "deny": sites deny mostly on the
+     * sender's standing (its address, its domain's records), as other
+     * readers of bounces take it too */
+    {"rejected", "administrative prohibition"},
     {"rejected", "address verification failed"},
     {"rejected", "unroutable sender"},
     {"rejected", "purported responsible address"},
@@ -306,6 +445,10 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "delivery not authorized"},
     {"securityerror", "resolver.rst.notauthorized"}, /* Microsoft: not allowed to send to it */
     {"securityerror", "anti-spoofing"},
+    /* Microsoft: a group that takes mail from listed or signed-in
+     * senders only */
+    {"securityerror", "resolver.rst.sendernotauth"},
+    {"securityerror", "resolver.rst.authrequired"},
     /* filtered */
     {"filtered", "refused by recipient"},
     {"filtered", "rejected by recipient"},
@@ -314,6 +457,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"filtered", "recipient preferences"},
     {"filtered", "badrcptto"},
     {"filtered", "this user doesn't have a"},
+    {"filtered", "sieve"}, /* the recipient's Sieve script (RFC 5429 reject) */
+    {"filtered", "recipient has blocked"},
+    {"filtered", "mail rules"}, /* the recipient's own rules */
     /* notaccept: the domain says it takes no mail (RFC 7505 null MX) */
     {"notaccept", "null mx"},
     {"notaccept", "doesn't receive email"},
@@ -338,6 +484,18 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "unable to connect"},
     {"networkerror", "network error"},
     {"networkerror", "wasn't able to establish an smtp connection"},
+    {"networkerror", "forwarding loop"},
+    {"networkerror", "loop detected"},
+    {"networkerror", "message is looping"}, /* qmail */
+    {"networkerror", "configured in a loop"},
+    {"networkerror", "connection dropped"},
+    {"networkerror", "dns temporary failure"},
+    {"networkerror", "dns failure"},
+    {"networkerror", "mx lookup"},
+    {"networkerror", "name resolution"},
+    {"networkerror", "dns resolution"},
+    {"networkerror", "unable to resolve"},
+    {"networkerror", "servfail"},
     /* hostunknown */
     /* Lotus Notes: "No route found to domain example.com from server
      * X": no way to the recipient's domain */
@@ -359,6 +517,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"hostunknown", "not a registered domain"},
     {"hostunknown", "recipient domain not found"},
     {"hostunknown", "domain is not reachable"},
+    {"hostunknown", "domain name does not exist"},
+    {"hostunknown", "nonexistent domain"},
+    {"hostunknown", "point to non-existent hosts"}, /* Exim: every MX names no host */
     /* userunknown */
     {"userunknown", "user unknown"},
     {"userunknown", "requested action not taken: mailbox unavailable"},
@@ -403,10 +564,21 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "please check if address is correct"},
     {"userunknown", "there is no one at this address"},
     {"userunknown", "user invalid"},
-    {"userunknown", "not our customer"},
     {"userunknown", "mailbox not available"},
     {"userunknown", "user not exist"},
     {"userunknown", "unknown or illegal alias"},
+    {"userunknown", "unknown local user"},
+    {"userunknown", "validrcptto"}, /* qmail's list of valid recipients */
+    {"userunknown", "utilisateur inconnu"},
+    {"userunknown", "adresse inconnue"},
+    {"userunknown", "inesistente"}, /* (utente, indirizzo) inesistente */
+    {"userunknown", "usuário desconhecido"},
+    {"userunknown", "destinatário desconhecido"},
+    {"userunknown", "utilizador desconhecido"},
+    {"userunknown", "não existe"},
+    {"userunknown", "bestaat niet"},
+    {"userunknown", "finns inte"},
+    {"userunknown", "nie istnieje"},
     {"userunknown", "destinataire inconnu"},
     {"userunknown", "existiert nicht"}, /* (das Postfach) existiert nicht */
     {"userunknown", "n'existe pas"},    /* (l'adresse) n'existe pas */
@@ -436,6 +608,14 @@ const struct bounce_phrase bounce_phrases[] = {
     {"userunknown", "findes ikke"},
     {"userunknown", "ei ole olemassa"},
     {"userunknown", "nem létezik"},
+    /* the table is matched after ASCII-only lower-casing, so a
+     * sentence that opens with the Cyrillic word needs its capital */
+    {"userunknown", "пользователь не найден"},
+    {"userunknown", "Пользователь не найден"},
+    {"userunknown", "ящик не найден"},
+    {"userunknown", "地址不存在"},
+    {"userunknown", "邮箱不存在"},
+    {"userunknown", "존재하지 않습니다"},
 
     {"userunknown", "存在しません"},
     /* securityerror */
@@ -454,6 +634,25 @@ const struct bounce_phrase bounce_phrases[] = {
     {"securityerror", "not authorized to send"},
     {"securityerror", "smtp authentication"},
     {"securityerror", "security polic"}, /* "rejected due to security policies" */
+    {"securityerror", "not authenticated"},
+    {"securityerror", "permissions to send as"},
+    {"securityerror", "invalid credentials"},
+    {"securityerror", "encryption needed"},   /* RFC 4954's 523 5.7.10 */
+    {"securityerror", "credentials invalid"}, /* RFC 4954's 535 5.7.8 text */
+    /* notcompliantrfc: above policyviolation, as "Message not allowed
+     * - Headers are not RFC compliant" names the cause second */
+    {"notcompliantrfc", "rfc 5322"},
+    {"notcompliantrfc", "rfc5322"},
+    {"notcompliantrfc", "rfc 2822"},
+    {"notcompliantrfc", "rfc2822"},
+    {"notcompliantrfc", "multiple addresses in from"},
+    {"notcompliantrfc", "not rfc compliant"},
+    {"notcompliantrfc", "not compliant with rfc"},
+    {"notcompliantrfc", "missing a valid address in from"}, /* Gmail */
+    /* RFC 5322 3.6: Date and From are required */
+    {"notcompliantrfc", "missing required header"},
+    {"notcompliantrfc", "missing date header"},
+    {"notcompliantrfc", "missing from header"},
     /* policyviolation */
     {"policyviolation", "policy reasons"},
     {"policyviolation", "message not allowed"},
@@ -462,19 +661,38 @@ const struct bounce_phrase bounce_phrases[] = {
     {"policyviolation", "policy rejection"},
     {"policyviolation", "prohibited"},
     {"policyviolation", "header error"},
-    /* notcompliantrfc */
-    {"notcompliantrfc", "rfc 5322"},
-    {"notcompliantrfc", "rfc5322"},
-    {"notcompliantrfc", "rfc 2822"},
-    {"notcompliantrfc", "rfc2822"},
-    {"notcompliantrfc", "multiple addresses in from"},
-    {"notcompliantrfc", "not rfc compliant"},
-    {"notcompliantrfc", "not compliant with rfc"},
+    {"policyviolation", "policy restriction"},
+    {"policyviolation", "content policy"},
+    {"policyviolation", "content restrictions"},
+    {"policyviolation", "rejected by policy"},
+    {"policyviolation", "external forwarding"},
+    /* attachment rules: a file type the site refuses, above the
+     * "blocked" and "virus" words some carry */
+    {"policyviolation", "potential security issue"}, /* Gmail's attachment check */
+    {"policyviolation", "illegal attachment"},
+    {"policyviolation", "attachment not allowed"},
+    {"policyviolation", "attachments of this type"},
+    {"policyviolation", "attachment type"},
+    {"policyviolation", "attachment is blocked"},
+    {"policyviolation", "executable attachment"},
+    {"policyviolation", "executable content"},
+    {"policyviolation", "unacceptable attachment"},
+    {"policyviolation", "password-protected"},
+    {"policyviolation", "macro-enabled"},
+    {"policyviolation", "data loss prevention"},
+    /* any other refusal that names an attachment: below the virus
+     * ("infected attachment") and size ("attachment too large") words */
+    {"policyviolation", "attachment"},
+    {"policyviolation", "due to policy"},
+    {"policyviolation", "- banned:"}, /* amavis: "Reject, id=... - BANNED: ..." */
     /* contenterror */
     {"contenterror", "invalid header"},
     {"contenterror", "malformed"},
     {"contenterror", "mime error"},
     {"contenterror", "content rejected"},
+    {"contenterror", "invalid mime"},
+    {"contenterror", "bare newline"},
+    {"contenterror", "nul character"},
     /* notaccept */
     {"notaccept", "does not accept mail"},
     {"notaccept", "null mx"},
@@ -491,6 +709,8 @@ const struct bounce_phrase bounce_phrases[] = {
     {"systemfull", "disk full"},
     {"systemfull", "insufficient disk space"},
     {"systemfull", "file system full"},
+    {"systemfull", "insufficient system resources"},
+    {"systemfull", "no space left on device"}, /* ENOSPC, as strerror words it */
     /* systemerror */
     {"systemerror", "system error"},
     {"systemerror", "internal error"},
@@ -502,11 +722,25 @@ const struct bounce_phrase bounce_phrases[] = {
     {"systemerror", "service unavailable"},
     {"systemerror", "service currently unavailable"},
     {"systemerror", "insufficient permission"},
+    {"systemerror", "service is currently unavailable"},
+    {"systemerror", "resource temporarily unavailable"},
+    {"systemerror", "error in processing"}, /* RFC 5321's 451 text */
+    {"systemerror", "server configuration"},
+    {"systemerror", "configuration error"},
+    {"systemerror", "server temporarily unavailable"},
+    {"systemerror", "server failure"},
+    {"systemerror", "out of service"},
+    {"systemerror", "database unavailable"},
+    {"systemerror", "local delivery error"},
+    {"systemerror", "configuration problem"},
+    {"systemerror", "queue file write error"},
+    {"systemerror", "temporary lookup failure"},
     /* syntaxerror */
     {"syntaxerror", "syntax error"},
     {"syntaxerror", "command unrecognized"},
     {"syntaxerror", "unrecognized command"},
     {"syntaxerror", "bad sequence of commands"},
+    {"syntaxerror", "protocol violation"},
     /* expired */
     {"expired", "retry time exceeded"},
     {"expired", "still undelivered after"},
@@ -527,6 +761,16 @@ const struct bounce_phrase bounce_phrases[] = {
     {"expired", "was aborted after"},
     {"expired", "delivery failed # attempts"}, /* IMail: "failed 20 attempts" */
     {"expired", "did not accept our requests to connect"},
+    {"expired", "cannot send message for # day"}, /* Sendmail */
+    {"expired", "long failure period"},           /* Exim */
+    {"expired", "delivery attempts exceeded"},
+    {"expired", "queue for too long"},
+    {"expired", "retry limit"},
+    {"expired", "in the time limit"},
+    {"expired", "delivery time exceeded"},
+    {"expired", "delivery expired"},
+    {"expired", "retry period"},
+    {"expired", "queue lifetime"},
     {"expired", "timed out"},
     {"expired", "timeout"},
     /* separator: weak phrases follow */
@@ -539,6 +783,24 @@ const struct bounce_phrase bounce_phrases[] = {
      * peer during result wait") is most often one refusing this client;
      * weak, as any word of its own says more */
     {"blocked", "connection reset by peer"},
+    /* Postfix's frame for a refused greeting, "host X refused to talk
+     * to me: <reply>": the reply's own words say why (too many
+     * connections, a policy), and a greeting refused without reason is
+     * blocked by its command (reason.c) */
+    {"blocked", "refused to talk to me"},
+    /* single words that lean one way when nothing stronger matched and
+     * the status code says nothing: a refusal worded around relaying
+     * ("Mail relaying is not allowed"; weak, so that Hotmail's "does not
+     * relay dynamically-assigned IP ranges" keeps its block words), a
+     * policy, a disabled account */
+    {"norelaying", "relaying"},
+    {"norelaying", "not relay"},
+    {"policyviolation", "policy"},
+    {"suspend", "disabled"},
+    /* "blocked by <what>": the words around it name the cause when
+     * they can ("by spam filter", "content blocked by policy"); a bare
+     * block by an unnamed party is the client's */
+    {"blocked", "blocked by"},
     /* userunknown */
     {"userunknown", "recipient address rejected"},
     {"userunknown", "address rejected"},

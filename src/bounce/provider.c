@@ -58,7 +58,17 @@ static const struct provider_rule provider_rules[] = {
      .reason = "rejected"},
     /* Yahoo's present MX hosts check the recipient only after DATA:
      * "dd This user doesn't have a ... account" is their directory's
-     * verdict. [TSS04] defers the sender for its volume or complaints. */
+     * verdict, unless it says the mailbox is disabled ("This mailbox is
+     * disabled (554.30)", "This account has been disabled or
+     * discontinued"). [TSS04] defers the sender for its volume or complaints. */
+    {.provider = "Yahoo",
+     .hosts = {"yahoodns.net"},
+     .words = "this mailbox is disabled",
+     .reason = "suspend"},
+    {.provider = "Yahoo",
+     .hosts = {"yahoodns.net"},
+     .words = "account has been disabled",
+     .reason = "suspend"},
     {.provider = "Yahoo",
      .hosts = {"yahoodns.net"},
      .words = "delivery error: dd ",

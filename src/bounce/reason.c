@@ -79,9 +79,12 @@ static void blank_names(char *s)
 
 		if (*p == '@') {
 			start = p;
+			/* '[' and ';' cannot be in an address either:
+			 * "banned sender[a@b]", a URL's ";id=a@b" keep
+			 * the words before them */
 			while (start > s && !isspace((unsigned char)start[-1]) &&
 			       start[-1] != '<' && start[-1] != '(' && start[-1] != '"' &&
-			       start[-1] != ':')
+			       start[-1] != ':' && start[-1] != '[' && start[-1] != ';')
 				start--;
 			end = p;
 		} else if (*p == '#' && p > s && p[-1] == '/') {
@@ -264,10 +267,45 @@ static bool mailbox_reason(const char *r)
  * at all, and stay notaccept. */
 static bool host_refusal(const char *r, const char *replycode)
 {
-	if (mailbox_reason(r))
+	/* nor can a greeting judge a sender, a message or its content
+	 * ("554-Reject due to policy restrictions", "Comcast block for
+	 * spam"): no sender was named and no message sent yet */
+	if (mailbox_reason(r) || strcmp(r, "rejected") == 0 || strcmp(r, "policyviolation") == 0 ||
+	    strcmp(r, "spamdetected") == 0)
 		return true;
 	return strcmp(r, "notaccept") == 0 && strcmp(replycode, "521") != 0 &&
 	       strcmp(replycode, "556") != 0;
+}
+
+/* sender_refusal - an address verdict ("Domain not found", "User
+ * unknown") that is about the sender: the reply answered MAIL (RFC 5321
+ * 3.3), as the diagnostic itself says (own_command: a command read from
+ * elsewhere in a transcript may be another host's), or its code is RFC
+ * 3463 X.1.7 / X.1.8, the sender's mailbox or system address being bad */
+static bool sender_refusal(const char *r, const struct bounce_record *rec, bool own_command)
+{
+	if (strcmp(r, "hostunknown") != 0 && strcmp(r, "userunknown") != 0)
+		return false;
+	if (own_command && strcmp(rec->command, "MAIL") == 0)
+		return true;
+	return rec->status[0] && rec->status[1] == '.' &&
+	       (strcmp(rec->status + 2, "1.7") == 0 || strcmp(rec->status + 2, "1.8") == 0);
+}
+
+/* Words an MTA puts before the reply or error it quotes, which hold a
+ * reason phrase of their own: Postfix's "delivery temporarily
+ * suspended: <cause>" says the queue stopped trying that host, not that
+ * a mailbox is suspended. Blanked before the table is read. */
+static const char *const frame_words[] = {"delivery temporarily suspended", NULL};
+
+/* blank_frames - overwrite frame_words in a lower-cased diagnostic */
+static void blank_frames(char *s)
+{
+	for (size_t i = 0; frame_words[i]; i++) {
+		char *p = strstr(s, frame_words[i]);
+		if (p)
+			memset(p, ' ', strlen(frame_words[i]));
+	}
 }
 
 /* phrase_subject - "X does not exist": when X is a host name (dots, no
@@ -455,7 +493,9 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 	if (!rec->command[0])
 		bounce_command_in(lower, rec->command, sizeof(rec->command));
 	blank_names(lower);
+	blank_frames(lower);
 	drop_reply_codes(lower, rec->replycode);
+	bool own_command = rec->command[0] != '\0';
 
 	if (!rec->command[0] && doc) {
 		/* the report part only: the returned message after it names
@@ -497,6 +537,10 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		rec->rule = which;
 		r = phrase_subject(r, which, lower);
 		r = narrow_by_status(r, rec->status);
+		if (sender_refusal(r, rec, own_command)) {
+			r = "rejected";
+			goto set;
+		}
 		if (strcmp(r, "hostunknown") == 0 && rec->status[0] == '4') {
 			/* "NXDOMAIN" under a temporary status: the reporting
 			 * MTA itself did not trust the answer for good (a
