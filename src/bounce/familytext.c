@@ -60,6 +60,17 @@ static const char *const rcpt_labels[] = {
     "Destinataire :",
     "Destinataire:",
     "Destinatario:",
+    /* Microsoft 365's "Recipient Address:" under "Original Message
+     * Details", in the languages of its localised notices (German,
+     * French, Spanish, Italian, Portuguese, Dutch, Japanese, Chinese) */
+    "Empfängeradresse:",
+    "Adresse du destinataire :",
+    "Dirección del destinatario:",
+    "Indirizzo destinatario:",
+    "Endereço do Destinatário:",
+    "Adres van geadresseerde:",
+    "受信者アドレス:",
+    "收件人地址:",
     NULL,
 };
 

@@ -301,6 +301,10 @@ static const struct {
 	 {{"anna@example.de", "mailboxfull", "5.0.0", false}}},
 	{"outlook's german automatic reply", "autoreply-outlook-german.eml", 1,
 	 {{"hans@example.de", "vacation", "", false}}},
+	{"exchange in Chinese from its system mailbox, no header of its own",
+	 "exchange-chinese-ndr.eml", 1, {{"reader@example.cn", "userunknown", "5.1.1", true}}},
+	{"microsoft 365 in German, text only: 'Empfängeradresse:'", "o365-german-text.eml", 1,
+	 {{"leser@example.de", "userunknown", "5.1.10", true}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
@@ -609,6 +613,7 @@ static void test_agent_names(void **state)
 	    {"agent-einsundeins.eml", "EinsUndEins"},
 	    {"notes-not-in-address-book.eml", "Notes"},
 	    {"exchange-japanese-ndr.eml", "Exchange2007"},
+	    {"exchange-chinese-ndr.eml", "Exchange2007"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
