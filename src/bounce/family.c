@@ -82,6 +82,13 @@ static const struct family_sig {
     {"GSuite", SIG_BODY, "Your message wasn't delivered to"},
     {"GSuite", SIG_BODY, "There was a problem delivering your message to"},
     {"GSuite", SIG_BODY, "There was a temporary problem delivering your message to"},
+    /* the bold heading Gmail's notices open with, whatever sentence
+     * follows ("Your message to a@b has been blocked", "Your message
+     * couldn't be delivered to a@b because ...") */
+    {"GSuite", SIG_BODY, "** Address not found **"},
+    {"GSuite", SIG_BODY, "** Message not delivered **"},
+    {"GSuite", SIG_BODY, "** Message blocked **"},
+    {"GSuite", SIG_BODY, "** Delivery incomplete **"},
     {"Gmail", SIG_BODY, "THIS IS A WARNING MESSAGE ONLY"},
     {"GoogleGroups", SIG_BODY, "the group you tried to contact"},
     {"AmazonSES", SIG_BODY,

@@ -45,6 +45,8 @@ static const char *const rcpt_labels[] = {
     "wasn't delivered to ",
     "The following message to <",
     "Your message to: ",
+    "Your message to ",           /* Gmail, Microsoft 365: "... has been blocked" */
+    "couldn't be delivered to ", /* Gmail: "Your message couldn't be delivered to" */
     "Original-Recipient:",
     "Failed recipient",
     "Recipient address: ",
@@ -278,6 +280,35 @@ static void admin_line(char *d)
 		size_t n = (size_t)(e + 2 - p);
 		memmove(d, p, n);
 		d[n] = '\0';
+		return;
+	}
+}
+
+/* Sentences after which a notice quotes the remote's reply (Gmail: "The
+ * response was:", "The response from the remote server was:", "The
+ * error that the other server returned was:"): what comes before them
+ * is the notice's own framing ("Your message to a@b has been blocked"),
+ * whose words must not decide the reason */
+static const char *const response_intros[] = {
+    "The response was:",
+    "The response from the remote server was:",
+    "The error that the other server returned was:",
+    NULL,
+};
+
+/* response_tail - d becomes the remote's reply after a response intro,
+ * when it holds one followed by words */
+static void response_tail(char *d)
+{
+	for (size_t i = 0; response_intros[i]; i++) {
+		char *p = strstr(d, response_intros[i]);
+		if (!p)
+			continue;
+		p += strlen(response_intros[i]);
+		while (*p == ' ')
+			p++;
+		if (*p)
+			memmove(d, p, strlen(p) + 1);
 		return;
 	}
 }
@@ -849,6 +880,7 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 		if (r->diagnostic_code) {
 			drop_label(r->diagnostic_code);
 			admin_line(r->diagnostic_code);
+			response_tail(r->diagnostic_code);
 			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
 			if (!bounce_find_replycode(r->diagnostic_code, r->replycode,
 			                           sizeof(r->replycode)))

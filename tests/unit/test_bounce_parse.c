@@ -305,6 +305,10 @@ static const struct {
 	 "exchange-chinese-ndr.eml", 1, {{"reader@example.cn", "userunknown", "5.1.1", true}}},
 	{"microsoft 365 in German, text only: 'Empfängeradresse:'", "o365-german-text.eml", 1,
 	 {{"leser@example.de", "userunknown", "5.1.10", true}}},
+	{"gmail 'Message blocked': the remote's reply decides, not the framing",
+	 "gsuite-message-blocked.eml", 1, {{"reader@example.net", "securityerror", "5.7.0", false}}},
+	{"gmail 'couldn't be delivered to' names the recipient", "gsuite-inbox-full.eml", 1,
+	 {{"reader@example.net", "mailboxfull", "5.2.2", false}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
@@ -657,6 +661,9 @@ static void test_diagnostic_words(void **state)
 	     * people in the notice's language */
 	    {"exchange-german-ndr.eml", "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"},
 	    {"exchange-japanese-ndr.eml", "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"},
+	    /* Gmail: the reply after "The response was:", not its framing */
+	    {"gsuite-message-blocked.eml", "552 5.7.0 This message was blocked because its content "
+	                                   "presents a potential security issue."},
 	    /* an address inside the words stays: Exim folds RCPT TO there */
 	    {"gmx-exim-provider.eml",
 	     "SMTP error from remote mail server after RCPT TO:<someone@example.net>: 550 5.1.1 "
