@@ -215,10 +215,21 @@ static const char *report_phrase(struct bounce_doc *doc, const char **which)
 	return doc->text_reason;
 }
 
-/* Codes a reporting MTA writes beside its own directory verdict:
- * Exchange 2000/2003 name the failure in hex, 000C05A6 being "unknown
- * recipient" (MSEXCH:IMS lines). Matched case-blind in the diagnostic. */
-static const char *const address_codes[] = {"(000C05A6)", NULL};
+/* Codes and words a reporting MTA writes beside its own directory
+ * verdict: Exchange 2000/2003 name the failure in hex, 000C05A6 being
+ * "unknown recipient" (MSEXCH:IMS lines). Matched case-blind in the
+ * diagnostic. */
+static const char *const address_codes[] = {
+    "(000C05A6)",
+    /* Postfix names the lookup table that lacks the address ("User
+     * unknown in virtual mailbox table"), its own or a remote
+     * Postfix's: a table of addresses, looked up per address */
+    "in local recipient table",
+    "in virtual mailbox table",
+    "in virtual alias table",
+    "in relay recipient table",
+    NULL,
+};
 
 /* Families whose notices state their own routing verdict when no remote
  * answered: Exim's "Unrouteable address" is its routers finding no way

@@ -309,6 +309,8 @@ static const struct {
 	 "gsuite-message-blocked.eml", 1, {{"reader@example.net", "securityerror", "5.7.0", false}}},
 	{"gmail 'couldn't be delivered to' names the recipient", "gsuite-inbox-full.eml", 1,
 	 {{"reader@example.net", "mailboxfull", "5.2.2", false}}},
+	{"postfix's own 'User unknown in virtual mailbox table' is the address",
+	 "postfix-virtual-table-local.eml", 1, {{"nobody@example.org", "userunknown", "5.0.0", true}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
