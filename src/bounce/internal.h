@@ -35,6 +35,10 @@ struct bounce_doc {
 	/* the mail service that wrote the notice (bounce_family_provider),
 	 * set before reasons are decided; NULL when none is known */
 	const char *provider;
+	/* how many records the message gave (set before reasons are
+	 * decided): with several, the words of the whole report are other
+	 * recipients' words too */
+	size_t nrecs;
 };
 
 /* mime.c */

@@ -106,6 +106,7 @@ static void finish(struct bounce_result *res, size_t first, struct bounce_doc *d
 	const char *provider = bounce_family_provider(doc, agent);
 
 	doc->provider = provider;
+	doc->nrecs = res->n - first;
 
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];

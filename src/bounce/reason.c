@@ -579,7 +579,7 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 			goto set;
 		}
 	}
-	if (doc && rec->smtp_agent[0] &&
+	if (doc && rec->smtp_agent[0] && (doc->nrecs < 2 || !diag[0]) &&
 	    ((strcmp(rec->rule, rec->smtp_agent) == 0 && !rec->replycode[0]) ||
 	     (!diag[0] && rec->status[0] != '4'))) {
 		/* a text bounce whose words sit before the recipient line
@@ -588,7 +588,11 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		 * nothing, or a report record that carries no diagnostic at
 		 * all (Exim's "pipe to |..." is only in its text). Not when
 		 * its own lines quote a reply: the words elsewhere belong to
-		 * other recipients ("550 Host unknown" for the next host) */
+		 * other recipients ("550 Host unknown" for the next host).
+		 * Nor when its own lines say something and the report names
+		 * other recipients: their lines hold their causes (qmail's
+		 * "This address no longer accepts mail." under one address
+		 * is not the "couldn't find any host" of the next) */
 		if ((r = report_phrase(doc, &which)) != NULL) {
 			rec->rule = which;
 			if (strcmp(r, "userunknown") == 0 && !address_refusal(rec) &&
