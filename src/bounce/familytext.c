@@ -576,15 +576,20 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 }
 
 /* Sentences of a warning that delivery is only delayed and still being
- * retried (RFC 3464 2.3.3 action "delayed") */
+ * retried (RFC 3464 2.3.3 action "delayed"); matched case-blind in the
+ * report text (not in the returned message, whose words are anyone's) */
 static const char *const delay_phrases[] = {
-    "THIS IS A WARNING MESSAGE ONLY",
+    "THIS IS A WARNING MESSAGE ONLY", /* Sendmail, old Gmail */
+    "This is a warning only",         /* Postfix (in capitals), Yahoo */
     "Message will be retried for",
-    "This is a warning only",
-    "has not yet been delivered",
+    "has not yet been delivered", /* Exim */
     "will be retried",
-    "will keep trying",
+    "will keep trying", /* Sendmail, Exchange's "The server will keep trying" */
     "this is only a temporary failure report", /* OpenSMTPD */
+    "this is only a warning",                  /* Courier */
+    "Gmail will retry",
+    "Delivery is delayed to these recipients", /* Exchange */
+    "still awaiting delivery",                 /* Sun/Oracle Messaging Server */
     NULL,
 };
 
@@ -856,9 +861,10 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 		}
 	}
 	bool delayed = false;
-	for (size_t i = 0; delay_phrases[i]; i++)
-		if (strstr(doc->text.data, delay_phrases[i]))
-			delayed = true;
+	char *report = xstrndup(doc->text.data, doc->rend);
+	for (size_t i = 0; delay_phrases[i] && !delayed; i++)
+		delayed = bounce_casestr(report, delay_phrases[i]) != NULL;
+	free(report);
 	char shared[512];
 	bool have_shared = preamble_reply(doc->text.data, first_line, shared, sizeof(shared)) ||
 	                   preamble_cause(doc->text.data, first_line, shared, sizeof(shared));
