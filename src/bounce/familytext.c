@@ -76,6 +76,12 @@ static const char *const rcpt_labels[] = {
     "Adres van geadresseerde:",
     "受信者アドレス:",
     "收件人地址:",
+    /* "Recipient:" in Chinese notices (QQ, NetEase), with an ASCII or
+     * a full-width colon, simplified and traditional */
+    "收件人:",
+    "收件人：",
+    "收件者:",
+    "收件者：",
     NULL,
 };
 

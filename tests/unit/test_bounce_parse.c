@@ -320,6 +320,8 @@ static const struct {
 	 {{"reader@example.net", "networkerror", "4.0.0", false}}},
 	{"courier: 'this is only a warning' is a delay", "courier-delay-text.eml", 1,
 	 {{"reader@example.net", "blocked", "4.0.0", false}}},
+	{"chinese notice: full-width colon and brackets around the address",
+	 "lang-chinese-qq.eml", 1, {{"reader@example.cn", "userunknown", "5.1.1", true}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
@@ -451,6 +453,15 @@ static void test_find_addr(void **state)
 		{"\"neko..nyaan\"@example.org said", "\"neko..nyaan\"@example.org"},
 		{"not an address @ all", ""},
 		{"mailto:a.b@c.example.", "a.b@c.example"},
+		/* CJK punctuation and words written against an ASCII
+		 * address end it; an all-CJK address (RFC 6531) stays whole */
+		{"\xe6\x94\xb6\xe4\xbb\xb6\xe4\xba\xba\xef\xbc\x9ar@example.cn",
+		 "r@example.cn"},
+		{"\xef\xbc\x88r@example.cn\xef\xbc\x89\xe9\x82\xae\xe7\xae\xb1", "r@example.cn"},
+		{"to r@example.cn\xe9\x82\xae\xe7\xae\xb1", "r@example.cn"},
+		{"\xe2\x80\x9cr@example.org\xe2\x80\x9d", "r@example.org"},
+		{"\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe4\xb8\xad\xe5\x9b\xbd",
+		 "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe4\xb8\xad\xe5\x9b\xbd"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char got[128] = "";
