@@ -468,6 +468,59 @@ static enum block_kind block_start(const char *p, size_t l)
 	return q && (size_t)(e - q) >= 4 && strncmp(q, ")...", 4) == 0 ? BLOCK_HOST : BLOCK_NONE;
 }
 
+/* header_name - p[0..e) opens with a header field name and its colon
+ * (RFC 5322 2.2: printable ASCII but space and colon); its length with
+ * the colon, else 0 */
+static size_t header_name(const char *p, const char *e)
+{
+	const char *q = p;
+
+	while (q < e && *q > ' ' && *q < 127 && *q != ':')
+		q++;
+	return q > p && q < e && *q == ':' ? (size_t)(q - p + 1) : 0;
+}
+
+/* returned_header - the line at p (text[..stop)) opens the header of the
+ * returned message quoted inline under a divider this reader does not
+ * know ("-------- Original Message --------", "------ Returned message
+ * ------"): an unindented block of header fields, with no blank line,
+ * holding a "From:" that does not name a daemon (a forwarded notice's
+ * own header does) and a "To:", "Subject:", "Date:" or "Sent:". Its body
+ * is anyone's words: a signature or a quoted line that opens with an
+ * address is no recipient. */
+static bool returned_header(const char *p, const char *stop)
+{
+	static const char *const others[] = {"To:", "Subject:", "Date:", "Sent:", NULL};
+	bool from = false, other = false;
+
+	for (int n = 0; n < 12 && p < stop && *p != '\n'; n++) {
+		const char *e = memchr(p, '\n', (size_t)(stop - p));
+		if (!e)
+			e = stop;
+		size_t hl = header_name(p, e);
+		if (hl == 0 && (n == 0 || (*p != ' ' && *p != '\t')))
+			return false;
+		if (hl == 5 && strncasecmp(p, "From:", 5) == 0) {
+			char v[256];
+			size_t l = (size_t)(e - p) - 5;
+			if (l >= sizeof(v))
+				l = sizeof(v) - 1;
+			memcpy(v, p + 5, l);
+			v[l] = '\0';
+			if (bounce_family_from_daemon(v))
+				return false;
+			from = true;
+		}
+		for (size_t i = 0; hl && others[i]; i++)
+			if (hl == strlen(others[i]) && strncasecmp(p, others[i], hl) == 0)
+				other = true;
+		if (from && other)
+			return true;
+		p = e + 1;
+	}
+	return false;
+}
+
 /* text_scan - read recipients and their diagnostics off the report text;
  * *first_line is where the first recipient line starts (end when none) */
 static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
@@ -489,6 +542,11 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	while (p < stop) {
 		const char *e = memchr(p, '\n', (size_t)(stop - p));
 		size_t l = e ? (size_t)(e - p) : (size_t)(stop - p);
+
+		/* the returned message after the recipients ends the report;
+		 * a header block before any of them is the report's own */
+		if (res->n > first && isupper((unsigned char)*p) && returned_header(p, stop))
+			break;
 		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr));
 		enum block_kind k = transcript && h == RCPT_NONE ? block_start(p, l) : BLOCK_NONE;
 

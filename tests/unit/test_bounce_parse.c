@@ -327,6 +327,8 @@ static const struct {
 	{"a person's forward of mail that is no bounce", "forwarded-plain-message.eml", 0, {{0}}},
 	{"Final-Recipient naming a local user only: the Original-Recipient",
 	 "dsn-local-final-recipient.eml", 1, {{"reader@example.org", "mailboxfull", "5.2.2", false}}},
+	{"returned message under an unknown divider: its body names no recipient",
+	 "returned-inline-unknown-divider.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
