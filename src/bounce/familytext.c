@@ -91,9 +91,34 @@ static const char *const rcpt_labels[] = {
  * address after a label; RCPT_OPEN for an address opening the line. */
 enum rcpt_how { RCPT_NONE, RCPT_WEAK, RCPT_LABEL, RCPT_OPEN };
 
+/* Words that make a "<words>: <addr>" line name the sender (Microsoft
+ * 365's "Sender Address:" beside "Recipient Address:", in the languages
+ * of its notices); matched case-blind before the colon */
+static const char *const sender_words[] = {
+    "sender",  "absender",  "expéditeur", "remitente", "mittente", "remetente",
+    "afzender", "avsändare", "nadawca", "送信者", "发件人", "寄件者",
+    NULL,
+};
+
+static bool names_sender(const char *p, const char *colon)
+{
+	char words[128];
+	size_t l = (size_t)(colon - p);
+
+	if (l >= sizeof(words))
+		l = sizeof(words) - 1;
+	memcpy(words, p, l);
+	words[l] = '\0';
+	for (size_t i = 0; sender_words[i]; i++)
+		if (bounce_casestr(words, sender_words[i]))
+			return true;
+	return false;
+}
+
 /* colon_tail - "<words>: <addr>" ending the line (IMail "Unknown user:
  * a@b", "User's mailbox is full: <a@b>"): a sentence of at least two
- * words, not a header field and not the sender's "MAIL FROM:" */
+ * words, not a header field and not the sender's ("MAIL FROM:", "Sender
+ * Address:") */
 static bool colon_tail(const char *p, const char *e, const char *addr)
 {
 	const char *colon = NULL;
@@ -115,7 +140,7 @@ static bool colon_tail(const char *p, const char *e, const char *addr)
 	for (const char *q = p; q < colon; q++)
 		if (*q == '@' || *q == '<' || *q == '"' || strncasecmp(q, "from", 4) == 0)
 			return false;
-	return true;
+	return !names_sender(p, colon);
 }
 
 /* codes_only - p[0..e) is reply and enhanced codes only ("553 5.1.8 ") */

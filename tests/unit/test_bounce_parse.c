@@ -329,6 +329,8 @@ static const struct {
 	 "dsn-local-final-recipient.eml", 1, {{"reader@example.org", "mailboxfull", "5.2.2", false}}},
 	{"returned message under an unknown divider: its body names no recipient",
 	 "returned-inline-unknown-divider.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
+	{"microsoft 365 'Sender Address:' is not a recipient (notice sent to a VERP address)",
+	 "o365-sender-address.eml", 1, {{"reader@example.net", "userunknown", "5.1.10", true}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
