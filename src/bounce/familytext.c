@@ -546,10 +546,44 @@ static bool returned_header(const char *p, const char *stop)
 	return false;
 }
 
+/* The sender's addresses, which a notice names beside the recipients
+ * ("<<< 501 <a@b>... no access", qmail's "Remote host said: 550
+ * <a@b>... Access denied", a greeting "a@b 様"): the notice's To: and the
+ * returned message's Return-Path: and From:. The notice's To: alone is
+ * not enough: a notice sent to a VERP or bounce address names the
+ * sender by another address than the one it is sent to. */
+struct senders {
+	char addr[3][BOUNCE_ADDR_MAX];
+};
+
+static void senders_read(const struct bounce_doc *doc, struct senders *s)
+{
+	static const char *const fields[] = {"Return-Path", "From"};
+	/* the returned message's header: its own part, else the text
+	 * after the report's end */
+	const char *orig = doc->orig.len ? doc->orig.data : doc->text.data + doc->rend;
+	char v[1024];
+
+	memset(s, 0, sizeof(*s));
+	if (bounce_header(doc->hdr.data, "To", v, sizeof(v)))
+		bounce_find_addr(v, strlen(v), s->addr[0], sizeof(s->addr[0]));
+	for (size_t i = 0; i < 2; i++)
+		if (bounce_header(orig, fields[i], v, sizeof(v)))
+			bounce_find_addr(v, strlen(v), s->addr[i + 1], sizeof(s->addr[i + 1]));
+}
+
+static bool is_sender(const struct senders *s, const char *addr)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (s->addr[i][0] && strcasecmp(s->addr[i], addr) == 0)
+			return true;
+	return false;
+}
+
 /* text_scan - read recipients and their diagnostics off the report text;
  * *first_line is where the first recipient line starts (end when none) */
 static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
-                        const char *sender, size_t *first_line)
+                        const struct senders *sender, size_t *first_line)
 {
 	const char *text = doc->text.data;
 	size_t end = doc->rend, first = res->n;
@@ -590,7 +624,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		 * access") is part of the block */
 		if (pending_kind != BLOCK_NONE &&
 		    (h == RCPT_NONE ||
-		     (strcasecmp(addr, sender) == 0 && !is_own_line(p, l, addr)))) {
+		     (is_sender(sender, addr) && !is_own_line(p, l, addr)))) {
 			buf_append(&pending, p, l);
 			buf_putc(&pending, '\n');
 			p = e ? e + 1 : stop;
@@ -605,7 +639,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 			continue;
 		}
 
-		if (h != RCPT_NONE && (strcasecmp(addr, sender) != 0 || is_own_line(p, l, addr))) {
+		if (h != RCPT_NONE && (!is_sender(sender, addr) || is_own_line(p, l, addr))) {
 			struct bounce_record *r = rec_index_find(&ix, res, addr);
 			if (!r) {
 				r = bounce_record_add(res);
@@ -776,7 +810,7 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct 
 	struct bounce_result tmp = {0};
 	struct mailto_lines ml = {0};
 	struct addrindex ix = {0};
-	char sender[BOUNCE_ADDR_MAX] = "", to[1024] = "";
+	struct senders sender;
 	bool need = false;
 
 	mailto_lines_build(doc, &ml);
@@ -788,10 +822,9 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct 
 	addrindex_free(&ml.ix);
 	if (!need)
 		return;
-	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))
-		bounce_find_addr(to, strlen(to), sender, sizeof(sender));
+	senders_read(doc, &sender);
 	size_t first_line;
-	text_scan(doc, agent, &tmp, sender, &first_line);
+	text_scan(doc, agent, &tmp, &sender, &first_line);
 	for (size_t i = 0; i < tmp.n; i++)
 		rec_index_put(&ix, &tmp, i);
 	for (size_t i = first; i < res->n; i++) {
@@ -909,13 +942,13 @@ static void labelled_replycode(const char *d, char *out, size_t size)
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
                            struct bounce_result *res)
 {
-	char sender[BOUNCE_ADDR_MAX] = "", to[1024] = "", failed[4096];
+	char to[1024] = "", failed[4096];
+	struct senders sender;
 	size_t first = res->n, n;
 
-	if (bounce_header(doc->hdr.data, "To", to, sizeof(to)))
-		bounce_find_addr(to, strlen(to), sender, sizeof(sender));
+	senders_read(doc, &sender);
 	size_t first_line;
-	n = text_scan(doc, agent, res, sender, &first_line);
+	n = text_scan(doc, agent, res, &sender, &first_line);
 	/* Exim lists the failed addresses in a header of its own; its
 	 * text, when it names any, is the better source (the header may
 	 * hold the address before a redirect) */
@@ -941,7 +974,7 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 		 * caller (parse.c), not taken for the original */
 		if (!bounce_family_from_daemon(ofrom) &&
 		    bounce_find_addr(to, strlen(to), addr, sizeof(addr)) &&
-		    strcasecmp(addr, sender)) {
+		    strcasecmp(addr, sender.addr[0])) {
 			struct bounce_record *r = bounce_record_add(res);
 			util_strlcpy(r->recipient, addr, sizeof(r->recipient));
 			r->smtp_agent = agent;

@@ -331,6 +331,8 @@ static const struct {
 	 "returned-inline-unknown-divider.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"microsoft 365 'Sender Address:' is not a recipient (notice sent to a VERP address)",
 	 "o365-sender-address.eml", 1, {{"reader@example.net", "userunknown", "5.1.10", true}}},
+	{"the returned message's From is the sender, not a recipient (VERP notice)",
+	 "qmail-sender-refused-verp.eml", 1, {{"reader@example.net", "rejected", "5.7.1", false}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
