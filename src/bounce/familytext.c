@@ -170,7 +170,13 @@ static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size
 	if (!after)
 		return RCPT_NONE;
 	size_t off = (size_t)(after - p) - strlen(addr);
-	if (off <= 2) {
+	const char *close = after;
+	while (close < e && *close == '>')
+		close++;
+	/* an address that closes a parenthesis was folded onto the line
+	 * from the one before (Postfix "<a@b> (expanded from\n    <c@d>):
+	 * ..."): the alias c@d is no recipient */
+	if (off <= 2 && (close >= e || *close != ')')) {
 		/* Exchange: "a@b (a@b)<mailto:c@d>" names the mailbox c@d */
 		mt = memmem(after, (size_t)(e - after), "<mailto:", 8);
 		if (mt)
