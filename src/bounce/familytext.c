@@ -688,6 +688,17 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		diag_append(cur ? cur : last, pending.data, pending.len);
 	buf_free(&pending);
 	addrindex_free(&ix);
+	/* a list of addresses, one a line, with the words after the last
+	 * (Gmail's "Delivery to the following recipients failed
+	 * permanently:" then the remote's reply): the words are every
+	 * listed address's, not the last one's only */
+	for (size_t i = res->n; i-- > first + 1;) {
+		struct bounce_record *a = &res->recs[i - 1], *b = &res->recs[i];
+		if (i - first >= 64 || a->diagnostic_code || !b->diagnostic_code ||
+		    how[i - 1 - first] != RCPT_OPEN || how[i - first] != RCPT_OPEN)
+			continue;
+		a->diagnostic_code = xstrdup(b->diagnostic_code);
+	}
 	/* a "To:" summary line counts only when nothing else names a
 	 * recipient: Exchange's "Your message To: x ... did not reach y" */
 	for (size_t i = first; any_strong && i < res->n && i - first < 64;) {
