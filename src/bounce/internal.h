@@ -49,6 +49,11 @@ void bounce_doc_free(struct bounce_doc *doc);
  * may hold what was read before the reader gave up */
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
 
+/* mimetext.c: bounce_html_text - b->data[from..], an HTML part, made its
+ * text in place (tags dropped, block ends as line breaks, entities
+ * decoded), for notices sent as HTML alone; both readers call it */
+void bounce_html_text(struct buf *b, size_t from);
+
 /* dsn.c: RFC 3464 per-recipient fields -> records */
 size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res);
 /* arf.c: RFC 5965 feedback report -> one record per reported recipient */
