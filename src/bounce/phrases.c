@@ -319,6 +319,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"notaccept", "doesn't receive email"},
     {"notaccept", "does not receive email"},
     /* hostunknown worded as a DNS answer (Postfix: NXDOMAIN) */
+    {"hostunknown", "all relevant mx records point to non-existent hosts"}, /* Exim */
     {"hostunknown", "host or domain name not found"},
     /* networkerror */
     {"networkerror", "dns error"},
@@ -326,6 +327,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "malformed or unexpected name server reply"},
     {"networkerror", "host name lookup failure"},
     {"networkerror", "lost connection"},
+    {"networkerror", "mail forwarding loop"}, /* Postfix */
     {"networkerror", "mail loop"},
     {"networkerror", "loops back to myself"},
     {"networkerror", "too many hops"},
@@ -475,6 +477,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"contenterror", "malformed"},
     {"contenterror", "mime error"},
     {"contenterror", "content rejected"},
+    /* AOL: "not accepting mail from <sender>" is the recipient's own
+     * mail controls refusing that sender, not a host that takes none */
+    {"filtered", "not accepting mail from"},
     /* notaccept */
     {"notaccept", "does not accept mail"},
     {"notaccept", "null mx"},
@@ -510,6 +515,8 @@ const struct bounce_phrase bounce_phrases[] = {
     /* expired */
     {"expired", "retry time exceeded"},
     {"expired", "still undelivered after"},
+    /* Exim: every host kept failing until the address was given up */
+    {"expired", "retry time not reached for any host"},
     {"expired", "retry timeout exceeded"},
     {"expired", "message expired"},
     {"expired", "envelope expired"},

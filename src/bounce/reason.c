@@ -377,7 +377,9 @@ static const char *const retry_timeout_families[] = {"Exim", NULL};
 static const char *const retry_timeout_words[] = {
     "retry timeout exceeded",
     "have been failing for a long time",
-    "retry time not reached for any host after a long failure period",
+    /* "... for any host after a long failure period", and in newer
+     * Exim "... for any host for 'example.net' after ..." */
+    "retry time not reached for any host",
     NULL,
 };
 
