@@ -185,7 +185,7 @@ static const char *const bounce_subjects[] = {
     "olevererbart",
     "ikke leveret",
     "nie dostarczono",
-    "niedostarczaln", /* Exchange's Polish "Niedostarczalne:" */
+    "niedostarczaln",    /* Exchange's Polish "Niedostarczalne:" */
     "estado de entrega", /* Notificación de estado de entrega */
     "tat de remise",     /* Notification d'état de remise */
     "stato di consegna", /* Notifica sullo stato di consegna */
@@ -193,7 +193,7 @@ static const char *const bounce_subjects[] = {
     "non-remise",
     "\xe9\x85\x8d\xe4\xbf\xa1\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc", /* 配信エラー */
     "\xe6\x9c\xaa\xe9\x85\x8d\xe9\x81\x94",                         /* 未配達 */
-    "配信不能", /* Exchange's Japanese "Undeliverable:" */
+    "配信不能",     /* Exchange's Japanese "Undeliverable:" */
     "vel entregar", /* Exchange's Portuguese "Não é possível entregar:" */
     /* Russian ("Недоставленное сообщение", "Недоставлено": the stem
      * without its first letter, which may be a capital), Chinese

@@ -129,8 +129,8 @@ const char *bounce_status_reason(const char *status);
 /* provider.c: bounce_provider_reason - the reason one provider's own
  * reply means (known by answering host, recipient domain, or the family
  * or service that wrote the notice: doc->provider), or NULL; *rule names the provider for --explain */
-const char *bounce_provider_reason(const struct bounce_record *rec,
-                                   const struct bounce_doc *doc, const char **rule);
+const char *bounce_provider_reason(const struct bounce_record *rec, const struct bounce_doc *doc,
+                                   const char **rule);
 
 /* reason.c: decide reason, fill status/replycode gaps, hard/soft */
 void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc);

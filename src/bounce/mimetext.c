@@ -314,8 +314,8 @@ bool mimetext_to_utf8(const struct mimehdr_ctype *ct, const char *s, size_t len,
  * table cell ends with a space, so "<td>Recipient:</td><td>a@b</td>"
  * reads "Recipient: a@b" */
 static const char *const html_breaks[] = {
-    "br", "p", "div", "tr", "li", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "hr", "title", "dt", "dd", "tbody", "thead", NULL,
+    "br", "p",  "div",        "tr",  "li", "table", "ul", "ol", "h1",    "h2",    "h3", "h4",
+    "h5", "h6", "blockquote", "pre", "hr", "title", "dt", "dd", "tbody", "thead", NULL,
 };
 
 /* html_tag - the name of the tag at p[1..] (after '<' and an optional
@@ -343,8 +343,8 @@ static size_t html_entity(const char *p, const char *end, char *w, size_t *used)
 	static const struct {
 		const char *name;
 		char c;
-	} named[] = {{"nbsp", ' '}, {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'},
-	             {"apos", '\''}};
+	} named[] = {{"nbsp", ' '}, {"amp", '&'},  {"lt", '<'},
+	             {"gt", '>'},   {"quot", '"'}, {"apos", '\''}};
 	const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
 	unsigned long cp;
 	char *e;
@@ -398,7 +398,8 @@ void bounce_html_text(struct buf *b, size_t from)
 			}
 			bool closing = r[1] == '/';
 			r = gt + 1;
-			if (!closing && (strcmp(name, "style") == 0 || strcmp(name, "script") == 0)) {
+			if (!closing &&
+			    (strcmp(name, "style") == 0 || strcmp(name, "script") == 0)) {
 				/* their content is no text: up to the closing tag */
 				char close[12];
 				size_t cl = (size_t)snprintf(close, sizeof(close), "</%s", name);
