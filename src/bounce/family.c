@@ -193,8 +193,9 @@ static const char *const bounce_subjects[] = {
     "non-remise",
     "\xe9\x85\x8d\xe4\xbf\xa1\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc", /* 配信エラー */
     "\xe6\x9c\xaa\xe9\x85\x8d\xe9\x81\x94",                         /* 未配達 */
-    "配信不能",     /* Exchange's Japanese "Undeliverable:" */
-    "vel entregar", /* Exchange's Portuguese "Não é possível entregar:" */
+    "配信不能",             /* Exchange's Japanese "Undeliverable:" */
+    "配信できませんでした", /* "could not be delivered" */
+    "vel entregar",         /* Exchange's Portuguese "Não é possível entregar:" */
     /* Russian ("Недоставленное сообщение", "Недоставлено": the stem
      * without its first letter, which may be a capital), Chinese
      * (simplified and traditional), Korean, Turkish, Czech, Norwegian,

@@ -82,6 +82,8 @@ static const char *const rcpt_labels[] = {
     "收件人：",
     "收件者:",
     "收件者：",
+    "宛先:", /* Japanese notices' "Recipient:" */
+    "宛先：",
     NULL,
 };
 

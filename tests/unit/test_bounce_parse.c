@@ -350,6 +350,8 @@ static const struct {
 	  {"other@example.net", "expired", "4.0.0", false}}},
 	{"postfix mail forwarding loop", "postfix-forwarding-loop.eml", 1,
 	 {{"reader@example.org", "networkerror", "5.0.0", false}}},
+	{"japanese notice: subject 'could not be delivered', '宛先:' label",
+	 "lang-japanese-recipient-label.eml", 1, {{"reader@example.jp", "userunknown", "5.1.1", true}}},
 	{"own report: delivered", "../golden/report/delivered.eml", 2,
 	 {{"bob@example.net", "delivered", "2.0.0", false},
 	  {"carol@example.com", "delivered", "2.0.0", false}}},
