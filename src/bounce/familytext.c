@@ -566,16 +566,28 @@ static void senders_read(const struct bounce_doc *doc, struct senders *s)
 {
 	static const char *const fields[] = {"Return-Path", "From"};
 	/* the returned message's header: its own part, else the text
-	 * after the report's end */
-	const char *orig = doc->orig.len ? doc->orig.data : doc->text.data + doc->rend;
-	char v[1024];
+	 * after the report's end up to the first blank line (a field
+	 * missing there is not searched for through the whole body) */
+	const char *orig = doc->orig.data;
+	char *block = NULL, v[1024];
 
 	memset(s, 0, sizeof(*s));
 	if (bounce_header(doc->hdr.data, "To", v, sizeof(v)))
 		bounce_find_addr(v, strlen(v), s->addr[0], sizeof(s->addr[0]));
+	if (!doc->orig.len) {
+		/* past the end marker's line and the blank lines after it */
+		const char *rest = strchr(doc->text.data + doc->rend, '\n');
+		rest = rest ? rest + 1 : "";
+		while (*rest == '\n')
+			rest++;
+		const char *blank = strstr(rest, "\n\n");
+		block = xstrndup(rest, blank ? (size_t)(blank - rest + 1) : strlen(rest));
+		orig = block;
+	}
 	for (size_t i = 0; i < 2; i++)
 		if (bounce_header(orig, fields[i], v, sizeof(v)))
 			bounce_find_addr(v, strlen(v), s->addr[i + 1], sizeof(s->addr[i + 1]));
+	free(block);
 }
 
 static bool is_sender(const struct senders *s, const char *addr)
@@ -714,19 +726,19 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 }
 
 /* Sentences of a warning that delivery is only delayed and still being
- * retried (RFC 3464 2.3.3 action "delayed"); matched case-blind in the
- * report text (not in the returned message, whose words are anyone's) */
+ * retried (RFC 3464 2.3.3 action "delayed"); in lower case, matched
+ * case-blind in the report text (not in the returned message, whose words
+ * are anyone's) */
 static const char *const delay_phrases[] = {
-    "THIS IS A WARNING MESSAGE ONLY", /* Sendmail, old Gmail */
-    "This is a warning only",         /* Postfix (in capitals), Yahoo */
-    "Message will be retried for",
-    "has not yet been delivered", /* Exim */
-    "will be retried",
-    "will keep trying", /* Sendmail, Exchange's "The server will keep trying" */
+    "this is a warning message only", /* Sendmail, old Gmail */
+    "this is a warning only",         /* Postfix (in capitals), Yahoo */
+    "has not yet been delivered",     /* Exim */
+    "will be retried",                /* "Message will be retried for 2 more day(s)" */
+    "will keep trying",               /* Sendmail, Exchange's "The server will keep trying" */
     "this is only a temporary failure report", /* OpenSMTPD */
     "this is only a warning",                  /* Courier */
-    "Gmail will retry",
-    "Delivery is delayed to these recipients", /* Exchange */
+    "gmail will retry",
+    "delivery is delayed to these recipients", /* Exchange */
     "still awaiting delivery",                 /* Sun/Oracle Messaging Server */
     NULL,
 };
@@ -999,8 +1011,9 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 	}
 	bool delayed = false;
 	char *report = xstrndup(doc->text.data, doc->rend);
+	util_lowercase(report);
 	for (size_t i = 0; delay_phrases[i] && !delayed; i++)
-		delayed = bounce_casestr(report, delay_phrases[i]) != NULL;
+		delayed = strstr(report, delay_phrases[i]) != NULL;
 	free(report);
 	char shared[512];
 	bool have_shared = preamble_reply(doc->text.data, first_line, shared, sizeof(shared)) ||
