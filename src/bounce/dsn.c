@@ -104,11 +104,15 @@ static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *co
 {
 	char addr[BOUNCE_ADDR_MAX];
 	struct bounce_record *rec;
-	const char *src = r->final[0] ? r->final : r->orig;
-
-	if (r->any && src[0] &&
-	    (bounce_find_addr(src, strlen(src), addr, sizeof(addr)) ||
-	     bare_addr(src, addr, sizeof(addr)))) {
+	/* Final-Recipient, or Original-Recipient when the final one names
+	 * no address ("LOCAL;<jane>", a local mailbox by its user name) */
+	bool found = false;
+	for (int i = 0; i < 2 && !found; i++) {
+		const char *src = i == 0 ? r->final : r->orig;
+		found = src[0] && (bounce_find_addr(src, strlen(src), addr, sizeof(addr)) ||
+		                   bare_addr(src, addr, sizeof(addr)));
+	}
+	if (r->any && found) {
 		rec = bounce_record_add(res);
 		util_strlcpy(rec->recipient, addr, sizeof(rec->recipient));
 		util_strlcpy(rec->action, r->action, sizeof(rec->action));

@@ -64,6 +64,17 @@ static const struct family_sig {
     {"Exchange2007", SIG_BODY, "Recapito non riuscito ai seguenti destinatari"},
     {"Exchange2007", SIG_BODY, "Falha na entrega para estes destinat\xc3\xa1rios"},
     {"Exchange2007", SIG_BODY, "Bezorging is mislukt voor deze ontvangers"},
+    /* ... and the words "recipients or groups" of the same sentence in
+     * Chinese (simplified, traditional), Korean, Russian, Polish,
+     * Swedish, Czech and Turkish: no other notice says them */
+    {"Exchange2007", SIG_BODY, "收件人或组"},
+    {"Exchange2007", SIG_BODY, "收件者或群組"},
+    {"Exchange2007", SIG_BODY, "받는 사람 또는 그룹"},
+    {"Exchange2007", SIG_BODY, "получателям или группам"},
+    {"Exchange2007", SIG_BODY, "adresatów lub grup"},
+    {"Exchange2007", SIG_BODY, "mottagare eller grupper"},
+    {"Exchange2007", SIG_BODY, "příjemcům nebo skupinám"},
+    {"Exchange2007", SIG_BODY, "alıcılara veya gruplara"},
     {"Exchange2003", SIG_BODY, "did not reach some or all of the intended recipients"},
     {"Exchange2003", SIG_SUBJECT, "Undeliverable:"},
     {"Gmail", SIG_BODY, "Delivery to the following recipient failed"},
@@ -71,6 +82,13 @@ static const struct family_sig {
     {"GSuite", SIG_BODY, "Your message wasn't delivered to"},
     {"GSuite", SIG_BODY, "There was a problem delivering your message to"},
     {"GSuite", SIG_BODY, "There was a temporary problem delivering your message to"},
+    /* the bold heading Gmail's notices open with, whatever sentence
+     * follows ("Your message to a@b has been blocked", "Your message
+     * couldn't be delivered to a@b because ...") */
+    {"GSuite", SIG_BODY, "** Address not found **"},
+    {"GSuite", SIG_BODY, "** Message not delivered **"},
+    {"GSuite", SIG_BODY, "** Message blocked **"},
+    {"GSuite", SIG_BODY, "** Delivery incomplete **"},
     {"Gmail", SIG_BODY, "THIS IS A WARNING MESSAGE ONLY"},
     {"GoogleGroups", SIG_BODY, "the group you tried to contact"},
     {"AmazonSES", SIG_BODY,
@@ -167,6 +185,7 @@ static const char *const bounce_subjects[] = {
     "olevererbart",
     "ikke leveret",
     "nie dostarczono",
+    "niedostarczaln",    /* Exchange's Polish "Niedostarczalne:" */
     "estado de entrega", /* Notificación de estado de entrega */
     "tat de remise",     /* Notification d'état de remise */
     "stato di consegna", /* Notifica sullo stato di consegna */
@@ -174,13 +193,18 @@ static const char *const bounce_subjects[] = {
     "non-remise",
     "\xe9\x85\x8d\xe4\xbf\xa1\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc", /* 配信エラー */
     "\xe6\x9c\xaa\xe9\x85\x8d\xe9\x81\x94",                         /* 未配達 */
+    "配信不能",             /* Exchange's Japanese "Undeliverable:" */
+    "配信できませんでした", /* "could not be delivered" */
+    "vel entregar",         /* Exchange's Portuguese "Não é possível entregar:" */
     /* Russian ("Недоставленное сообщение", "Недоставлено": the stem
      * without its first letter, which may be a capital), Chinese
      * (simplified and traditional), Korean, Turkish, Czech, Norwegian,
      * Finnish, Hungarian */
     "едоставлен",
+    "едоставля", /* Exchange's "Недоставляемое:" */
     "е удается доставить",
     "无法投递",
+    "无法传递", /* Exchange's simplified Chinese "Undeliverable:" */
     "系统退信",
     "投递失败",
     "無法傳遞",
@@ -245,9 +269,13 @@ static void ix_init(void)
 
 bool bounce_family_from_daemon(const char *from)
 {
+	/* Exchange 2007-2019 send their notices from a system mailbox of
+	 * one fixed name in every organisation ("Microsoft Exchange
+	 * <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@...>") */
 	return bounce_casestr(from, "mailer-daemon") || bounce_casestr(from, "postmaster") ||
 	       bounce_casestr(from, "mail delivery") || bounce_casestr(from, "mailer_daemon") ||
-	       bounce_casestr(from, "post_master");
+	       bounce_casestr(from, "post_master") ||
+	       bounce_casestr(from, "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e");
 }
 
 const char *bounce_family_detect(const struct bounce_doc *doc)

@@ -35,6 +35,10 @@ struct bounce_doc {
 	/* the mail service that wrote the notice (bounce_family_provider),
 	 * set before reasons are decided; NULL when none is known */
 	const char *provider;
+	/* how many records the message gave (set before reasons are
+	 * decided): with several, the words of the whole report are other
+	 * recipients' words too */
+	size_t nrecs;
 };
 
 /* mime.c */
@@ -44,6 +48,11 @@ void bounce_doc_free(struct bounce_doc *doc);
  * needs GMime, and then the caller frees the doc (bounce_doc_free): it
  * may hold what was read before the reader gave up */
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
+
+/* mimetext.c: bounce_html_text - b->data[from..], an HTML part, made its
+ * text in place (tags dropped, block ends as line breaks, entities
+ * decoded), for notices sent as HTML alone; both readers call it */
+void bounce_html_text(struct buf *b, size_t from);
 
 /* dsn.c: RFC 3464 per-recipient fields -> records */
 size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res);
@@ -120,8 +129,8 @@ const char *bounce_status_reason(const char *status);
 /* provider.c: bounce_provider_reason - the reason one provider's own
  * reply means (known by answering host, recipient domain, or the family
  * or service that wrote the notice: doc->provider), or NULL; *rule names the provider for --explain */
-const char *bounce_provider_reason(const struct bounce_record *rec,
-                                   const struct bounce_doc *doc, const char **rule);
+const char *bounce_provider_reason(const struct bounce_record *rec, const struct bounce_doc *doc,
+                                   const char **rule);
 
 /* reason.c: decide reason, fill status/replycode gaps, hard/soft */
 void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc);

@@ -180,7 +180,11 @@ static void walk(struct bounce_doc *doc, GMimeObject *obj, int depth)
 		if (doc->orig.len == 0)
 			part_bytes(GMIME_PART(obj), &doc->orig);
 	} else if (ct_is(ct, "text", "*") || !ct) {
-		part_text(GMIME_PART(obj), depth == 0 ? &doc->text : &doc->inner);
+		struct buf *out = depth == 0 ? &doc->text : &doc->inner;
+		size_t from = out->len;
+		part_text(GMIME_PART(obj), out);
+		if (ct_is(ct, "text", "html"))
+			bounce_html_text(out, from);
 	}
 }
 

@@ -234,8 +234,13 @@ static bool entity(struct lite *L, const char *p, size_t len, int depth, int nes
 		                  L->dec.len);
 		return true;
 	}
-	return mimetext_to_utf8(&ct, L->dec.data ? L->dec.data : "", L->dec.len,
-	                        depth == 0 ? &doc->text : &doc->inner, &L->tmp);
+	struct buf *out = depth == 0 ? &doc->text : &doc->inner;
+	size_t from = out->len;
+	if (!mimetext_to_utf8(&ct, L->dec.data ? L->dec.data : "", L->dec.len, out, &L->tmp))
+		return false;
+	if (strcmp(s, "html") == 0)
+		bounce_html_text(out, from);
+	return true;
 }
 
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len)

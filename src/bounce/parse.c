@@ -15,8 +15,8 @@
  *   3. an Amazon SES JSON notification (ses.c), a Microsoft JMRP
  *      complaint (arf.c),
  *   4. an MTA-family text bounce (family.c),
- *   5. a bounce forwarded whole inside a notice that names nothing
- *      (read through once),
+ *   5. a bounce forwarded whole inside a notice that names nothing, or
+ *      attached to a person's mail (read through once),
  *   6. an RFC 3834 automatic reply (arf.c).
  * Then every record gets its reason and hard/soft verdict (reason.c).
  *
@@ -106,6 +106,7 @@ static void finish(struct bounce_result *res, size_t first, struct bounce_doc *d
 	const char *provider = bounce_family_provider(doc, agent);
 
 	doc->provider = provider;
+	doc->nrecs = res->n - first;
 
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
@@ -172,6 +173,12 @@ static const char *attached_message(const char *msg, size_t len, size_t *outlen)
 	return blank;
 }
 
+/* parse_one's depth: the message itself; a bounce wrapped whole in a
+ * notice that names nothing (a filter's "returned mail" around the real
+ * report); a message attached to mail that is no notice at all (a person
+ * forwarding a bounce to a help desk as an attachment) */
+enum { TOP = 0, WRAPPED = 1, FORWARDED = 2 };
+
 static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, int depth);
 
 /* read_doc - run the readers over a decoded message; returns records */
@@ -200,9 +207,11 @@ static size_t read_doc(struct bounce_doc *doc, const char *agent, struct bounce_
 	return n;
 }
 
-/* parse_one - read one message; returns records added. depth counts
- * forwarded bounces: a notice that only wraps another bounce (a filter's
- * "returned mail" around the real report) is read through once. */
+/* parse_one - read one message; returns records added. depth (TOP,
+ * WRAPPED, FORWARDED above) says what holds it: a message with no
+ * records of its own is read through its first attached message once,
+ * whether it is a notice that only wraps another (a filter's "returned
+ * mail") or a person's mail forwarding a bounce as an attachment. */
 static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, int depth)
 {
 	struct bounce_doc doc;
@@ -221,16 +230,29 @@ static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, 
 	/* computed once: every reader asks where the report text stops */
 	doc.rend = bounce_report_end(doc.text.data);
 	agent = bounce_family_detect(&doc);
+	if (!agent && depth == FORWARDED) {
+		/* the message attached to a person's mail is read only when
+		 * it is itself a notice: a quoted auto-reply or a message
+		 * that was merely passed on gives nothing */
+		bounce_doc_free(&doc);
+		return 0;
+	}
 	n = read_doc(&doc, agent, res);
-	if (n == 0 && agent && depth == 0) {
+	if (n == 0 && depth == 0) {
 		size_t alen;
 		const char *att = attached_message(msg, len, &alen);
-		if (att) {
+		if (att && agent) {
 			bounce_doc_free(&doc);
-			return parse_one(att, alen, res, depth + 1);
+			return parse_one(att, alen, res, WRAPPED);
+		}
+		/* a person's mail whose attachment is no notice may still
+		 * be an auto-reply itself */
+		if (att && (n = parse_one(att, alen, res, FORWARDED)) != 0) {
+			bounce_doc_free(&doc);
+			return n;
 		}
 	}
-	if (n == 0)
+	if (n == 0 && depth != FORWARDED)
 		n = bounce_autoreply_parse(&doc, res);
 	finish(res, first, &doc, agent);
 	bounce_doc_free(&doc);

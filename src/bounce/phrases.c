@@ -465,6 +465,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"notaccept", "doesn't receive email"},
     {"notaccept", "does not receive email"},
     /* hostunknown worded as a DNS answer (Postfix: NXDOMAIN) */
+    {"hostunknown", "all relevant mx records point to non-existent hosts"}, /* Exim */
     {"hostunknown", "host or domain name not found"},
     /* networkerror */
     {"networkerror", "dns error"},
@@ -472,6 +473,7 @@ const struct bounce_phrase bounce_phrases[] = {
     {"networkerror", "malformed or unexpected name server reply"},
     {"networkerror", "host name lookup failure"},
     {"networkerror", "lost connection"},
+    {"networkerror", "mail forwarding loop"}, /* Postfix */
     {"networkerror", "mail loop"},
     {"networkerror", "loops back to myself"},
     {"networkerror", "too many hops"},
@@ -693,6 +695,9 @@ const struct bounce_phrase bounce_phrases[] = {
     {"contenterror", "invalid mime"},
     {"contenterror", "bare newline"},
     {"contenterror", "nul character"},
+    /* AOL: "not accepting mail from <sender>" is the recipient's own
+     * mail controls refusing that sender, not a host that takes none */
+    {"filtered", "not accepting mail from"},
     /* notaccept */
     {"notaccept", "does not accept mail"},
     {"notaccept", "null mx"},
@@ -744,6 +749,8 @@ const struct bounce_phrase bounce_phrases[] = {
     /* expired */
     {"expired", "retry time exceeded"},
     {"expired", "still undelivered after"},
+    /* Exim: every host kept failing until the address was given up */
+    {"expired", "retry time not reached for any host"},
     {"expired", "retry timeout exceeded"},
     {"expired", "message expired"},
     {"expired", "envelope expired"},

@@ -218,10 +218,21 @@ static const char *report_phrase(struct bounce_doc *doc, const char **which)
 	return doc->text_reason;
 }
 
-/* Codes a reporting MTA writes beside its own directory verdict:
- * Exchange 2000/2003 name the failure in hex, 000C05A6 being "unknown
- * recipient" (MSEXCH:IMS lines). Matched case-blind in the diagnostic. */
-static const char *const address_codes[] = {"(000C05A6)", NULL};
+/* Codes and words a reporting MTA writes beside its own directory
+ * verdict: Exchange 2000/2003 name the failure in hex, 000C05A6 being
+ * "unknown recipient" (MSEXCH:IMS lines). Matched case-blind in the
+ * diagnostic. */
+static const char *const address_codes[] = {
+    "(000C05A6)",
+    /* Postfix names the lookup table that lacks the address ("User
+     * unknown in virtual mailbox table"), its own or a remote
+     * Postfix's: a table of addresses, looked up per address */
+    "in local recipient table",
+    "in virtual mailbox table",
+    "in virtual alias table",
+    "in relay recipient table",
+    NULL,
+};
 
 /* Families whose notices state their own routing verdict when no remote
  * answered: Exim's "Unrouteable address" is its routers finding no way
@@ -404,7 +415,9 @@ static const char *const retry_timeout_families[] = {"Exim", NULL};
 static const char *const retry_timeout_words[] = {
     "retry timeout exceeded",
     "have been failing for a long time",
-    "retry time not reached for any host after a long failure period",
+    /* "... for any host after a long failure period", and in newer
+     * Exim "... for any host for 'example.net' after ..." */
+    "retry time not reached for any host",
     NULL,
 };
 
@@ -612,7 +625,7 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 			goto set;
 		}
 	}
-	if (doc && rec->smtp_agent[0] &&
+	if (doc && rec->smtp_agent[0] && (doc->nrecs < 2 || !diag[0]) &&
 	    ((strcmp(rec->rule, rec->smtp_agent) == 0 && !rec->replycode[0]) ||
 	     (!diag[0] && rec->status[0] != '4'))) {
 		/* a text bounce whose words sit before the recipient line
@@ -621,7 +634,11 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		 * nothing, or a report record that carries no diagnostic at
 		 * all (Exim's "pipe to |..." is only in its text). Not when
 		 * its own lines quote a reply: the words elsewhere belong to
-		 * other recipients ("550 Host unknown" for the next host) */
+		 * other recipients ("550 Host unknown" for the next host).
+		 * Nor when its own lines say something and the report names
+		 * other recipients: their lines hold their causes (qmail's
+		 * "This address no longer accepts mail." under one address
+		 * is not the "couldn't find any host" of the next) */
 		if ((r = report_phrase(doc, &which)) != NULL) {
 			rec->rule = which;
 			if (strcmp(r, "userunknown") == 0 && !address_refusal(rec) &&

@@ -108,6 +108,72 @@ bool bounce_addr_garbage(const char *s, size_t len)
 	return false;
 }
 
+/* utf8_at - the code point of the UTF-8 sequence at p (p < end), 0 for
+ * a broken one */
+static unsigned utf8_at(const unsigned char *p, const unsigned char *end)
+{
+	unsigned cp, n;
+
+	if (*p >= 0xf0)
+		cp = *p & 0x07u, n = 3;
+	else if (*p >= 0xe0)
+		cp = *p & 0x0fu, n = 2;
+	else if (*p >= 0xc0)
+		cp = *p & 0x1fu, n = 1;
+	else
+		return 0;
+	if ((size_t)(end - p) <= n)
+		return 0;
+	for (unsigned i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3fu);
+	}
+	return cp;
+}
+
+/* utf8_punct - a code point that is punctuation, never part of an
+ * address (RFC 6531 lets letters of any script in, not these): Latin-1
+ * signs, general punctuation (quotes, dashes, ellipsis), CJK symbols and
+ * punctuation (、。「」), full-width and half-width forms ("：", "（"),
+ * which CJK notices write right against an address */
+static bool utf8_punct(unsigned cp)
+{
+	return (cp >= 0xa0 && cp <= 0xbf) || cp == 0xd7 || cp == 0xf7 ||
+	       (cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) ||
+	       (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef);
+}
+
+/* utf8_cjk - kana, CJK ideographs and Hangul: a Chinese, Japanese or
+ * Korean notice's words, which it writes with no space around an ASCII
+ * address ("收件人lily@example.cn邮箱不存在") */
+static bool utf8_cjk(unsigned cp)
+{
+	return (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
+	       (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) ||
+	       (cp >= 0xf900 && cp <= 0xfaff);
+}
+
+/* ascii_run - p[0..n) holds no byte above 0x7f */
+static bool ascii_run(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* addr_edge - the character that starts at c ends the address part
+ * already read, part[0..n): punctuation always, CJK text when the part is
+ * ASCII (an all-CJK local part or domain is an internationalised
+ * address, RFC 6531, and stays whole) */
+static bool addr_edge(const char *c, const char *end, const char *part, size_t n)
+{
+	unsigned cp = utf8_at((const unsigned char *)c, (const unsigned char *)end);
+
+	return utf8_punct(cp) || (utf8_cjk(cp) && n > 0 && ascii_run(part, n));
+}
+
 const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
 {
 	const char *end = s + len;
@@ -127,10 +193,25 @@ const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
 				b = q;
 		}
 		if (b == at)
-			while (b > s && bounce_addr_local_char((unsigned char)b[-1]))
+			while (b > s && bounce_addr_local_char((unsigned char)b[-1])) {
+				if ((unsigned char)b[-1] >= 0x80) {
+					/* the whole character before b */
+					const char *c = b - 1;
+					while (c > s && ((unsigned char)*c & 0xc0) == 0x80)
+						c--;
+					if (addr_edge(c, end, b, (size_t)(at - b)))
+						break;
+					b = c;
+					continue;
+				}
 				b--;
-		while (e < end && bounce_addr_domain_char((unsigned char)*e))
+			}
+		while (e < end && bounce_addr_domain_char((unsigned char)*e)) {
+			if ((unsigned char)*e >= 0x80 &&
+			    addr_edge(e, end, at + 1, (size_t)(e - at - 1)))
+				break;
 			e++;
+		}
 		while (b < at && *b == '.')
 			b++;
 		while (e > at + 1 && (e[-1] == '.' || e[-1] == '-'))
