@@ -9,100 +9,185 @@
  * refused the sender, and with the address when the mailbox is missing.
  * Such meanings hold only for that provider, so each rule here names the
  * provider by the host that answered (RFC 3464 2.3.5 Remote-MTA, or the
- * host a transcript names), by the recipient's domain, or by the family
- * of the notice (the provider wrote it itself).
+ * host a transcript names), by the recipient's domain, by the family of
+ * the notice (the provider wrote it itself), or by words only that
+ * provider writes (its help page's address in the reply).
+ *
+ * Two tables: providers[] says who each provider is, provider_rules[]
+ * what its replies mean, first rule that matches wins. All the words of
+ * both are found in one pass over the reply (needles.c's index), so the
+ * tables can grow without each record being searched once per rule.
  *
  * A rule decides before the phrase table; a rule that does not match
  * leaves the generic order (reason.c) untouched.
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "bounce/internal.h"
 
+#define PROVIDER_NAMES 8 /* hosts or domains one provider lists, at most */
+
+enum provider_id {
+	PV_KDDI,
+	PV_DOCOMO,
+	PV_YAHOO,
+	PV_OUTLOOKCOM,
+	PV_VERIZON,
+	PV_MIMECAST,
+	PV_MESSAGELABS,
+	PV_SESRECV,
+	PV_COUNT
+};
+
+/* Who a provider is. Any one of these names it: the host that answered
+ * ends with one of hosts (on a label boundary), the recipient's domain
+ * ends with one of domains, the notice's family or service is one of
+ * agents, or the lower-cased reply holds one of marks. */
+struct provider {
+	const char *name; /* the rules' name in --explain */
+	const char *hosts[PROVIDER_NAMES];
+	const char *domains[PROVIDER_NAMES];
+	const char *agents[2];
+	const char *marks[4];
+};
+
+/* One meaning of one provider's reply: its words or code, and what else
+ * the record must carry */
 struct provider_rule {
-	const char *provider;   /* the rule's name in --explain */
-	const char *hosts[3];   /* answering-host suffixes (NULL ends) */
-	const char *domains[3]; /* recipient-domain suffixes (NULL ends) */
-	const char *agent;      /* family or service that wrote the notice, or NULL */
-	const char *words;      /* words in the diagnostic (case-blind), NULL: any */
-	const char *reply;      /* the reply code it must carry, or NULL */
-	bool bare_status;       /* only when the status says nothing (X.0.0, none) */
+	enum provider_id who;
+	const char *words;  /* in the lower-cased reply with addresses and
+	                     * repeated reply codes dropped (reason.c), lower
+	                     * case; NULL: any */
+	bool raw;           /* words are matched in the diagnostic as written */
+	const char *reply;  /* the reply code it must carry, or NULL */
+	const char *status; /* "subject.detail" or "subject.lo-hi" that the
+	                     * enhanced code must be (either class), or NULL */
+	bool bare_status;   /* only when the status says nothing (X.0.0, none) */
 	const char *reason;
 };
 
+static const struct provider providers[PV_COUNT] = {
+    [PV_KDDI] = {"KDDI", .hosts = {"ezweb.ne.jp", "au.com"}, .domains = {"ezweb.ne.jp", "au.com"}},
+    [PV_DOCOMO] = {"NTT Docomo", .hosts = {"docomo.ne.jp"}, .domains = {"docomo.ne.jp"}},
+    [PV_YAHOO] = {"Yahoo", .hosts = {"yahoodns.net"}},
+    /* the consumer service: hotmail.com, outlook.com, live.com */
+    [PV_OUTLOOKCOM] = {"Outlook.com", .hosts = {"hotmail.com", "olc.protection.outlook.com"},
+                       .domains = {"hotmail.com", "outlook.com", "live.com"},
+                       .agents = {"Outlook"}},
+    [PV_VERIZON] = {"Verizon", .domains = {"vtext.com"}},
+    [PV_MIMECAST] = {"Mimecast", .hosts = {"mimecast.com"}},
+    [PV_MESSAGELABS] = {"MessageLabs", .hosts = {"messagelabs.com"}, .agents = {"MessageLabs"}},
+    /* inbound-smtp.us-east-1.amazonaws.com */
+    [PV_SESRECV] = {"Amazon SES receiving", .hosts = {"inbound-smtp.*.amazonaws.com"},
+                    .agents = {"ReceivingSES"}},
+};
+
 static const struct provider_rule provider_rules[] = {
-    /* KDDI au (ezweb.ne.jp, au.com): the address left out of the reply
-     * marks the recipient's reception filter; with the address kept,
-     * the mailbox does not exist */
-    {.provider = "KDDI",
-     .hosts = {"ezweb.ne.jp", "au.com"},
-     .domains = {"ezweb.ne.jp", "au.com"},
-     .words = "550 : user unknown",
-     .reason = "filtered"},
-    {.provider = "KDDI",
-     .hosts = {"ezweb.ne.jp", "au.com"},
-     .domains = {"ezweb.ne.jp", "au.com"},
-     .words = ">: user unknown",
-     .reason = "userunknown"},
+    /* KDDI au: the address left out of the reply marks the recipient's
+     * reception filter; with the address kept, the mailbox does not
+     * exist (the address is dropped before matching: the bare form is
+     * read as written) */
+    {PV_KDDI, "550 : user unknown", .raw = true, .reason = "filtered"},
+    {PV_KDDI, ">: user unknown", .reason = "userunknown"},
     /* NTT Docomo answers "550 Unknown user" whatever the cause; with
      * no code beside it, it is the recipient's reception settings
      * refusing the sender (a code, X.1.1 or X.2.0, says more and is
      * read as usual) */
-    {.provider = "NTT Docomo",
-     .hosts = {"docomo.ne.jp"},
-     .domains = {"docomo.ne.jp"},
-     .words = "unknown user",
-     .bare_status = true,
-     .reason = "rejected"},
+    {PV_DOCOMO, "unknown user", .bare_status = true, .reason = "rejected"},
     /* Yahoo's present MX hosts check the recipient only after DATA:
      * "dd This user doesn't have a ... account" is their directory's
      * verdict. [TSS04] defers the sender for its volume or complaints. */
-    {.provider = "Yahoo",
-     .hosts = {"yahoodns.net"},
-     .words = "delivery error: dd ",
-     .reason = "userunknown"},
-    {.provider = "Yahoo", .hosts = {"yahoodns.net"}, .words = "[tss04]", .reason = "rejected"},
-    /* Outlook.com (the consumer service: hotmail.com, outlook.com,
-     * live.com) gives RFC 5321's own 550 text, with a number in
+    {PV_YAHOO, "delivery error: dd ", .reason = "userunknown"},
+    {PV_YAHOO, "[tss04]", .reason = "rejected"},
+    /* Outlook.com gives RFC 5321's own 550 text, with a number in
      * brackets, for an address its directory lacks */
-    {.provider = "Outlook.com",
-     .hosts = {"hotmail.com", "olc.protection.outlook.com"},
-     .domains = {"hotmail.com", "outlook.com", "live.com"},
-     .agent = "Outlook",
-     .words = "requested action not taken: mailbox unavailable",
-     .reason = "userunknown"},
+    {PV_OUTLOOKCOM, "requested action not taken: mailbox unavailable", .reason = "userunknown"},
     /* Verizon's SMS gateway looks the number up itself */
-    {.provider = "Verizon",
-     .domains = {"vtext.com"},
-     .words = "no such user here",
-     .reason = "userunknown"},
+    {PV_VERIZON, "no such user here", .reason = "userunknown"},
     /* Mimecast's 554 "rejected due to security policies" is its virus
      * and malicious-content scan */
-    {.provider = "Mimecast",
-     .hosts = {"mimecast.com"},
-     .words = "email rejected due to security policies",
-     .reason = "virusdetected"},
+    {PV_MIMECAST, "email rejected due to security policies", .reason = "virusdetected"},
     /* Symantec Email Security.cloud's own 542 "<address> Rejected",
      * in its notice or at RCPT: the address is not registered with the
      * service */
-    {.provider = "MessageLabs",
-     .hosts = {"messagelabs.com"},
-     .agent = "MessageLabs",
-     .words = " rejected",
-     .reply = "542",
-     .reason = "userunknown"},
+    {PV_MESSAGELABS, "rejected", .reply = "542", .reason = "userunknown"},
     /* Amazon SES receiving keeps no mailboxes: its "Mailbox does not
      * exist" is a receipt rule's bounce action that the domain's owner
      * set up, their filter rather than a directory lookup (its "Mailbox
      * full" and "Message too large" still mean what they say) */
-    {.provider = "Amazon SES receiving",
-     .hosts = {"inbound-smtp.*.amazonaws.com"},
-     .agent = "ReceivingSES",
-     .words = "mailbox does not exist",
-     .reason = "filtered"},
+    {PV_SESRECV, "mailbox does not exist", .reason = "filtered"},
 };
+
+#define NRULES (sizeof(provider_rules) / sizeof(provider_rules[0]))
+
+/* The needles: every rule's words (index = rule) then every mark, all
+ * indexed once (under pthread_once: the parser runs in worker threads) */
+static const char *needles[BOUNCE_NEEDLE_MAX];
+static uint8_t mark_needle[PV_COUNT][4];
+static struct bounce_needles needle_ix;
+static pthread_once_t needle_once = PTHREAD_ONCE_INIT;
+
+static void needles_init(void)
+{
+	size_t n = NRULES;
+
+	_Static_assert(NRULES < BOUNCE_NEEDLE_MAX, "provider rules fit the needle index");
+	for (size_t i = 0; i < NRULES; i++)
+		needles[i] = provider_rules[i].raw ? NULL : provider_rules[i].words;
+	for (size_t p = 0; p < PV_COUNT; p++)
+		for (size_t m = 0; m < 4 && providers[p].marks[m] && n < BOUNCE_NEEDLE_MAX; m++) {
+			mark_needle[p][m] = (uint8_t)n;
+			needles[n++] = providers[p].marks[m];
+		}
+	bounce_needles_build(&needle_ix, needles, n);
+}
+
+/* needles_in - set bit i of hits for every needle i found in text
+ * (lower case), in one pass */
+static void needles_in(const char *text, uint64_t hits[4])
+{
+	for (const char *p = text; *p; p++) {
+		unsigned k = (unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1];
+		if (!(needle_ix.pair[k >> 3] & (1u << (k & 7))))
+			continue;
+		unsigned b = (unsigned char)p[0];
+		for (unsigned j = needle_ix.start[b]; j < needle_ix.start[b + 1]; j++) {
+			size_t i = needle_ix.item[j];
+			if (bounce_prefix_at(p, needles[i], needle_ix.len[i], 1))
+				hits[i >> 6] |= (uint64_t)1 << (i & 63);
+		}
+	}
+}
+
+static bool hit(const uint64_t hits[4], size_t i)
+{
+	return hits[i >> 6] & ((uint64_t)1 << (i & 63));
+}
+
+/* status_is - the enhanced code's subject and detail are within
+ * "s.d" or "s.lo-hi" (RFC 3463 2: class.subject.detail) */
+static bool status_is(const char *status, const char *want)
+{
+	char *end;
+	long s, d, ws, lo, hi;
+
+	if (!status[0] || status[1] != '.')
+		return false;
+	s = strtol(status + 2, &end, 10);
+	if (*end != '.')
+		return false;
+	d = strtol(end + 1, &end, 10);
+	ws = strtol(want, &end, 10);
+	lo = hi = strtol(end + 1, &end, 10);
+	if (*end == '-')
+		hi = strtol(end + 1, NULL, 10);
+	return s == ws && d >= lo && d <= hi;
+}
 
 /* suffix_at - name[0..nl) ends with suffix[0..sl), on a label boundary,
  * case-blind */
@@ -118,7 +203,7 @@ static bool suffix_at(const char *name, size_t nl, const char *suffix, size_t sl
  * inbound-smtp.us-east-1.amazonaws.com) */
 static bool name_in(const char *name, size_t nl, const char *const *suffixes)
 {
-	for (size_t i = 0; i < 3 && suffixes[i]; i++) {
+	for (size_t i = 0; i < PROVIDER_NAMES && suffixes[i]; i++) {
 		const char *star = strstr(suffixes[i], ".*.");
 
 		if (!star) {
@@ -166,8 +251,26 @@ static bool host_in_diag(const char *diag, char *out, size_t size)
 	return false;
 }
 
+/* provider_named - is the record's provider p: by its answering host,
+ * its recipient's domain, the notice's writer, or a mark in its reply */
+static bool provider_named(const struct provider *pv, size_t p, const char *host, size_t hl,
+                           const char *domain, size_t dl, const char *agent, const char *service,
+                           const uint64_t hits[4])
+{
+	if ((hl && name_in(host, hl, pv->hosts)) || (dl && name_in(domain, dl, pv->domains)))
+		return true;
+	for (size_t a = 0; a < 2 && pv->agents[a]; a++)
+		if ((agent && strcmp(agent, pv->agents[a]) == 0) ||
+		    (service && strcmp(service, pv->agents[a]) == 0))
+			return true;
+	for (size_t m = 0; m < 4 && pv->marks[m]; m++)
+		if (hit(hits, mark_needle[p][m]))
+			return true;
+	return false;
+}
+
 const char *bounce_provider_reason(const struct bounce_record *rec, const struct bounce_doc *doc,
-                                   const char **rule)
+                                   const char *lower, const char **rule)
 {
 	const char *service = doc ? doc->provider : NULL;
 	const char *diag = rec->diagnostic_code ? rec->diagnostic_code : "";
@@ -175,7 +278,12 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 	const char *domain = at ? at + 1 : "";
 	char host[sizeof(rec->remote_host)];
 	bool bare = !rec->status[0] || strcmp(rec->status + 1, ".0.0") == 0;
+	int8_t named[PV_COUNT]; /* -1: not asked yet */
+	uint64_t hits[4] = {0};
 
+	pthread_once(&needle_once, needles_init);
+	needles_in(lower, hits);
+	memset(named, -1, sizeof(named));
 	if (rec->remote_host[0])
 		util_strlcpy(host, rec->remote_host, sizeof(host));
 	else if (!host_in_diag(diag, host, sizeof(host)))
@@ -184,19 +292,19 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 
 	while (hl && host[hl - 1] == '.') /* a root dot: "mx.example.jp." */
 		hl--;
-	for (size_t i = 0; i < sizeof(provider_rules) / sizeof(provider_rules[0]); i++) {
+	for (size_t i = 0; i < NRULES; i++) {
 		const struct provider_rule *r = &provider_rules[i];
-		bool who =
-		    (hl && name_in(host, hl, r->hosts)) ||
-		    (dl && name_in(domain, dl, r->domains)) ||
-		    (r->agent && ((rec->smtp_agent && strcmp(rec->smtp_agent, r->agent) == 0) ||
-		                  (service && strcmp(service, r->agent) == 0)));
 
-		if (!who || (r->bare_status && !bare))
+		if (r->words && (r->raw ? !bounce_casestr(diag, r->words) : !hit(hits, i)))
 			continue;
-		if (r->reply && strcmp(rec->replycode, r->reply) != 0)
+		if ((r->bare_status && !bare) ||
+		    (r->reply && strcmp(rec->replycode, r->reply) != 0) ||
+		    (r->status && !status_is(rec->status, r->status)))
 			continue;
-		if (r->words && !bounce_casestr(diag, r->words))
+		if (named[r->who] < 0)
+			named[r->who] = provider_named(&providers[r->who], r->who, host, hl, domain,
+			                               dl, rec->smtp_agent, service, hits);
+		if (!named[r->who])
 			continue;
 		/* an X.7.x status (RFC 3463 3.8, security or policy) says the
 		 * refusal is about the sender, whatever the provider's words
@@ -204,7 +312,7 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 		if (strcmp(r->reason, "userunknown") == 0 && rec->status[0] &&
 		    strncmp(rec->status + 1, ".7.", 3) == 0)
 			continue;
-		*rule = r->provider;
+		*rule = providers[r->who].name;
 		return r->reason;
 	}
 	return NULL;
