@@ -41,6 +41,9 @@ enum provider_id {
 	PV_MIMECAST,
 	PV_MESSAGELABS,
 	PV_SESRECV,
+	PV_COX,
+	PV_SPECTRUM,
+	PV_COMCAST,
 	PV_COUNT
 };
 
@@ -85,6 +88,17 @@ static const struct provider providers[PV_COUNT] = {
     /* inbound-smtp.us-east-1.amazonaws.com */
     [PV_SESRECV] = {"Amazon SES receiving", .hosts = {"inbound-smtp.*.amazonaws.com"},
                     .agents = {"ReceivingSES"}},
+    /* Cox: mx.east/west.cox.net, and the Cloudmark hosts it rents,
+     * cxr.mx.a.cloudfilter.net (other tenants there have other names) */
+    [PV_COX] = {"Cox", .hosts = {"cox.net", "cxr.*.cloudfilter.net"}, .domains = {"cox.net"},
+                .marks = {"aup#cx", "aup#cd", "cox.com/"}},
+    /* Spectrum (Charter, Time Warner Cable, Road Runner, Bright House) */
+    [PV_SPECTRUM] = {"Spectrum", .hosts = {"charter.net", "rr.com", "twc.com", "spectrum.net"},
+                     .domains = {"charter.net", "rr.com", "twc.com", "spectrum.net",
+                                 "brighthouse.com", "roadrunner.com"},
+                     .marks = {"aup#i-", "spectrum.net/support"}},
+    [PV_COMCAST] = {"Comcast", .hosts = {"comcast.net"}, .domains = {"comcast.net"},
+                    .marks = {"postmaster.comcast.net"}},
 };
 
 static const struct provider_rule provider_rules[] = {
@@ -121,6 +135,37 @@ static const struct provider_rule provider_rules[] = {
      * set up, their filter rather than a directory lookup (its "Mailbox
      * full" and "Message too large" still mean what they say) */
     {PV_SESRECV, "mailbox does not exist", .reason = "filtered"},
+    /* Cox ends each refusal with an "AUP#" code its error-code page
+     * explains. CXBL and CDRBL: Cox itself blocked the sending IP for
+     * spam-like behaviour (CDRBL for a while); IPBLnnnn: the IP is on
+     * public DNS block lists, one digit per list; URLBLnnn: a URL in
+     * the message is on URI block lists, the content is refused.
+     * CXDNS: the sending IP's reverse DNS does not resolve. CXSNDR:
+     * the sender's domain is refused. CXCNCT: more simultaneous
+     * connections than Cox allows one IP; CXMXRT: more recipients than
+     * it allows one message. */
+    {PV_COX, "urlbl", .reason = "spamdetected"},
+    {PV_COX, "cxbl", .reason = "blocked"},
+    {PV_COX, "cdrbl", .reason = "blocked"},
+    {PV_COX, "ipbl", .reason = "blocked"},
+    {PV_COX, "cxdns", .reason = "requireptr"},
+    {PV_COX, "cxsndr", .reason = "rejected"},
+    {PV_COX, "cxcnct", .reason = "toomanyconn"},
+    {PV_COX, "cxmxrt", .reason = "toomanyconn"},
+    /* Spectrum's inbound "AUP#I-nnnn" codes: 1000 is the sending IP
+     * blocked for suspicious activity, 1260 a client connecting over
+     * IPv6, which Spectrum's inbound hosts do not serve */
+    {PV_SPECTRUM, "aup#i-1000", .reason = "blocked"},
+    {PV_SPECTRUM, "aup#i-1260", .reason = "blocked"},
+    /* Comcast names its refusals by code on its postmaster page: BL
+     * and six binary digits, one per block list the IP is on (its own
+     * and public ones). "Not our Customer" is its directory's answer
+     * for an address it does not have, not a forwarding notice. */
+    {PV_COMCAST, "#bl0", .reason = "blocked"},
+    {PV_COMCAST, "#bl1", .reason = "blocked"},
+    {PV_COMCAST, " bl0", .reason = "blocked"},
+    {PV_COMCAST, " bl1", .reason = "blocked"},
+    {PV_COMCAST, "not our customer", .reason = "userunknown"},
 };
 
 #define NRULES (sizeof(provider_rules) / sizeof(provider_rules[0]))

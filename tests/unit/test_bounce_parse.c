@@ -327,6 +327,66 @@ static void test_cases(void **state)
 	}
 }
 
+/* One provider's own codes and words (provider.c): one row per record,
+ * in the order of the file's records; a file's rows sit together. A row
+ * for an address outside the provider shows the same code from anyone
+ * else decides nothing. */
+static const struct {
+	const char *file, *recipient, *reason, *status;
+} provider_cases[] = {
+    /* Cox: AUP# codes by answering host, recipient domain, or the code's
+     * own "AUP#C" mark; IPBL from a host that is not Cox decides nothing */
+    {"provider-cox.eml", "a1@cox.net", "blocked", "5.0.0"},
+    {"provider-cox.eml", "a2@cox.net", "spamdetected", "5.0.0"},
+    {"provider-cox.eml", "a3@cox.net", "blocked", "5.0.0"},
+    {"provider-cox.eml", "a4@cox.net", "requireptr", "5.0.0"},
+    {"provider-cox.eml", "a5@cox.net", "rejected", "5.0.0"},
+    {"provider-cox.eml", "a6@cox.net", "toomanyconn", "4.0.0"},
+    {"provider-cox.eml", "a7@cox.net", "toomanyconn", "4.0.0"},
+    {"provider-cox.eml", "a8@example.com", "blocked", "5.0.0"},
+    {"provider-cox.eml", "a9@example.net", "undefined", "5.0.0"},
+    {"provider-spectrum.eml", "s1@charter.net", "blocked", "5.7.1"},
+    {"provider-spectrum.eml", "s2@nc.rr.com", "blocked", "5.0.0"},
+    /* Comcast: BL codes; "Not our Customer" is its directory's answer,
+     * the same words elsewhere say the person moved */
+    {"provider-comcast.eml", "c1@comcast.net", "blocked", "5.0.0"},
+    {"provider-comcast.eml", "c2@comcast.net", "userunknown", "5.1.1"},
+    {"provider-comcast.eml", "c3@example.net", "hasmoved", "5.1.1"},
+};
+
+static void test_provider_cases(void **state)
+{
+	size_t n = sizeof(provider_cases) / sizeof(provider_cases[0]);
+
+	(void)state;
+	for (size_t i = 0; i < n;) {
+		struct bounce_result res = {0};
+		size_t len, rows = 0;
+		const char *file = provider_cases[i].file;
+		char *data = slurp(file, &len);
+
+		bounce_parse(data, len, &res);
+		for (; i < n && strcmp(provider_cases[i].file, file) == 0; i++, rows++) {
+			const struct bounce_record *g = rows < res.n ? &res.recs[rows] : NULL;
+			if (!g)
+				fail_msg("%s: no record for %s", file, provider_cases[i].recipient);
+			if (strcmp(g->recipient, provider_cases[i].recipient) != 0)
+				fail_msg("%s: recipient got %s, want %s", file, g->recipient,
+					 provider_cases[i].recipient);
+			if (strcmp(g->reason, provider_cases[i].reason) != 0)
+				fail_msg("%s: %s: reason got %s, want %s (rule %s)", file,
+					 g->recipient, g->reason, provider_cases[i].reason, g->rule);
+			if (strcmp(g->status, provider_cases[i].status) != 0)
+				fail_msg("%s: %s: status got %s, want %s", file, g->recipient,
+					 g->status, provider_cases[i].status);
+		}
+		if (res.n != rows)
+			fail_msg("%s: got %zu records, want %zu", file, res.n, rows);
+		bounce_result_free(&res);
+		free(data);
+	}
+}
+
 /* same_records - the records of one file with the fast reader and with
  * GMime must be equal field by field */
 static void test_fast_mime_matches_gmime(void **state)
@@ -712,6 +772,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threads_first_use),
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_provider_cases),
 		cmocka_unit_test(test_fast_mime_matches_gmime),
 		cmocka_unit_test(test_fast_mime_decoding),
 		cmocka_unit_test(test_find_status),
