@@ -44,6 +44,8 @@ enum provider_id {
 	PV_COX,
 	PV_SPECTRUM,
 	PV_COMCAST,
+	PV_TENCENT,
+	PV_NETEASE,
 	PV_COUNT
 };
 
@@ -99,6 +101,17 @@ static const struct provider providers[PV_COUNT] = {
                      .marks = {"aup#i-", "spectrum.net/support"}},
     [PV_COMCAST] = {"Comcast", .hosts = {"comcast.net"}, .domains = {"comcast.net"},
                     .marks = {"postmaster.comcast.net"}},
+    /* Tencent QQ Mail and Exmail (its business mail): mx1.qq.com,
+     * mxbiz1.qq.com; replies point at service.(ex)mail.qq.com */
+    [PV_TENCENT] = {"Tencent", .hosts = {"qq.com"}, .domains = {"qq.com", "foxmail.com"},
+                    .marks = {"mail.qq.com"}},
+    /* NetEase: 163.com, 126.com, yeah.net, 188.com (hosts
+     * 163mx01.mxmail.netease.com and the like); replies point at
+     * mail.163.com or help.163.com */
+    [PV_NETEASE] = {"NetEase",
+                    .hosts = {"netease.com", "163.com", "126.com", "yeah.net", "188.com"},
+                    .domains = {"netease.com", "163.com", "126.com", "yeah.net", "188.com"},
+                    .marks = {"mail.163.com", "help.163.com"}},
 };
 
 static const struct provider_rule provider_rules[] = {
@@ -166,6 +179,47 @@ static const struct provider_rule provider_rules[] = {
     {PV_COMCAST, " bl0", .reason = "blocked"},
     {PV_COMCAST, " bl1", .reason = "blocked"},
     {PV_COMCAST, "not our customer", .reason = "userunknown"},
+    /* Tencent words its refusals in short English sentences with a help
+     * link: "Mail content denied" is its anti-spam verdict on the
+     * message; "... frequency limited" is its rate limit (per IP, per
+     * domain, per sender), and for connections, the number of them */
+    {PV_TENCENT, "mail content denied", .reason = "spamdetected"},
+    {PV_TENCENT, "connection frequency limited", .reason = "toomanyconn"},
+    {PV_TENCENT, "frequency limited", .reason = "speeding"},
+    /* NetEase puts a code "XX:YYY" before its host tag, listed on its
+     * help page (in Chinese). DT: the data: SPM spam features, RBL the
+     * sending IP on block lists, SUM envelope sender and From: header
+     * differ. MI: the mail's sender: SFQ and STC too much mail from
+     * one sender (in 15 minutes, in a day), SPF and DMA the sender's
+     * SPF and DMARC do not allow the IP, IMF a malformed sender
+     * address, NHD an empty HELO, DMC too many messages on one
+     * connection. RP: the recipients: DRC too many on one connection,
+     * RCL too many for one message, QRC too many in a short time, FRL
+     * relaying refused. HL: the sending IP banned for a while: ICC too
+     * many simultaneous connections, IFC too much mail in a short time,
+     * REP its behaviour (mail to absent addresses), MEP many forged
+     * sender domains, IHU spam or odd connections, IPB not on the list
+     * of IPs allowed to send. */
+    {PV_NETEASE, "dt:spm", .reason = "spamdetected"},
+    {PV_NETEASE, "dt:rbl", .reason = "blocked"},
+    {PV_NETEASE, "dt:sum", .reason = "securityerror"},
+    {PV_NETEASE, "mi:sfq", .reason = "speeding"},
+    {PV_NETEASE, "mi:stc", .reason = "speeding"},
+    {PV_NETEASE, "mi:spf", .reason = "authfailure"},
+    {PV_NETEASE, "mi:dma", .reason = "authfailure"},
+    {PV_NETEASE, "mi:imf", .reason = "rejected"},
+    {PV_NETEASE, "mi:nhd", .reason = "blocked"},
+    {PV_NETEASE, "mi:dmc", .reason = "toomanyconn"},
+    {PV_NETEASE, "rp:drc", .reason = "toomanyconn"},
+    {PV_NETEASE, "rp:rcl", .reason = "toomanyconn"},
+    {PV_NETEASE, "rp:qrc", .reason = "speeding"},
+    {PV_NETEASE, "rp:frl", .reason = "norelaying"},
+    {PV_NETEASE, "hl:icc", .reason = "toomanyconn"},
+    {PV_NETEASE, "hl:ifc", .reason = "speeding"},
+    {PV_NETEASE, "hl:rep", .reason = "badreputation"},
+    {PV_NETEASE, "hl:mep", .reason = "securityerror"},
+    {PV_NETEASE, "hl:ihu", .reason = "blocked"},
+    {PV_NETEASE, "hl:ipb", .reason = "blocked"},
 };
 
 #define NRULES (sizeof(provider_rules) / sizeof(provider_rules[0]))

@@ -352,6 +352,19 @@ static const struct {
     {"provider-comcast.eml", "c1@comcast.net", "blocked", "5.0.0"},
     {"provider-comcast.eml", "c2@comcast.net", "userunknown", "5.1.1"},
     {"provider-comcast.eml", "c3@example.net", "hasmoved", "5.1.1"},
+    /* Tencent: by host, domain, or its help link; the same words from
+     * another host decide nothing */
+    {"provider-tencent.eml", "t1@qq.com", "spamdetected", "5.0.0"},
+    {"provider-tencent.eml", "t2@foxmail.com", "toomanyconn", "4.0.0"},
+    {"provider-tencent.eml", "t3@example.cn", "speeding", "5.0.0"},
+    {"provider-tencent.eml", "t4@example.net", "undefined", "5.0.0"},
+    /* NetEase: its code decides over "spam" in its help link's name */
+    {"provider-netease.eml", "n1@163.com", "spamdetected", "5.0.0"},
+    {"provider-netease.eml", "n2@126.com", "speeding", "4.0.0"},
+    {"provider-netease.eml", "n3@163.com", "authfailure", "5.0.0"},
+    {"provider-netease.eml", "n4@yeah.net", "toomanyconn", "4.0.0"},
+    {"provider-netease.eml", "n5@example.com", "norelaying", "5.0.0"},
+    {"provider-netease.eml", "n6@163.com", "blocked", "5.0.0"},
 };
 
 static void test_provider_cases(void **state)
