@@ -31,6 +31,7 @@
 #include "bounce/internal.h"
 
 #define PROVIDER_NAMES 8 /* hosts or domains one provider lists, at most */
+#define PROVIDER_MARKS 6 /* marks one provider lists, at most */
 
 enum provider_id {
 	PV_KDDI,
@@ -46,6 +47,7 @@ enum provider_id {
 	PV_COMCAST,
 	PV_TENCENT,
 	PV_NETEASE,
+	PV_MICROSOFT,
 	PV_COUNT
 };
 
@@ -58,7 +60,7 @@ struct provider {
 	const char *hosts[PROVIDER_NAMES];
 	const char *domains[PROVIDER_NAMES];
 	const char *agents[2];
-	const char *marks[4];
+	const char *marks[PROVIDER_MARKS];
 };
 
 /* One meaning of one provider's reply: its words or code, and what else
@@ -73,6 +75,8 @@ struct provider_rule {
 	const char *status; /* "subject.detail" or "subject.lo-hi" that the
 	                     * enhanced code must be (either class), or NULL */
 	bool bare_status;   /* only when the status says nothing (X.0.0, none) */
+	bool own_code;      /* the status is one only this provider gives: it
+	                     * names the provider by itself */
 	const char *reason;
 };
 
@@ -112,6 +116,17 @@ static const struct provider providers[PV_COUNT] = {
                     .hosts = {"netease.com", "163.com", "126.com", "yeah.net", "188.com"},
                     .domains = {"netease.com", "163.com", "126.com", "yeah.net", "188.com"},
                     .marks = {"mail.163.com", "help.163.com"}},
+    /* Microsoft: Exchange Online Protection (tenant.mail.protection.
+     * outlook.com) and the consumer service's hosts; Exchange's own
+     * component names in a reply (RESOLVER., STOREDRV.) and its help
+     * links name it too */
+    [PV_MICROSOFT] = {"Microsoft",
+                      .hosts = {"protection.outlook.com", "outlook.com", "hotmail.com", "live.com",
+                                "msn.com", "office365.us", "outlook.cn"},
+                      .domains = {"hotmail.com", "outlook.com", "live.com", "msn.com"},
+                      .agents = {"Office365", "Outlook"},
+                      .marks = {"protection.outlook.com", "sender.office.com", "mail.live.com",
+                                "resolver.rst.", "storedrv."}},
 };
 
 static const struct provider_rule provider_rules[] = {
@@ -220,6 +235,38 @@ static const struct provider_rule provider_rules[] = {
     {PV_NETEASE, "hl:mep", .reason = "securityerror"},
     {PV_NETEASE, "hl:ihu", .reason = "blocked"},
     {PV_NETEASE, "hl:ipb", .reason = "blocked"},
+    /* Microsoft documents its enhanced codes for Exchange Online; those
+     * past RFC 3463's range are its own and name it wherever they come
+     * from. 5.7.606-649: the sending IP is banned (delisting at
+     * sender.office.com); 5.7.506 a bad HELO; 5.7.510 a client over
+     * IPv6 to a domain that takes no IPv6 mail: the sending host is
+     * refused. 5.7.508: the IP went past the limits set for its range;
+     * 5.2.121, 5.2.122: the recipient's hourly limit of messages (from
+     * this sender) is reached; "Submission quota exceeded" is the
+     * sender's own sending limit, not a full mailbox. 5.7.520: the
+     * sender's organisation forbids forwarding out. */
+    {PV_MICROSOFT, .status = "7.606-649", .own_code = true, .reason = "blocked"},
+    {PV_MICROSOFT, .status = "7.506", .own_code = true, .reason = "blocked"},
+    {PV_MICROSOFT, .status = "7.510", .own_code = true, .reason = "blocked"},
+    {PV_MICROSOFT, .status = "7.508", .own_code = true, .reason = "speeding"},
+    {PV_MICROSOFT, .status = "2.121-122", .own_code = true, .reason = "speeding"},
+    {PV_MICROSOFT, "submission quota exceeded", .reason = "speeding"},
+    {PV_MICROSOFT, .status = "7.520", .own_code = true, .reason = "policyviolation"},
+    /* Outlook.com's refusals of the sending host carry a code of its
+     * troubleshooting page, sometimes with no other cause: S3140 and
+     * S3150 (its block list), SC-00n (policy: spam-like mail,
+     * namespace mining, open proxy, complaints), DY-00n (a dynamic or
+     * compromised host), OU-001 (its filters). RP-001 and RP-002 are
+     * its hourly and per-connection message limits, RP-003 its
+     * connection limit. */
+    {PV_MICROSOFT, "(s3140)", .reason = "blocked"},
+    {PV_MICROSOFT, "(s3150)", .reason = "blocked"},
+    {PV_MICROSOFT, "sc-00", .reason = "blocked"},
+    {PV_MICROSOFT, "dy-00", .reason = "blocked"},
+    {PV_MICROSOFT, "ou-001", .reason = "blocked"},
+    {PV_MICROSOFT, "rp-001", .reason = "speeding"},
+    {PV_MICROSOFT, "rp-002", .reason = "speeding"},
+    {PV_MICROSOFT, "rp-003", .reason = "toomanyconn"},
 };
 
 #define NRULES (sizeof(provider_rules) / sizeof(provider_rules[0]))
@@ -227,7 +274,7 @@ static const struct provider_rule provider_rules[] = {
 /* The needles: every rule's words (index = rule) then every mark, all
  * indexed once (under pthread_once: the parser runs in worker threads) */
 static const char *needles[BOUNCE_NEEDLE_MAX];
-static uint8_t mark_needle[PV_COUNT][4];
+static uint8_t mark_needle[PV_COUNT][PROVIDER_MARKS];
 static struct bounce_needles needle_ix;
 static pthread_once_t needle_once = PTHREAD_ONCE_INIT;
 
@@ -239,7 +286,8 @@ static void needles_init(void)
 	for (size_t i = 0; i < NRULES; i++)
 		needles[i] = provider_rules[i].raw ? NULL : provider_rules[i].words;
 	for (size_t p = 0; p < PV_COUNT; p++)
-		for (size_t m = 0; m < 4 && providers[p].marks[m] && n < BOUNCE_NEEDLE_MAX; m++) {
+		for (size_t m = 0;
+		     m < PROVIDER_MARKS && providers[p].marks[m] && n < BOUNCE_NEEDLE_MAX; m++) {
 			mark_needle[p][m] = (uint8_t)n;
 			needles[n++] = providers[p].marks[m];
 		}
@@ -362,7 +410,7 @@ static bool provider_named(const struct provider *pv, size_t p, const char *host
 		if ((agent && strcmp(agent, pv->agents[a]) == 0) ||
 		    (service && strcmp(service, pv->agents[a]) == 0))
 			return true;
-	for (size_t m = 0; m < 4 && pv->marks[m]; m++)
+	for (size_t m = 0; m < PROVIDER_MARKS && pv->marks[m]; m++)
 		if (hit(hits, mark_needle[p][m]))
 			return true;
 	return false;
@@ -400,6 +448,8 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 		    (r->reply && strcmp(rec->replycode, r->reply) != 0) ||
 		    (r->status && !status_is(rec->status, r->status)))
 			continue;
+		if (named[r->who] < 0 && r->own_code)
+			named[r->who] = 1;
 		if (named[r->who] < 0)
 			named[r->who] = provider_named(&providers[r->who], r->who, host, hl, domain,
 			                               dl, rec->smtp_agent, service, hits);

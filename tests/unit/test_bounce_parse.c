@@ -365,6 +365,14 @@ static const struct {
     {"provider-netease.eml", "n4@yeah.net", "toomanyconn", "4.0.0"},
     {"provider-netease.eml", "n5@example.com", "norelaying", "5.0.0"},
     {"provider-netease.eml", "n6@163.com", "blocked", "5.0.0"},
+    /* Microsoft: its own enhanced codes name it without a host; the
+     * consumer service's troubleshooting codes by host */
+    {"provider-microsoft.eml", "m1@example.com", "speeding", "5.7.508"},
+    {"provider-microsoft.eml", "m2@example.com", "speeding", "5.2.2"},
+    {"provider-microsoft.eml", "m3@example.com", "blocked", "5.7.510"},
+    {"provider-microsoft.eml", "m4@outlook.com", "blocked", "5.7.1"},
+    {"provider-microsoft.eml", "m5@hotmail.com", "speeding", "4.0.0"},
+    {"provider-microsoft.eml", "m6@example.com", "policyviolation", "5.7.520"},
 };
 
 static void test_provider_cases(void **state)
