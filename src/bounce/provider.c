@@ -48,6 +48,8 @@ enum provider_id {
 	PV_TENCENT,
 	PV_NETEASE,
 	PV_MICROSOFT,
+	PV_AOL,
+	PV_GOOGLE,
 	PV_COUNT
 };
 
@@ -83,6 +85,10 @@ struct provider_rule {
 static const struct provider providers[PV_COUNT] = {
     [PV_KDDI] = {"KDDI", .hosts = {"ezweb.ne.jp", "au.com"}, .domains = {"ezweb.ne.jp", "au.com"}},
     [PV_DOCOMO] = {"NTT Docomo", .hosts = {"docomo.ne.jp"}, .domains = {"docomo.ne.jp"}},
+    /* Yahoo's present MX hosts (mta6.am0.yahoodns.net, for AOL's and
+     * Yahoo's domains alike). Not its older *.mx.mail.yahoo.com hosts,
+     * nor its domains or help link: replies quoted with no present MX
+     * host named are read as anyone's ([TSS04]: reputation). */
     [PV_YAHOO] = {"Yahoo", .hosts = {"yahoodns.net"}},
     /* the consumer service: hotmail.com, outlook.com, live.com */
     [PV_OUTLOOKCOM] = {"Outlook.com", .hosts = {"hotmail.com", "olc.protection.outlook.com"},
@@ -127,6 +133,15 @@ static const struct provider providers[PV_COUNT] = {
                       .agents = {"Office365", "Outlook"},
                       .marks = {"protection.outlook.com", "sender.office.com", "mail.live.com",
                                 "resolver.rst.", "storedrv."}},
+    /* AOL's own MX hosts before Yahoo took its mail over
+     * (mailin-01.mx.aol.com) */
+    [PV_AOL] = {"AOL", .hosts = {"aol.com"}, .domains = {"aol.com", "aim.com"},
+                .marks = {"postmaster.aol.com"}},
+    /* Google: Gmail's and Workspace's MX hosts (aspmx.l.google.com);
+     * every reply ends with "- gsmtp" */
+    [PV_GOOGLE] = {"Google", .hosts = {"google.com", "googlemail.com"},
+                   .domains = {"gmail.com", "googlemail.com"},
+                   .marks = {"gsmtp", "support.google.com"}},
 };
 
 static const struct provider_rule provider_rules[] = {
@@ -141,6 +156,22 @@ static const struct provider_rule provider_rules[] = {
      * refusing the sender (a code, X.1.1 or X.2.0, says more and is
      * read as usual) */
     {PV_DOCOMO, "unknown user", .bare_status = true, .reason = "rejected"},
+    /* Yahoo's "dd" replies also close a disabled mailbox: "This
+     * mailbox is disabled (554.30)", "This account has been disabled
+     * or discontinued" (read before its "dd" rule below). Its postmaster
+     * page's codes: [TSS09] and [TS03] defer every message from the IP
+     * for good, [BL21]-[BL23] refuse an IP on Spamhaus's lists: the
+     * host is refused. [TS01] and [TS02] are the older forms of [TSS04]
+     * (complaints, volume), read as it is. */
+    {PV_YAHOO, "mailbox is disabled", .reason = "suspend"},
+    {PV_YAHOO, "been disabled or discontinued", .reason = "suspend"},
+    {PV_YAHOO, "[tss09]", .reason = "blocked"},
+    {PV_YAHOO, "[ts03]", .reason = "blocked"},
+    {PV_YAHOO, "[bl21]", .reason = "blocked"},
+    {PV_YAHOO, "[bl22]", .reason = "blocked"},
+    {PV_YAHOO, "[bl23]", .reason = "blocked"},
+    {PV_YAHOO, "[ts01]", .reason = "rejected"},
+    {PV_YAHOO, "[ts02]", .reason = "rejected"},
     /* Yahoo's present MX hosts check the recipient only after DATA:
      * "dd This user doesn't have a ... account" is their directory's
      * verdict. [TSS04] defers the sender for its volume or complaints. */
@@ -267,6 +298,29 @@ static const struct provider_rule provider_rules[] = {
     {PV_MICROSOFT, "rp-001", .reason = "speeding"},
     {PV_MICROSOFT, "rp-002", .reason = "speeding"},
     {PV_MICROSOFT, "rp-003", .reason = "toomanyconn"},
+    /* AOL's codes from its postmaster pages: RTR:BL and RLY:Bn are the
+     * IP on its block lists (complaints), DYN:T1 a dynamic IP, DNS:NR
+     * an IP without reverse DNS */
+    {PV_AOL, "rtr:bl", .reason = "blocked"},
+    {PV_AOL, "rly:b", .reason = "blocked"},
+    {PV_AOL, "dyn:t1", .reason = "blocked"},
+    {PV_AOL, "dns:nr", .reason = "requireptr"},
+    /* Google's SMTP error reference: "its content presents a potential
+     * security issue" is its malware and dangerous-attachment scan; the
+     * sending IP "is not authorized to send email directly to our
+     * servers" (a consumer or dynamic range) and "IP not in whitelist
+     * for RCPT domain" (a Workspace domain taking mail from its own
+     * gateways only) refuse the host; an "unusual rate of unsolicited
+     * mail originating from your IP" refuses or rate-limits the IP for
+     * the spam it sent before, not this message's content. "Receiving
+     * mail too quickly" is the recipient's rate, "Daily (user) sending
+     * quota exceeded" the sender's: rate limits, not a full mailbox. */
+    {PV_GOOGLE, "content presents a potential security issue", .reason = "virusdetected"},
+    {PV_GOOGLE, "not authorized to send email directly to our servers", .reason = "blocked"},
+    {PV_GOOGLE, "ip not in whitelist for rcpt domain", .reason = "blocked"},
+    {PV_GOOGLE, "unusual rate of unsolicited mail", .reason = "blocked"},
+    {PV_GOOGLE, "receiving mail too quickly", .reason = "speeding"},
+    {PV_GOOGLE, "sending quota exceeded", .reason = "speeding"},
 };
 
 #define NRULES (sizeof(provider_rules) / sizeof(provider_rules[0]))

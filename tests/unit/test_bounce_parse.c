@@ -373,6 +373,19 @@ static const struct {
     {"provider-microsoft.eml", "m4@outlook.com", "blocked", "5.7.1"},
     {"provider-microsoft.eml", "m5@hotmail.com", "speeding", "4.0.0"},
     {"provider-microsoft.eml", "m6@example.com", "policyviolation", "5.7.520"},
+    /* Yahoo's present MX hosts: a disabled mailbox in a "dd" reply,
+     * an IP deferred for good, [TS01] read as [TSS04] is */
+    {"provider-yahoo.eml", "y1@yahoo.com", "suspend", "5.0.0"},
+    {"provider-yahoo.eml", "y2@yahoo.com", "blocked", "5.7.2"},
+    {"provider-yahoo.eml", "y3@aol.com", "rejected", "4.7.0"},
+    {"provider-aol.eml", "o1@aol.com", "blocked", "5.0.0"},
+    {"provider-aol.eml", "o2@aim.com", "requireptr", "4.0.0"},
+    /* Google: by host, domain, or "gsmtp"; a reply folded over lines
+     * with its code repeated on each reads whole */
+    {"provider-google.eml", "g1@gmail.com", "virusdetected", "5.7.0"},
+    {"provider-google.eml", "g2@example.com", "blocked", "5.7.1"},
+    {"provider-google.eml", "g3@gmail.com", "speeding", "4.2.1"},
+    {"provider-google.eml", "g4@example.org", "speeding", "5.4.5"},
 };
 
 static void test_provider_cases(void **state)
