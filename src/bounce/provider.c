@@ -50,6 +50,10 @@ enum provider_id {
 	PV_MICROSOFT,
 	PV_AOL,
 	PV_GOOGLE,
+	PV_PROOFPOINT,
+	PV_ZOHO,
+	PV_TONLINE,
+	PV_FREE,
 	PV_COUNT
 };
 
@@ -95,8 +99,15 @@ static const struct provider providers[PV_COUNT] = {
                        .domains = {"hotmail.com", "outlook.com", "live.com"},
                        .agents = {"Outlook"}},
     [PV_VERIZON] = {"Verizon", .domains = {"vtext.com"}},
-    [PV_MIMECAST] = {"Mimecast", .hosts = {"mimecast.com"}},
-    [PV_MESSAGELABS] = {"MessageLabs", .hosts = {"messagelabs.com"}, .agents = {"MessageLabs"}},
+    /* Mimecast's inbound hosts (eu-smtp-inbound-1.mimecast.com), and its
+     * help link in every refusal */
+    [PV_MIMECAST] = {"Mimecast",
+                     .hosts = {"mimecast.com", "mimecast.co.za", "mimecast-offshore.com"},
+                     .marks = {"community.mimecast.com"}},
+    /* Symantec Email Security.cloud: cluster5.eu.messagelabs.com; its
+     * replies name its server-N.tower-N.messagelabs.com */
+    [PV_MESSAGELABS] = {"MessageLabs", .hosts = {"messagelabs.com"}, .agents = {"MessageLabs"},
+                        .marks = {".messagelabs.com", "symanteccloud.com"}},
     /* inbound-smtp.us-east-1.amazonaws.com */
     [PV_SESRECV] = {"Amazon SES receiving", .hosts = {"inbound-smtp.*.amazonaws.com"},
                     .agents = {"ReceivingSES"}},
@@ -142,6 +153,15 @@ static const struct provider providers[PV_COUNT] = {
     [PV_GOOGLE] = {"Google", .hosts = {"google.com", "googlemail.com"},
                    .domains = {"gmail.com", "googlemail.com"},
                    .marks = {"gsmtp", "support.google.com"}},
+    /* Proofpoint's hosted filters (mx0a-001234.pphosted.com) */
+    [PV_PROOFPOINT] = {"Proofpoint", .hosts = {"pphosted.com", "ppe-hosted.com"},
+                       .marks = {"ipcheck.proofpoint.com"}},
+    /* Zoho Mail: mx.zoho.com and its regions, smtp.zoho.com for mail
+     * its users send */
+    [PV_ZOHO] = {"Zoho", .hosts = {"zoho.com", "zoho.eu", "zoho.in", "zoho.com.au", "zoho.jp"},
+                 .domains = {"zoho.com", "zohomail.com", "zoho.eu", "zoho.in"}},
+    [PV_TONLINE] = {"T-Online", .hosts = {"t-online.de"}, .domains = {"t-online.de", "magenta.de"}},
+    [PV_FREE] = {"Free", .hosts = {"free.fr"}, .domains = {"free.fr"}},
 };
 
 static const struct provider_rule provider_rules[] = {
@@ -185,10 +205,19 @@ static const struct provider_rule provider_rules[] = {
     /* Mimecast's 554 "rejected due to security policies" is its virus
      * and malicious-content scan */
     {PV_MIMECAST, "email rejected due to security policies", .reason = "virusdetected"},
+    /* its error-code page: "Rejected by header based Blocked Senders"
+     * is a block policy of the recipient's organisation on the From:
+     * address; "Internal resources are temporarily unavailable" its own
+     * fault */
+    {PV_MIMECAST, "header based blocked senders", .reason = "filtered"},
+    {PV_MIMECAST, "internal resources are temporarily unavailable", .reason = "systemerror"},
     /* Symantec Email Security.cloud's own 542 "<address> Rejected",
      * in its notice or at RCPT: the address is not registered with the
      * service */
     {PV_MESSAGELABS, "rejected", .reply = "542", .reason = "userunknown"},
+    /* its 553 "you are trying to use me [server-N...] as a relay": the
+     * service does not take mail for that domain from this client */
+    {PV_MESSAGELABS, "as a relay, but i have not been configured", .reason = "norelaying"},
     /* Amazon SES receiving keeps no mailboxes: its "Mailbox does not
      * exist" is a receipt rule's bounce action that the domain's owner
      * set up, their filter rather than a directory lookup (its "Mailbox
@@ -321,6 +350,19 @@ static const struct provider_rule provider_rules[] = {
     {PV_GOOGLE, "unusual rate of unsolicited mail", .reason = "blocked"},
     {PV_GOOGLE, "receiving mail too quickly", .reason = "speeding"},
     {PV_GOOGLE, "sending quota exceeded", .reason = "speeding"},
+    /* Proofpoint: "Blocked - see https://ipcheck.proofpoint.com/?ip=":
+     * its IP reputation service refused the sending host */
+    {PV_PROOFPOINT, "ipcheck.proofpoint.com", .reason = "blocked"},
+    /* Zoho's submission hosts answer "553 Relaying disallowed as
+     * <address>" when the From: address is not one the signed-in
+     * account may send as: the sender is not authorised */
+    {PV_ZOHO, "relaying disallowed as", .reason = "securityerror"},
+    /* T-Online's refusal of a sending host it does not accept
+     * ("554 IP=... - A problem occurred. (Ask your postmaster ... to
+     * contact tosa@rx.t-online.de)") names no cause but the host */
+    {PV_TONLINE, "a problem occurred", .reason = "blocked"},
+    /* Free refuses an IP that sent it "Too many spams": the host */
+    {PV_FREE, "too many spams from your ip", .reason = "blocked"},
 };
 
 #define NRULES (sizeof(provider_rules) / sizeof(provider_rules[0]))

@@ -386,6 +386,16 @@ static const struct {
     {"provider-google.eml", "g2@example.com", "blocked", "5.7.1"},
     {"provider-google.eml", "g3@gmail.com", "speeding", "4.2.1"},
     {"provider-google.eml", "g4@example.org", "speeding", "5.4.5"},
+    /* Mimecast by its help link alone (h2); Proofpoint by its IP
+     * check link alone (p2) */
+    {"provider-mimecast-policies.eml", "h1@example.com", "filtered", "5.0.0"},
+    {"provider-mimecast-policies.eml", "h2@example.co.uk", "systemerror", "4.0.0"},
+    {"provider-proofpoint.eml", "p1@example.com", "blocked", "5.7.1"},
+    {"provider-proofpoint.eml", "p2@example.org", "blocked", "5.7.1"},
+    {"provider-messagelabs-relay.eml", "r1@example.co.uk", "norelaying", "5.7.1"},
+    {"provider-zoho.eml", "z1@example.com", "securityerror", "5.0.0"},
+    {"provider-tonline.eml", "d1@t-online.de", "blocked", "5.0.0"},
+    {"provider-free.eml", "f1@free.fr", "blocked", "4.0.0"},
 };
 
 static void test_provider_cases(void **state)
