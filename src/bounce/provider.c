@@ -312,6 +312,10 @@ static const struct provider_rule provider_rules[] = {
     {PV_MICROSOFT, .status = "2.121-122", .own_code = true, .reason = "speeding"},
     {PV_MICROSOFT, "submission quota exceeded", .reason = "speeding"},
     {PV_MICROSOFT, .status = "7.520", .own_code = true, .reason = "policyviolation"},
+    /* 5.7.12 "Sender was not authenticated by organization": a
+     * recipient that takes internal mail only (RFC 3463's X.7.12 is a
+     * password transition, so the words decide, not the code) */
+    {PV_MICROSOFT, "sender was not authenticated by organization", .reason = "securityerror"},
     /* Outlook.com's refusals of the sending host carry a code of its
      * troubleshooting page, sometimes with no other cause: S3140 and
      * S3150 (its block list), SC-00n (policy: spam-like mail,
@@ -350,6 +354,10 @@ static const struct provider_rule provider_rules[] = {
     {PV_GOOGLE, "unusual rate of unsolicited mail", .reason = "blocked"},
     {PV_GOOGLE, "receiving mail too quickly", .reason = "speeding"},
     {PV_GOOGLE, "sending quota exceeded", .reason = "speeding"},
+    /* "Your message exceeded Google's message size limits" is Gmail's
+     * limit for every message (its code 5.2.3 is RFC 3463's mailbox
+     * limit, which the status alone would read) */
+    {PV_GOOGLE, "exceeded google's message size limits", .reason = "mesgtoobig"},
     /* Proofpoint: "Blocked - see https://ipcheck.proofpoint.com/?ip=":
      * its IP reputation service refused the sending host */
     {PV_PROOFPOINT, "ipcheck.proofpoint.com", .reason = "blocked"},

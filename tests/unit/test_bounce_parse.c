@@ -373,6 +373,7 @@ static const struct {
     {"provider-microsoft.eml", "m4@outlook.com", "blocked", "5.7.1"},
     {"provider-microsoft.eml", "m5@hotmail.com", "speeding", "4.0.0"},
     {"provider-microsoft.eml", "m6@example.com", "policyviolation", "5.7.520"},
+    {"provider-microsoft.eml", "m7@example.com", "securityerror", "5.7.12"},
     /* Yahoo's present MX hosts: a disabled mailbox in a "dd" reply,
      * an IP deferred for good, [TS01] read as [TSS04] is */
     {"provider-yahoo.eml", "y1@yahoo.com", "suspend", "5.0.0"},
@@ -386,6 +387,7 @@ static const struct {
     {"provider-google.eml", "g2@example.com", "blocked", "5.7.1"},
     {"provider-google.eml", "g3@gmail.com", "speeding", "4.2.1"},
     {"provider-google.eml", "g4@example.org", "speeding", "5.4.5"},
+    {"provider-google.eml", "g5@gmail.com", "mesgtoobig", "5.2.3"},
     /* Mimecast by its help link alone (h2); Proofpoint by its IP
      * check link alone (p2) */
     {"provider-mimecast-policies.eml", "h1@example.com", "filtered", "5.0.0"},
