@@ -167,8 +167,8 @@ static const struct provider providers[PV_COUNT] = {
 static const struct provider_rule provider_rules[] = {
     /* KDDI au: the address left out of the reply marks the recipient's
      * reception filter; with the address kept, the mailbox does not
-     * exist (the address is dropped before matching: the bare form is
-     * read as written) */
+     * exist (the reply code is dropped from the text rules read, so
+     * the bare form is read as written) */
     {PV_KDDI, "550 : user unknown", .raw = true, .reason = "filtered"},
     {PV_KDDI, ">: user unknown", .reason = "userunknown"},
     /* NTT Docomo answers "550 Unknown user" whatever the cause; with
@@ -387,6 +387,9 @@ static void needles_init(void)
 	size_t n = NRULES;
 
 	_Static_assert(NRULES < BOUNCE_NEEDLE_MAX, "provider rules fit the needle index");
+	/* a mark past the index's room stays BOUNCE_NEEDLE_MAX, a bit
+	 * never set: that provider is then named by its hosts only */
+	memset(mark_needle, BOUNCE_NEEDLE_MAX, sizeof(mark_needle));
 	for (size_t i = 0; i < NRULES; i++)
 		needles[i] = provider_rules[i].raw ? NULL : provider_rules[i].words;
 	for (size_t p = 0; p < PV_COUNT; p++)
@@ -398,8 +401,8 @@ static void needles_init(void)
 	bounce_needles_build(&needle_ix, needles, n);
 }
 
-/* needles_in - set bit i of hits for every needle i found in text
- * (lower case), in one pass */
+/* needles_in - set bit i of hits (room for BOUNCE_NEEDLE_MAX + 1 bits)
+ * for every needle i found in text (lower case), in one pass */
 static void needles_in(const char *text, uint64_t hits[4])
 {
 	for (const char *p = text; *p; p++) {
