@@ -375,10 +375,39 @@ static const struct provider_rule provider_rules[] = {
 
 #define NRULES (sizeof(provider_rules) / sizeof(provider_rules[0]))
 
+/* code_parse - subject and detail of an enhanced code "c.s.d" (RFC 3463
+ * 2), or of a rule's "s.d" / "s.lo-hi" (from, hi: the range's ends);
+ * subject -1 when text is neither */
+static void code_parse(const char *text, bool has_class, long *subject, long *from, long *hi)
+{
+	char *end;
+
+	*subject = -1;
+	if (has_class) {
+		if (!text[0] || text[1] != '.')
+			return;
+		text += 2;
+	}
+	long s = strtol(text, &end, 10);
+	if (*end != '.' || end == text)
+		return;
+	*from = *hi = strtol(end + 1, &end, 10);
+	if (!has_class && *end == '-')
+		*hi = strtol(end + 1, NULL, 10);
+	*subject = s;
+}
+
 /* The needles: every rule's words (index = rule) then every mark, all
  * indexed once (under pthread_once: the parser runs in worker threads) */
 static const char *needles[BOUNCE_NEEDLE_MAX];
 static uint8_t mark_needle[PV_COUNT][PROVIDER_MARKS];
+/* each rule's status range, parsed once: subject -1 for none */
+static long rule_subject[sizeof(provider_rules) / sizeof(provider_rules[0])];
+static long rule_lo[sizeof(provider_rules) / sizeof(provider_rules[0])];
+static long rule_hi[sizeof(provider_rules) / sizeof(provider_rules[0])];
+/* bit i: i is a rule (not a mark); a rule with no words to find first
+ * (a status only, or words read as written) */
+static uint64_t rule_bits[4], rule_wordless[4];
 static struct bounce_needles needle_ix;
 static pthread_once_t needle_once = PTHREAD_ONCE_INIT;
 
@@ -390,8 +419,16 @@ static void needles_init(void)
 	/* a mark past the index's room stays BOUNCE_NEEDLE_MAX, a bit
 	 * never set: that provider is then named by its hosts only */
 	memset(mark_needle, BOUNCE_NEEDLE_MAX, sizeof(mark_needle));
-	for (size_t i = 0; i < NRULES; i++)
+	for (size_t i = 0; i < NRULES; i++) {
 		needles[i] = provider_rules[i].raw ? NULL : provider_rules[i].words;
+		rule_bits[i >> 6] |= (uint64_t)1 << (i & 63);
+		if (!needles[i])
+			rule_wordless[i >> 6] |= (uint64_t)1 << (i & 63);
+		rule_subject[i] = -1;
+		if (provider_rules[i].status)
+			code_parse(provider_rules[i].status, false, &rule_subject[i], &rule_lo[i],
+			           &rule_hi[i]);
+	}
 	for (size_t p = 0; p < PV_COUNT; p++)
 		for (size_t m = 0;
 		     m < PROVIDER_MARKS && providers[p].marks[m] && n < BOUNCE_NEEDLE_MAX; m++) {
@@ -421,26 +458,6 @@ static void needles_in(const char *text, uint64_t hits[4])
 static bool hit(const uint64_t hits[4], size_t i)
 {
 	return hits[i >> 6] & ((uint64_t)1 << (i & 63));
-}
-
-/* status_is - the enhanced code's subject and detail are within
- * "s.d" or "s.lo-hi" (RFC 3463 2: class.subject.detail) */
-static bool status_is(const char *status, const char *want)
-{
-	char *end;
-	long s, d, ws, lo, hi;
-
-	if (!status[0] || status[1] != '.')
-		return false;
-	s = strtol(status + 2, &end, 10);
-	if (*end != '.')
-		return false;
-	d = strtol(end + 1, &end, 10);
-	ws = strtol(want, &end, 10);
-	lo = hi = strtol(end + 1, &end, 10);
-	if (*end == '-')
-		hi = strtol(end + 1, NULL, 10);
-	return s == ws && d >= lo && d <= hi;
 }
 
 /* suffix_at - name[0..nl) ends with suffix[0..sl), on a label boundary,
@@ -531,45 +548,59 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 	const char *at = strrchr(rec->recipient, '@');
 	const char *domain = at ? at + 1 : "";
 	char host[sizeof(rec->remote_host)];
+	size_t hl = SIZE_MAX, dl = strlen(domain); /* hl: host not read yet */
 	bool bare = !rec->status[0] || strcmp(rec->status + 1, ".0.0") == 0;
 	int8_t named[PV_COUNT]; /* -1: not asked yet */
 	uint64_t hits[4] = {0};
+	long subject, detail, unused;
 
 	pthread_once(&needle_once, needles_init);
 	needles_in(lower, hits);
+	code_parse(rec->status, true, &subject, &detail, &unused);
 	memset(named, -1, sizeof(named));
-	if (rec->remote_host[0])
-		util_strlcpy(host, rec->remote_host, sizeof(host));
-	else if (!host_in_diag(diag, host, sizeof(host)))
-		host[0] = '\0';
-	size_t hl = strlen(host), dl = strlen(domain);
+	/* the rules to try, in table order: those whose words are in the
+	 * reply, and those with none to look for (most records: a few) */
+	for (size_t w = 0; w < 4; w++) {
+		uint64_t try = (hits[w] | rule_wordless[w]) & rule_bits[w];
 
-	while (hl && host[hl - 1] == '.') /* a root dot: "mx.example.jp." */
-		hl--;
-	for (size_t i = 0; i < NRULES; i++) {
-		const struct provider_rule *r = &provider_rules[i];
+		for (; try; try &= try - 1) {
+			size_t i = w * 64 + (size_t)__builtin_ctzll(try);
+			const struct provider_rule *r = &provider_rules[i];
 
-		if (r->words && (r->raw ? !bounce_casestr(diag, r->words) : !hit(hits, i)))
-			continue;
-		if ((r->bare_status && !bare) ||
-		    (r->reply && strcmp(rec->replycode, r->reply) != 0) ||
-		    (r->status && !status_is(rec->status, r->status)))
-			continue;
-		if (named[r->who] < 0 && r->own_code)
-			named[r->who] = 1;
-		if (named[r->who] < 0)
-			named[r->who] = provider_named(&providers[r->who], r->who, host, hl, domain,
-			                               dl, rec->smtp_agent, service, hits);
-		if (!named[r->who])
-			continue;
-		/* an X.7.x status (RFC 3463 3.8, security or policy) says the
-		 * refusal is about the sender, whatever the provider's words
-		 * about the mailbox: the phrase table reads its cause */
-		if (strcmp(r->reason, "userunknown") == 0 && rec->status[0] &&
-		    strncmp(rec->status + 1, ".7.", 3) == 0)
-			continue;
-		*rule = providers[r->who].name;
-		return r->reason;
+			if (r->raw && !bounce_casestr(diag, r->words))
+				continue;
+			if ((r->bare_status && !bare) ||
+			    (r->reply && strcmp(rec->replycode, r->reply) != 0) ||
+			    (r->status && (subject != rule_subject[i] || detail < rule_lo[i] ||
+			                   detail > rule_hi[i])))
+				continue;
+			if (named[r->who] < 0 && r->own_code)
+				named[r->who] = 1;
+			if (named[r->who] < 0 && hl == SIZE_MAX) {
+				if (rec->remote_host[0])
+					util_strlcpy(host, rec->remote_host, sizeof(host));
+				else if (!host_in_diag(diag, host, sizeof(host)))
+					host[0] = '\0';
+				hl = strlen(host);
+				while (hl && host[hl - 1] == '.') /* a root dot: "mx.example.jp." */
+					hl--;
+			}
+			if (named[r->who] < 0)
+				named[r->who] =
+				    provider_named(&providers[r->who], r->who, host, hl, domain, dl,
+				                   rec->smtp_agent, service, hits);
+			if (!named[r->who])
+				continue;
+			/* an X.7.x status (RFC 3463 3.8, security or policy)
+			 * says the refusal is about the sender, whatever the
+			 * provider's words about the mailbox: the phrase
+			 * table reads its cause */
+			if (strcmp(r->reason, "userunknown") == 0 && rec->status[0] &&
+			    strncmp(rec->status + 1, ".7.", 3) == 0)
+				continue;
+			*rule = providers[r->who].name;
+			return r->reason;
+		}
 	}
 	return NULL;
 }
