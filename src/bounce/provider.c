@@ -308,6 +308,9 @@ static const struct provider_rule provider_rules[] = {
     {PV_MICROSOFT, .status = "7.606-649", .own_code = true, .reason = "blocked"},
     {PV_MICROSOFT, .status = "7.506", .own_code = true, .reason = "blocked"},
     {PV_MICROSOFT, .status = "7.510", .own_code = true, .reason = "blocked"},
+    /* 5.7.705 "Access denied, tenant has exceeded threshold": most of
+     * what the sending tenant sent was judged spam, and it is refused */
+    {PV_MICROSOFT, .status = "7.705", .own_code = true, .reason = "blocked"},
     {PV_MICROSOFT, .status = "7.508", .own_code = true, .reason = "speeding"},
     {PV_MICROSOFT, .status = "2.121-122", .own_code = true, .reason = "speeding"},
     {PV_MICROSOFT, "submission quota exceeded", .reason = "speeding"},

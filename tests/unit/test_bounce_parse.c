@@ -374,6 +374,7 @@ static const struct {
     {"provider-microsoft.eml", "m5@hotmail.com", "speeding", "4.0.0"},
     {"provider-microsoft.eml", "m6@example.com", "policyviolation", "5.7.520"},
     {"provider-microsoft.eml", "m7@example.com", "securityerror", "5.7.12"},
+    {"provider-microsoft.eml", "m8@example.com", "blocked", "5.7.705"},
     /* Yahoo's present MX hosts: a disabled mailbox in a "dd" reply,
      * an IP deferred for good, [TS01] read as [TSS04] is */
     {"provider-yahoo.eml", "y1@yahoo.com", "suspend", "5.0.0"},
