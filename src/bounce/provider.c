@@ -570,8 +570,6 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 			size_t i = w * 64 + (size_t)__builtin_ctzll(try);
 			const struct provider_rule *r = &provider_rules[i];
 
-			if (r->raw && !bounce_casestr(diag, r->words))
-				continue;
 			if ((r->bare_status && !bare) ||
 			    (r->reply && strcmp(rec->replycode, r->reply) != 0) ||
 			    (r->status && (subject != rule_subject[i] || detail < rule_lo[i] ||
@@ -593,6 +591,10 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 				    provider_named(&providers[r->who], r->who, host, hl, domain, dl,
 				                   rec->smtp_agent, service, hits);
 			if (!named[r->who])
+				continue;
+			/* words as written: a search of their own, so only
+			 * once the provider is known */
+			if (r->raw && !bounce_casestr(diag, r->words))
 				continue;
 			/* an X.7.x status (RFC 3463 3.8, security or policy)
 			 * says the refusal is about the sender, whatever the
