@@ -127,10 +127,12 @@ void bounce_status_refine(struct bounce_record *rec);
 const char *bounce_status_reason(const char *status);
 
 /* provider.c: bounce_provider_reason - the reason one provider's own
- * reply means (known by answering host, recipient domain, or the family
- * or service that wrote the notice: doc->provider), or NULL; *rule names the provider for --explain */
+ * reply means (known by answering host, recipient domain, the family
+ * or service that wrote the notice: doc->provider, or words only it
+ * writes), or NULL; lower is the diagnostic lower-cased, addresses and
+ * repeated reply codes dropped; *rule names the provider for --explain */
 const char *bounce_provider_reason(const struct bounce_record *rec, const struct bounce_doc *doc,
-                                   const char **rule);
+                                   const char *lower, const char **rule);
 
 /* reason.c: decide reason, fill status/replycode gaps, hard/soft */
 void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc);

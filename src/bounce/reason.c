@@ -537,7 +537,7 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc)
 		rec->rule = "status X.4.7 with expiry words";
 		goto set;
 	}
-	if ((r = bounce_provider_reason(rec, doc, &rec->rule)) != NULL)
+	if ((r = bounce_provider_reason(rec, doc, lower, &rec->rule)) != NULL)
 		goto set;
 	for (size_t i = 0; i < sizeof(family_reasons) / sizeof(family_reasons[0]); i++)
 		if (strcmp(rec->smtp_agent, family_reasons[i].agent) == 0 &&
