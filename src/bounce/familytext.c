@@ -245,141 +245,6 @@ static struct bounce_record *rec_index_find(const struct addrindex *ix, struct b
 	return NULL;
 }
 
-/* positive_reply - a transcript line quoting a reply that accepted
- * ("<-- 250 2.1.0 Ok" in MDaemon's, "<<< 354 Go ahead" in Sendmail's):
- * a step that went well says nothing of why the mail failed, and its
- * 2.x.x code must not become the record's status */
-static bool positive_reply(const char *s, size_t len)
-{
-	size_t scan = len < 48 ? len : 48; /* a timestamp may come first */
-
-	for (size_t i = 0; i + 3 <= scan; i++) {
-		if (s[i] != '<' ||
-		    !((s[i + 1] == '-' && s[i + 2] == '-') || (s[i + 1] == '<' && s[i + 2] == '<')))
-			continue;
-		size_t c = i + 3;
-		while (c < len && s[c] == ' ')
-			c++;
-		return c + 3 <= len && (s[c] == '2' || s[c] == '3') &&
-		       isdigit((unsigned char)s[c + 1]) && isdigit((unsigned char)s[c + 2]);
-	}
-	return false;
-}
-
-/* divider - a template's own divider line ("----- Transcript of session
- * follows -----", "----- Non-delivered information -----", or the dashes
- * left of one whose words end the report): it labels what comes next and
- * is none of the remote's words */
-static bool divider(const char *s, size_t len)
-{
-	size_t dashes = 0;
-
-	while (len && (*s == ' ' || *s == '\t'))
-		s++, len--;
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	while (dashes < len && s[dashes] == '-')
-		dashes++;
-	if (dashes == len)
-		return len >= 3;
-	return len >= 10 && !memchr(s, '\n', len) && dashes >= 5 &&
-	       strncmp(s + len - 5, "-----", 5) == 0;
-}
-
-/* Labels a notice puts before the remote's words ("Reason: ...", Domino's
- * "because: ...", 1&1's "For the following reason: ..."), dropped from the
- * start of a diagnostic; lower case */
-static const char *const diag_labels[] = {"for the following reason:", "reason:", "because:", NULL};
-
-static void drop_label(char *d)
-{
-	for (size_t i = 0; diag_labels[i]; i++) {
-		size_t n = strlen(diag_labels[i]);
-
-		if (strncasecmp(d, diag_labels[i], n) == 0 && d[n] == ' ' && d[n + 1]) {
-			memmove(d, d + n + 1, strlen(d + n + 1) + 1);
-			return;
-		}
-	}
-}
-
-/* admin_line - Exchange's line for administrators, "#550 5.1.1
- * RESOLVER.ADR.RecipNotFound; not found ##", is the remote's or the
- * directory's own words, in every language the notice is written in;
- * when d holds one, d becomes it (with its marks), the sentences for
- * people around it dropped */
-static void admin_line(char *d)
-{
-	for (char *p = strchr(d, '#'); p; p = strchr(p + 1, '#')) {
-		if (!(p[1] == '4' || p[1] == '5') || !isdigit((unsigned char)p[2]) ||
-		    !isdigit((unsigned char)p[3]) || p[4] != ' ')
-			continue;
-		char *e = strstr(p + 5, "##");
-		if (!e)
-			return;
-		size_t n = (size_t)(e + 2 - p);
-		memmove(d, p, n);
-		d[n] = '\0';
-		return;
-	}
-}
-
-/* Sentences after which a notice quotes the remote's reply (Gmail: "The
- * response was:", "The response from the remote server was:", "The
- * error that the other server returned was:"): what comes before them
- * is the notice's own framing ("Your message to a@b has been blocked"),
- * whose words must not decide the reason */
-static const char *const response_intros[] = {
-    "The response was:",
-    "The response from the remote server was:",
-    "The error that the other server returned was:",
-    NULL,
-};
-
-/* response_tail - d becomes the remote's reply after a response intro,
- * when it holds one followed by words */
-static void response_tail(char *d)
-{
-	for (size_t i = 0; response_intros[i]; i++) {
-		char *p = strstr(d, response_intros[i]);
-		if (!p)
-			continue;
-		p += strlen(response_intros[i]);
-		while (*p == ' ')
-			p++;
-		if (*p)
-			memmove(d, p, strlen(p) + 1);
-		return;
-	}
-}
-
-/* diag_append - add one report line to a record's diagnostic. The text
- * already held is folded, so only the new line is: folding the whole
- * each time would make a long report quadratic. */
-static void diag_append(struct bounce_record *rec, const char *s, size_t len)
-{
-	struct buf b = {0};
-	size_t old = rec->diagnostic_code ? strlen(rec->diagnostic_code) : 0;
-	char *line;
-
-	if (old >= 4000 || positive_reply(s, len) || divider(s, len))
-		return;
-	if (old + len > 4000)
-		len = 4000 - old;
-	line = xstrndup(s, len);
-	bounce_fold(line);
-	if (line[0]) {
-		if (old) {
-			buf_append(&b, rec->diagnostic_code, old);
-			buf_putc(&b, ' ');
-		}
-		buf_puts(&b, line);
-		free(rec->diagnostic_code);
-		rec->diagnostic_code = buf_steal(&b);
-	}
-	free(line);
-}
-
 /* Lines after which the next address is the message's sender, not a
  * recipient (Exim: "A message sent by\n\n  <a@b>\n\ncould not be ...") */
 static const char *const sender_intros[] = {"A message sent by", NULL};
@@ -469,34 +334,6 @@ static size_t address_lead(const char *p, size_t l, const char *addr)
 	while (i < l && (p[i] == ' ' || p[i] == '\t'))
 		i++;
 	return i;
-}
-
-/* Sendmail transcripts (RFC 5321 dialogue quoted line by line) group the
- * remote's replies by host: "While talking to mx.example.org:" opens a
- * block of ">>> COMMAND" / "<<< reply" lines, and "550 host (smtp)...
- * Host unknown" reports a whole host. Such a block is about the
- * recipient line that FOLLOWS it ("554 <a@b>... Remote protocol
- * error"), not the one before, when several recipients share one
- * report (old Sendmail 5). */
-enum block_kind { BLOCK_NONE, BLOCK_TALK, BLOCK_HOST };
-
-static enum block_kind block_start(const char *p, size_t l)
-{
-	const char *e = p + l, *q;
-
-	while (p < e && (*p == ' ' || *p == '.'))
-		p++;
-	if ((size_t)(e - p) >= 17 && strncasecmp(p, "while talking to ", 17) == 0)
-		return BLOCK_TALK;
-	/* "NNN host (mailer)... text": a reply code, a host, a mailer */
-	if ((size_t)(e - p) < 8 || !isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
-	    !isdigit((unsigned char)p[2]) || p[3] != ' ')
-		return BLOCK_NONE;
-	q = memchr(p + 4, ' ', (size_t)(e - p - 4));
-	if (!q || q + 1 >= e || q[1] != '(' || memchr(p + 4, '@', (size_t)(q - p - 4)))
-		return BLOCK_NONE;
-	q = memchr(q, ')', (size_t)(e - q));
-	return q && (size_t)(e - q) >= 4 && strncmp(q, ")...", 4) == 0 ? BLOCK_HOST : BLOCK_NONE;
 }
 
 /* header_name - p[0..e) opens with a header field name and its colon
@@ -612,7 +449,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	bool any_strong = false, skip_next = false;
 	bool transcript = strcmp(agent, "Sendmail") == 0;
 	struct buf pending = {0}; /* a transcript block waiting for its recipient */
-	enum block_kind pending_kind = BLOCK_NONE;
+	enum bounce_block pending_kind = BOUNCE_BLOCK_NONE;
 	struct addrindex ix = {0}; /* res->recs[first..] by address */
 
 	*first_line = end;
@@ -625,9 +462,11 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		if (res->n > first && isupper((unsigned char)*p) && returned_header(p, stop))
 			break;
 		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr));
-		enum block_kind k = transcript && h == RCPT_NONE ? block_start(p, l) : BLOCK_NONE;
+		enum bounce_block k =
+		    transcript && h == RCPT_NONE ? bounce_block_start(p, l) : BOUNCE_BLOCK_NONE;
 
-		if (k == BLOCK_TALK || (k == BLOCK_HOST && pending_kind != BLOCK_TALK)) {
+		if (k == BOUNCE_BLOCK_TALK ||
+		    (k == BOUNCE_BLOCK_HOST && pending_kind != BOUNCE_BLOCK_TALK)) {
 			/* a new block: one still pending named no recipient
 			 * (a host that only deferred) and belongs to nobody;
 			 * a host line inside a "While talking" block is that
@@ -640,7 +479,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		}
 		/* a line naming only the sender ("<<< 501 <sender>... no
 		 * access") is part of the block */
-		if (pending_kind != BLOCK_NONE &&
+		if (pending_kind != BOUNCE_BLOCK_NONE &&
 		    (h == RCPT_NONE || (is_sender(sender, addr) && !is_own_line(p, l, addr)))) {
 			buf_append(&pending, p, l);
 			buf_putc(&pending, '\n');
@@ -675,9 +514,9 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 				*first_line = (size_t)(p - text);
 			cur = r;
 			if (pending.len)
-				diag_append(cur, pending.data, pending.len);
+				bounce_diag_append(cur, pending.data, pending.len);
 			buf_free(&pending);
-			pending_kind = BLOCK_NONE;
+			pending_kind = BOUNCE_BLOCK_NONE;
 		}
 		if (cur && h == RCPT_NONE && list_closer(p, l))
 			cur = NULL;
@@ -687,15 +526,15 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		if (cur) {
 			size_t lead =
 			    h != RCPT_NONE && !cur->diagnostic_code ? address_lead(p, l, addr) : 0;
-			diag_append(cur, p + lead, l - lead);
+			bounce_diag_append(cur, p + lead, l - lead);
 		}
 		p = e ? e + 1 : stop;
 	}
 	/* a transcript after the list of recipients (Sendmail's usual
 	 * layout) is the last recipient's; a host's own deferral line
 	 * left over names no failed recipient */
-	if (pending_kind == BLOCK_TALK && pending.len && (cur || last))
-		diag_append(cur ? cur : last, pending.data, pending.len);
+	if (pending_kind == BOUNCE_BLOCK_TALK && pending.len && (cur || last))
+		bounce_diag_append(cur ? cur : last, pending.data, pending.len);
 	buf_free(&pending);
 	addrindex_free(&ix);
 	/* a list of addresses, one a line, with the words after the last
@@ -871,101 +710,6 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct 
 	bounce_result_free(&tmp);
 }
 
-/* has_word - p[0..e) holds a letter: a reply with words, not a number */
-static bool has_word(const char *p, const char *e)
-{
-	for (; p < e; p++)
-		if (isalpha((unsigned char)*p))
-			return true;
-	return false;
-}
-
-/* preamble_reply - a remote reply quoted once above the list of
- * recipients, which is the cause for all of them (MailMarshal "Could not
- * be delivered because of\n550 5.1.1 User unknown\nThe following
- * recipients were affected:", James "Error message below:\n550 - ..."):
- * the first line of text[0..end) that opens with an RFC 5321 reply code
- * ("550 ", "550-") and says something after it. */
-static bool preamble_reply(const char *text, size_t end, char *out, size_t size)
-{
-	const char *p = text, *stop = text + end;
-
-	while (p < stop) {
-		const char *nl = memchr(p, '\n', (size_t)(stop - p));
-		const char *e = nl ? nl : stop;
-		const char *q = p;
-
-		while (q < e && (*q == ' ' || *q == '\t'))
-			q++;
-		/* a Sendmail host line ("421 host (smtp)... Deferred") is
-		 * about that host only */
-		if (e - q > 6 && block_start(q, (size_t)(e - q)) == BLOCK_NONE &&
-		    (q[0] == '4' || q[0] == '5') && isdigit((unsigned char)q[1]) &&
-		    isdigit((unsigned char)q[2]) && (q[3] == ' ' || q[3] == '-') &&
-		    has_word(q + 4, e)) {
-			size_t l = (size_t)(e - q);
-			if (l >= size)
-				l = size - 1;
-			memcpy(out, q, l);
-			out[l] = '\0';
-			bounce_fold(out);
-			return true;
-		}
-		p = e + 1;
-	}
-	return false;
-}
-
-/* Rules under which a notice states the cause once, in words of its own
- * with no reply code, above the addresses it concerns (Lotus Notes:
- * "------- Failure Reasons  --------", then "User not listed in public
- * Name & Address Book", then the addresses) */
-static const char *const cause_rules[] = {"------- Failure Reasons", NULL};
-
-/* preamble_cause - the text between a cause rule and the first
- * recipient line (text[0..end)), folded into out; false when none */
-static bool preamble_cause(const char *text, size_t end, char *out, size_t size)
-{
-	for (size_t i = 0; cause_rules[i]; i++) {
-		const char *m = strstr(text, cause_rules[i]);
-		if (!m || (size_t)(m - text) >= end)
-			continue;
-		const char *p = strchr(m, '\n');
-		if (!p)
-			return false;
-		p++;
-		size_t l = end - (size_t)(p - text);
-		if (l >= size)
-			l = size - 1;
-		memcpy(out, p, l);
-		out[l] = '\0';
-		bounce_fold(out);
-		return out[0] != '\0';
-	}
-	return false;
-}
-
-/* Labels some notices put before the remote's reply code, where it does
- * not stand alone as RFC 5321 writes it (Zoho: "Error, ERROR_CODE :421,
- * ERROR_CODE :, Host not reachable.") */
-static const char *const replycode_labels[] = {"ERROR_CODE :", NULL};
-
-static void labelled_replycode(const char *d, char *out, size_t size)
-{
-	for (size_t i = 0; replycode_labels[i]; i++) {
-		const char *p = strstr(d, replycode_labels[i]);
-		if (!p)
-			continue;
-		p += strlen(replycode_labels[i]);
-		if ((p[0] == '4' || p[0] == '5') && isdigit((unsigned char)p[1]) &&
-		    isdigit((unsigned char)p[2]) && !isdigit((unsigned char)p[3]) && size > 3) {
-			memcpy(out, p, 3);
-			out[3] = '\0';
-			return;
-		}
-	}
-}
-
 size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
                            struct bounce_result *res)
 {
@@ -1016,36 +760,12 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 		delayed = strstr(report, delay_phrases[i]) != NULL;
 	free(report);
 	char shared[512];
-	bool have_shared = preamble_reply(doc->text.data, first_line, shared, sizeof(shared)) ||
-	                   preamble_cause(doc->text.data, first_line, shared, sizeof(shared));
+	bool have_shared = bounce_diag_shared(doc->text.data, first_line, shared, sizeof(shared));
 	for (size_t i = first; i < res->n; i++) {
 		struct bounce_record *r = &res->recs[i];
 		if (delayed && !r->action[0])
 			util_strlcpy(r->action, "delayed", sizeof(r->action));
-		if (have_shared &&
-		    (!r->diagnostic_code ||
-		     !bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status)))) {
-			/* the cause stated once above the list of recipients
-			 * is theirs, before their own lines */
-			struct buf b = {0};
-			buf_puts(&b, shared);
-			if (r->diagnostic_code) {
-				buf_putc(&b, ' ');
-				buf_puts(&b, r->diagnostic_code);
-			}
-			free(r->diagnostic_code);
-			r->diagnostic_code = buf_steal(&b);
-		}
-		if (r->diagnostic_code) {
-			drop_label(r->diagnostic_code);
-			admin_line(r->diagnostic_code);
-			response_tail(r->diagnostic_code);
-			bounce_find_status(r->diagnostic_code, r->status, sizeof(r->status));
-			if (!bounce_find_replycode(r->diagnostic_code, r->replycode,
-			                           sizeof(r->replycode)))
-				labelled_replycode(r->diagnostic_code, r->replycode,
-				                   sizeof(r->replycode));
-		}
+		bounce_diag_finish(r, have_shared ? shared : NULL);
 		r->rule = agent;
 	}
 	return n;

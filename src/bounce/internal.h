@@ -76,6 +76,28 @@ const char *bounce_family_provider(const struct bounce_doc *doc, const char *fam
 bool bounce_family_text_first(const char *agent);
 void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
                         size_t first);
+/* textdiag.c: what of a text notice's lines is the remote's words.
+ * Sendmail transcripts (RFC 5321 dialogue quoted line by line) group the
+ * remote's replies by host: "While talking to mx.example.org:" opens a
+ * block of ">>> COMMAND" / "<<< reply" lines, and "550 host (smtp)...
+ * Host unknown" reports a whole host. Such a block is about the
+ * recipient line that FOLLOWS it ("554 <a@b>... Remote protocol
+ * error"), not the one before, when several recipients share one
+ * report (old Sendmail 5). bounce_block_start says which block the line
+ * p[0..l) opens. */
+enum bounce_block { BOUNCE_BLOCK_NONE, BOUNCE_BLOCK_TALK, BOUNCE_BLOCK_HOST };
+enum bounce_block bounce_block_start(const char *p, size_t l);
+/* bounce_diag_append - add one report line s[0..len) to rec's
+ * diagnostic, unless it is a reply that accepted a step or a divider */
+void bounce_diag_append(struct bounce_record *rec, const char *s, size_t len);
+/* bounce_diag_shared - the cause a notice states once above its first
+ * recipient line (text[0..end)), folded into out; false when none */
+bool bounce_diag_shared(const char *text, size_t end, char *out, size_t size);
+/* bounce_diag_finish - a text record's diagnostic made the remote's
+ * words (shared cause first when its own lines state no code; labels,
+ * framing and Exchange's sentences for people dropped), then its status
+ * and reply code read off them */
+void bounce_diag_finish(struct bounce_record *r, const char *shared);
 /* bounce_report_end - offset where the report text stops and the returned
  * message begins */
 size_t bounce_report_end(const char *text);
