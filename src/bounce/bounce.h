@@ -20,6 +20,13 @@
 #include <stddef.h>
 
 #define BOUNCE_ADDR_MAX 512
+/* Records one message gives at most. A notice lists the recipients of
+ * one transaction, and servers take 100 to a few thousand per
+ * transaction (RFC 5321 4.5.3.1.8 asks for at least 100; Postfix and
+ * mailerd default to 1000): 25000 is far above any real notice, and
+ * keeps a crafted one naming millions of addresses (a record is about
+ * 1 KiB) from taking gigabytes. The rest of such a message is not read. */
+#define BOUNCE_RECIPIENTS_MAX 25000
 
 /* One failed (or reported) recipient. Strings are NUL-terminated; the
  * const char * members point to static tables and are never freed. */

@@ -117,6 +117,7 @@ static const char *casestr_in(const char *hay, size_t hlen, const char *needle, 
  * the first naming is what matters, and a text that repeats an address
  * a million times must not cost a window per repeat */
 #define NEAR_MAX 8
+#define NEAR_TOKENS_MAX (4 * (size_t)BOUNCE_RECIPIENTS_MAX) /* tokens indexed per doc */
 
 /* near_at - read the command around one occurrence p of an address in
  * text[0..end): Postfix "(in reply to ... command)" in the paragraph
@@ -214,7 +215,10 @@ static size_t near_head(const struct bounce_near *n, const char *text, const cha
 static void near_build(struct bounce_near *n, const char *text, size_t end)
 {
 	n->built = true;
-	for (const char *at = memchr(text, '@', end); at;
+	/* a real notice names each of its (at most BOUNCE_RECIPIENTS_MAX)
+	 * recipients a few times; a crafted one naming millions is indexed
+	 * as far as that, not to gigabytes */
+	for (const char *at = memchr(text, '@', end); at && n->ntok < NEAR_TOKENS_MAX;
 	     at = memchr(at + 1, '@', end - (size_t)(at + 1 - text))) {
 		const char *b = at, *e = at + 1, *stop = text + end;
 

@@ -185,7 +185,7 @@ size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res)
 	size_t count = 0;
 
 	memset(&r, 0, sizeof(r));
-	while (p && *p) {
+	while (p && *p && count < BOUNCE_RECIPIENTS_MAX) {
 		const char *e = strchr(p, '\n');
 		size_t l = e ? (size_t)(e - p) : strlen(p);
 
@@ -215,7 +215,8 @@ size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res)
 		util_trim(s);
 		field(&r, s, util_trim(colon + 1), res, &count);
 	}
-	rcpt_flush(&r, res, &count);
+	if (count < BOUNCE_RECIPIENTS_MAX)
+		rcpt_flush(&r, res, &count);
 	buf_free(&line);
 	return count;
 }

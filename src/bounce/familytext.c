@@ -453,7 +453,8 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	struct addrindex ix = {0}; /* res->recs[first..] by address */
 
 	*first_line = end;
-	while (p < stop) {
+	/* at most BOUNCE_RECIPIENTS_MAX records: the rest is not read */
+	while (p < stop && res->n - first < BOUNCE_RECIPIENTS_MAX) {
 		const char *e = memchr(p, '\n', (size_t)(stop - p));
 		size_t l = e ? (size_t)(e - p) : (size_t)(stop - p);
 

@@ -206,6 +206,51 @@ static void test_many_recipients(void **state)
 	}
 }
 
+/* a text notice and a standard report naming 200000 recipients each
+ * (about 9 MB): BOUNCE_RECIPIENTS_MAX records, the first ones in order,
+ * and memory bounded (a record is about 1 KiB: all 200000 would take
+ * 200 MB) */
+static void test_recipients_capped(void **state)
+{
+	static const char *const what[] = {"text notice, 200000 recipients",
+	                                   "standard report, 200000 recipients"};
+	char line[256];
+
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		struct buf b = {0};
+		struct bounce_result res = {0};
+
+		if (kind == 0)
+			put(&b, text_head);
+		else
+			put(&b, "From: MAILER-DAEMON@x.example\nMIME-Version: 1.0\n"
+			        "Content-Type: multipart/report; report-type=delivery-status; "
+			        "boundary=\"R\"\n\n--R\nContent-Type: message/delivery-status\n\n"
+			        "Reporting-MTA: dns; x.example\n\n");
+		for (int i = 0; i < 200000; i++) {
+			if (kind == 0)
+				snprintf(line, sizeof(line), "<c%d@example.net>: 550 5.1.1 user unknown\n", i);
+			else
+				snprintf(line, sizeof(line),
+				         "Final-Recipient: rfc822; c%d@example.net\nAction: failed\n"
+				         "Status: 5.1.1\n\n",
+				         i);
+			put(&b, line);
+		}
+		if (kind == 1)
+			put(&b, "--R--\n");
+		size_t n = parse_bounded(&b, &res, what[kind]);
+		if (n != BOUNCE_RECIPIENTS_MAX || strcmp(res.recs[0].recipient, "c0@example.net") != 0 ||
+		    strcmp(res.recs[n - 1].recipient, "c24999@example.net") != 0)
+			fail_msg("%s: got %zu records, %s .. %s, want %d, c0 .. c24999", what[kind], n,
+			         n ? res.recs[0].recipient : "-", n ? res.recs[n - 1].recipient : "-",
+			         BOUNCE_RECIPIENTS_MAX);
+		bounce_result_free(&res);
+		buf_free(&b);
+	}
+}
+
 /* one recipient repeated 50000 times on one line (2 MB): one record */
 static void test_one_line_repeat(void **state)
 {
@@ -365,6 +410,7 @@ int main(void)
 	    cmocka_unit_test(test_wide_gmime),
 	    cmocka_unit_test(test_wide_small_unchanged),
 	    cmocka_unit_test(test_many_recipients),
+	    cmocka_unit_test(test_recipients_capped),
 	    cmocka_unit_test(test_one_line_repeat),
 	    cmocka_unit_test(test_command_near_same),
 	    cmocka_unit_test(test_garbage_final_recipient),
