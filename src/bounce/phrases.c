@@ -790,6 +790,11 @@ const struct bounce_phrase bounce_phrases[] = {
      * peer during result wait") is most often one refusing this client;
      * weak, as any word of its own says more */
     {"blocked", "connection reset by peer"},
+    /* "Not our customer": Comcast's directory (provider.c), RFC 5321's
+     * 551 elsewhere; weak, so a code beside it decides first (5.1.6 is
+     * hasmoved, 5.1.1 userunknown), and alone it is most often an
+     * address the site does not know */
+    {"userunknown", "not our customer"},
     /* Postfix's frame for a refused greeting, "host X refused to talk
      * to me: <reply>": the reply's own words say why (too many
      * connections, a policy), and a greeting refused without reason is

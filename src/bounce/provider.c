@@ -248,11 +248,11 @@ static const struct provider_rule provider_rules[] = {
     /* Comcast names its refusals by code on its postmaster page: BL
      * and six binary digits, one per block list the IP is on (its own
      * and public ones). "Not our Customer" is its directory's answer
-     * for an address it does not have, not a forwarding notice. */
-    {PV_COMCAST, "#bl0", .reason = "blocked"},
-    {PV_COMCAST, "#bl1", .reason = "blocked"},
-    {PV_COMCAST, " bl0", .reason = "blocked"},
-    {PV_COMCAST, " bl1", .reason = "blocked"},
+     * for an address it does not have, not a forwarding notice. The
+     * code may open the reply's words ("554 5.7.1 BL000010 blocked",
+     * reply codes dropped before matching), so no space before it. */
+    {PV_COMCAST, "bl0", .reason = "blocked"},
+    {PV_COMCAST, "bl1", .reason = "blocked"},
     {PV_COMCAST, "not our customer", .reason = "userunknown"},
     /* Tencent words its refusals in short English sentences with a help
      * link: "Mail content denied" is its anti-spam verdict on the

@@ -423,6 +423,7 @@ static const struct {
     /* Comcast: BL codes; "Not our Customer" is its directory's answer,
      * elsewhere the code decides (551 5.1.6: the person moved) */
     {"provider-comcast.eml", "c1@comcast.net", "blocked", "5.0.0"},
+    {"provider-comcast.eml", "c4@comcast.net", "blocked", "5.7.1"}, /* the code opens the words */
     {"provider-comcast.eml", "c2@comcast.net", "userunknown", "5.1.1"},
     {"provider-comcast.eml", "c3@example.net", "hasmoved", "5.1.6"},
     /* Tencent: by host, domain, or its help link; the same words from
@@ -734,6 +735,7 @@ static void test_phrase_table(void **state)
 	    {"Greylisted, please try again later", "blocked"},
 	    {"No route found to domain example.net from server mail/example", "hostunknown"},
 	    {"Message has exceeded maximum hop count", "networkerror"},
+	    {"Not our Customer", "userunknown"}, /* weak: a code beside it decides first */
 	    /* directory and mailbox words */
 	    {"User not listed in public Name & Address Book", "userunknown"},
 	    {"sorry, this recipient is not in my validrcptto list (#5.7.1)", "userunknown"},
