@@ -49,7 +49,7 @@ void bounce_doc_free(struct bounce_doc *doc);
  * may hold what was read before the reader gave up */
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
 
-/* mimetext.c: bounce_html_text - b->data[from..], an HTML part, made its
+/* html.c: bounce_html_text - b->data[from..], an HTML part, made its
  * text in place (tags dropped, block ends as line breaks, entities
  * decoded), for notices sent as HTML alone; both readers call it */
 void bounce_html_text(struct buf *b, size_t from);
