@@ -8,7 +8,10 @@
  * and <script> left out.
  *
  * Invariants: the text is written in place over the markup, never
- * longer than it.
+ * longer than it. Time is linear in the part's size, whatever the
+ * markup: each byte is read a bounded number of times (a part may be as
+ * large as max_message_size, and a broken or hostile one must not stall
+ * a worker).
  */
 #include <ctype.h>
 #include <gmime/gmime.h>
@@ -26,21 +29,59 @@ static const char *const html_breaks[] = {
     "h5", "h6", "blockquote", "pre", "hr", "title", "dt", "dd", "tbody", "thead", NULL,
 };
 
-/* html_tag - the name of the tag at p[1..] (after '<' and an optional
- * '/'), lower-cased into name */
-static void html_tag(const char *p, const char *end, char *name, size_t size)
+/* html_tag - the tag name at q (its first letter), lower-cased into
+ * name; the name's end */
+static const char *html_tag(const char *q, const char *end, char *name, size_t size)
 {
-	const char *q = p + 1;
 	size_t n = 0;
 
-	if (q < end && *q == '/')
-		q++;
 	while (q < end && isalnum((unsigned char)*q)) {
 		if (n + 1 < size)
 			name[n++] = (char)tolower((unsigned char)*q);
 		q++;
 	}
 	name[n] = '\0';
+	return q;
+}
+
+/* markup_end - just past the markup that the '<' at r opens, with the
+ * tag's lower-cased name in name ("" for a comment or a declaration) and
+ * *closing set for an end tag; NULL when this '<' opens no markup and is
+ * text. As HTML's tokenizer (WHATWG HTML 13.2.5.6-8): '<' then a letter
+ * opens a tag, "</" then a letter an end tag, "<!--" a comment; "<!",
+ * "<?" and "</" then anything else open a bogus comment that the next
+ * '>' closes ("<!DOCTYPE html>"); any other '<' is text.
+ *
+ * Unlike the tokenizer, a tag or declaration that no '>' closes is text,
+ * not the rest of the part: a stray '<' in a notice must not hide the
+ * lines after it. last_gt, the part's last '>', says so at once: looking
+ * for a '>' from every '<' of "<<<<..." took time quadratic in their
+ * number (2 MB: 25 s). Every search for a '>' below then succeeds, and
+ * the bytes it reads are the markup's, read once. */
+static const char *markup_end(const char *r, const char *end, const char *last_gt, char *name,
+                              size_t size, bool *closing)
+{
+	const char *q = r + 1;
+
+	name[0] = '\0';
+	*closing = false;
+	if (end - r >= 4 && memcmp(r, "<!--", 4) == 0) {
+		/* a comment ends at "-->"; one never closed runs to the
+		 * end, as in the tokenizer (read once either way) */
+		const char *c = memmem(r + 4, (size_t)(end - r - 4), "-->", 3);
+		return c ? c + 3 : end;
+	}
+	if (q < end && *q == '/') {
+		*closing = true;
+		q++;
+	}
+	if (q >= end || !last_gt || last_gt < q)
+		return NULL;
+	if (isalpha((unsigned char)*q))
+		html_tag(q, end, name, size);
+	else if (!*closing && *q != '!' && *q != '?')
+		return NULL;
+	return (const char *)memchr(q, '>', (size_t)(end - q)) + 1;
 }
 
 /* html_entity - the character an entity at p ("&amp;", "&#233;",
@@ -86,26 +127,24 @@ static size_t html_entity(const char *p, const char *end, char *w, size_t *used)
 void bounce_html_text(struct buf *b, size_t from)
 {
 	char *d = b->data, *end = b->data + b->len, *w = d + from;
+	const char *last_gt;
 	bool pre = false;
 
 	if (!d || from >= b->len)
 		return;
+	/* the part's last '>' (markup_end) */
+	last_gt = memrchr(d + from, '>', b->len - from);
 	for (const char *r = d + from; r < end;) {
-		if (*r == '<' && end - r >= 4 && strncmp(r, "<!--", 4) == 0) {
-			const char *c = memmem(r + 4, (size_t)(end - r - 4), "-->", 3);
-			r = c ? c + 3 : end;
-			continue;
-		}
 		if (*r == '<') {
 			char name[16];
-			html_tag(r, end, name, sizeof(name));
-			const char *gt = memchr(r, '>', (size_t)(end - r));
-			if (!name[0] || !gt) {
+			bool closing;
+			const char *next =
+			    markup_end(r, end, last_gt, name, sizeof(name), &closing);
+			if (!next) {
 				*w++ = *r++;
 				continue;
 			}
-			bool closing = r[1] == '/';
-			r = gt + 1;
+			r = next;
 			if (!closing &&
 			    (strcmp(name, "style") == 0 || strcmp(name, "script") == 0)) {
 				/* their content is no text: up to the closing tag */
@@ -115,7 +154,7 @@ void bounce_html_text(struct buf *b, size_t from)
 				while ((c = memchr(c, '<', (size_t)(end - c))) != NULL &&
 				       ((size_t)(end - c) < cl || strncasecmp(c, close, cl) != 0))
 					c++;
-				gt = c ? memchr(c, '>', (size_t)(end - c)) : NULL;
+				const char *gt = c ? memchr(c, '>', (size_t)(end - c)) : NULL;
 				r = gt ? gt + 1 : end;
 				continue;
 			}

@@ -351,6 +351,8 @@ static const struct {
 	 {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"microsoft 365 notice in HTML alone (quoted-printable)", "html-only-o365.eml", 1,
 	 {{"reader@example.net", "userunknown", "5.1.10", true}}},
+	{"HTML with declarations and stray '<' (text when no '>' closes them)",
+	 "html-stray-markup.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"AOL 'not accepting mail from' the sender is the recipient's filter",
 	 "aol-not-accepting-from.eml", 1, {{"reader@aol.example.com", "filtered", "5.0.0", false}}},
 	{"exim: MX hosts that do not exist; retry time not reached", "exim-mx-retry.eml", 2,
