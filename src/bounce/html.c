@@ -44,6 +44,63 @@ static const char *html_tag(const char *q, const char *end, char *name, size_t s
 	return q;
 }
 
+/* Longest quoted attribute value taken whole. A quote not closed within
+ * it is taken for a stray one (a typo, markup cut short) and the tag
+ * ends at the next '>', as a reader that does not honour quotes ends it:
+ * browsers run an unclosed value on to the next quote of its kind,
+ * however far, and the text between would be lost. A longer value
+ * without '>' (a long tracking link) still ends where it should. The
+ * bound also keeps the time linear: a failed search for a closing quote
+ * reads at most this many bytes, and the next one for the same quote
+ * starts beyond them. */
+#define HTML_QUOTED_MAX 1024
+
+/* html_space - white space to HTML's tokenizer (WHATWG HTML 13.2.5) */
+static bool html_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+/* tag_end - the '>' that ends the tag whose name starts at q, past its
+ * attributes (WHATWG HTML 13.2.5.8, 32-42: a value in quotes holds any
+ * '>', so title="a>b c@d" stays in the tag), or NULL when the part ends
+ * first */
+static const char *tag_end(const char *q, const char *end)
+{
+	bool named = false; /* an attribute name was read, no value yet */
+
+	while (q < end && !html_space(*q) && *q != '/' && *q != '>')
+		q++; /* the tag name */
+	while (q < end && *q != '>') {
+		if (*q != '=' || !named) {
+			/* white space keeps a name waiting for its '=';
+			 * '/' ends it; anything else is (part of) a name */
+			if (*q == '/')
+				named = false;
+			else if (!html_space(*q))
+				named = true;
+			q++;
+			continue;
+		}
+		/* "name=": its value, in quotes or up to white space */
+		named = false;
+		for (q++; q < end && html_space(*q); q++)
+			;
+		if (q < end && (*q == '"' || *q == '\'')) {
+			size_t room = (size_t)(end - q - 1);
+			const char *close =
+			    memchr(q + 1, *q, room < HTML_QUOTED_MAX ? room : HTML_QUOTED_MAX);
+			if (!close)
+				return memchr(q + 1, '>', room);
+			q = close + 1;
+		} else {
+			while (q < end && !html_space(*q) && *q != '>')
+				q++;
+		}
+	}
+	return q < end ? q : NULL;
+}
+
 /* markup_end - just past the markup that the '<' at r opens, with the
  * tag's lower-cased name in name ("" for a comment or a declaration) and
  * *closing set for an end tag; NULL when this '<' opens no markup and is
@@ -56,8 +113,10 @@ static const char *html_tag(const char *q, const char *end, char *name, size_t s
  * not the rest of the part: a stray '<' in a notice must not hide the
  * lines after it. last_gt, the part's last '>', says so at once: looking
  * for a '>' from every '<' of "<<<<..." took time quadratic in their
- * number (2 MB: 25 s). Every search for a '>' below then succeeds, and
- * the bytes it reads are the markup's, read once. */
+ * number (2 MB: 25 s). The bytes each search below then reads are the
+ * markup's, read once (but for a search for a closing quote that fails:
+ * HTML_QUOTED_MAX); a tag's end is found past its quoted attribute
+ * values (tag_end). */
 static const char *markup_end(const char *r, const char *end, const char *last_gt, char *name,
                               size_t size, bool *closing)
 {
@@ -77,9 +136,14 @@ static const char *markup_end(const char *r, const char *end, const char *last_g
 	}
 	if (q >= end || !last_gt || last_gt < q)
 		return NULL;
-	if (isalpha((unsigned char)*q))
-		html_tag(q, end, name, size);
-	else if (!*closing && *q != '!' && *q != '?')
+	if (isalpha((unsigned char)*q)) {
+		/* a tag that runs to the end with every '>' left inside
+		 * its quoted values is the rest of the part, as in the
+		 * tokenizer (read once) */
+		const char *gt = tag_end(html_tag(q, end, name, size), end);
+		return gt ? gt + 1 : end;
+	}
+	if (!*closing && *q != '!' && *q != '?')
 		return NULL;
 	return (const char *)memchr(q, '>', (size_t)(end - q)) + 1;
 }

@@ -27,6 +27,16 @@ static const struct {
     /* markup no '>' closes is text, not the rest of the part */
     {"unclosed tag at the end: text", "<p>a</p><a href=x", "\na\n<a href=x\n"},
     {"many '<' and no '>': text", "<p>a</p>\n<<<b", "\na\n <<<b\n"},
+    /* quoted attribute values are part of the tag, '>' and all */
+    {"'>' inside a quoted value", "<div title=\"a>b x@example.com\">t</div>", "\nt\n"},
+    {"'>' inside a single-quoted value", "<DIV DATA-X='c>d'>t</DIV>", "\nt\n"},
+    {"white space around '='", "<a title = \"x>y\" >t</a>", "t\n"},
+    {"a quote inside an unquoted value opens nothing", "<a href=x?a=\"b>t</a>", "t\n"},
+    {"a quote that opens no value is a name", "<a \"x>y\">t", "y\">t\n"},
+    {"a quote closed further on: what lies between is the tag's", "<a title=\"x>lost\">kept",
+     "kept\n"},
+    {"a quote never closed: the tag ends at the next '>'", "<a title=\"x>bob</a>", "bob\n"},
+    {"a tag whose every '>' is quoted runs to the end", "a<b c=\">\"", "a\n"},
     {"comments dropped; one never closed runs to the end", "a<!-- c -->b<!-- d", "ab\n"},
     {"style and script content dropped", "a<style>p{}</style>b<SCRIPT>x<y</script >c", "abc\n"},
 };
@@ -74,10 +84,43 @@ static void test_html_text(void **state)
 		fail_msg("%zu of %zu cases failed", failed, sizeof(cases) / sizeof(cases[0]));
 }
 
+/* a quoted value is taken whole up to a bound (html.c: 1024 bytes):
+ * past it the quote is a stray one and the tag ends at the next '>', so
+ * an unclosed quote cannot take the text after it into the tag */
+static void test_html_quote_bound(void **state)
+{
+	static const struct {
+		size_t gap;
+		bool text; /* the bytes between the quotes are text */
+	} cases[] = {{500, false}, {2000, true}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = {0}, want = {0};
+
+		buf_puts(&b, "<a title=\"x>");
+		for (size_t k = 0; k < cases[i].gap; k++)
+			buf_putc(&b, 'y');
+		buf_puts(&b, "\">z");
+		if (cases[i].text) {
+			buf_append(&want, b.data + 12, cases[i].gap);
+			buf_puts(&want, "\">");
+		}
+		buf_puts(&want, "z\n");
+		bounce_html_text(&b, 0);
+		if (strcmp(b.data, want.data) != 0)
+			fail_msg("%zu bytes to the closing quote: got %zu bytes of text, want %zu",
+			         cases[i].gap, b.len, want.len);
+		buf_free(&b);
+		buf_free(&want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_html_text),
+	    cmocka_unit_test(test_html_quote_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

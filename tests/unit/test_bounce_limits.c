@@ -11,7 +11,8 @@
  *     through GMime (which built an object per part: gigabytes);
  *   - a notice in HTML followed by 4 MB of markup no '>' closes ("<<<...",
  *     "<a<a...", "</</..."): every '<' once looked for its '>' to the end
- *     of the part (quadratic: 2 MB took 25 s, 8 MB never ended);
+ *     of the part (quadratic: 2 MB took 25 s, 8 MB never ended); and of
+ *     tags with unclosed quoted values, or with every '>' inside one;
  *   - Final-Recipient fields holding a NUL or an invalid byte (decoded to
  *     U+FFFD), and free-text candidates with a control byte or U+FFFD.
  *
@@ -236,9 +237,17 @@ static void test_html_markup(void **state)
 	static const struct {
 		const char *what, *unit;
 	} rows[] = {
-	    {"4 MB of '<'", "<"},   {"4 MB of '<a'", "<a"}, {"4 MB of '</'", "</"},
-	    {"4 MB of '<!'", "<!"}, {"4 MB of '<?'", "<?"}, {"4 MB of '<' and a line break", "<\n"},
+	    {"4 MB of '<'", "<"},
+	    {"4 MB of '<a'", "<a"},
+	    {"4 MB of '</'", "</"},
+	    {"4 MB of '<!'", "<!"},
+	    {"4 MB of '<?'", "<?"},
+	    {"4 MB of '<' and a line break", "<\n"},
 	    {"4 MB of '< '", "< "},
+	    /* quoted attribute values: unclosed, or hiding every '>' */
+	    {"4 MB of '<a t=\"x>'", "<a t=\"x>"},
+	    {"4 MB of '<a t=\'x>'", "<a t='x>"},
+	    {"4 MB of '<a x=\">\"'", "<a x=\">\""},
 	};
 
 	(void)state;

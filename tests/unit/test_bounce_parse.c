@@ -353,6 +353,9 @@ static const struct {
 	 {{"reader@example.net", "userunknown", "5.1.10", true}}},
 	{"HTML with declarations and stray '<' (text when no '>' closes them)",
 	 "html-stray-markup.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
+	{"HTML: '>' inside a quoted attribute value does not end the tag (its address is no "
+	 "recipient)",
+	 "html-quoted-attribute.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"AOL 'not accepting mail from' the sender is the recipient's filter",
 	 "aol-not-accepting-from.eml", 1, {{"reader@aol.example.com", "filtered", "5.0.0", false}}},
 	{"exim: MX hosts that do not exist; retry time not reached", "exim-mx-retry.eml", 2,
