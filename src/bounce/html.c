@@ -16,7 +16,6 @@
 #include <ctype.h>
 #include <gmime/gmime.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bounce/internal.h"
@@ -148,30 +147,53 @@ static const char *markup_end(const char *r, const char *end, const char *last_g
 	return (const char *)memchr(q, '>', (size_t)(end - q)) + 1;
 }
 
+/* html_white - a code point that is white space (ASCII white space, and
+ * Unicode's spaces: no-break, en, em, thin, ideographic, ...): a
+ * notice's "&nbsp;" or "&#160;" around an address is a space to the
+ * reader of the page, and to the readers of the text, which look for
+ * an address after plain spaces */
+static bool html_white(unsigned long cp)
+{
+	return cp == '\t' || cp == '\n' || cp == '\f' || cp == '\r' || cp == 0xa0 || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
 /* html_entity - the character an entity at p ("&amp;", "&#233;",
- * "&#xE9;") stands for, written as UTF-8 to w; bytes written, and *used
- * set to the entity's length; 0 when p opens no entity known here */
+ * "&#xE9;") stands for, written as UTF-8 to w, a space for white space
+ * (html_white); bytes written, and *used set to the entity's length; 0
+ * when p opens no entity known here */
 static size_t html_entity(const char *p, const char *end, char *w, size_t *used)
 {
 	static const struct {
 		const char *name;
 		char c;
-	} named[] = {{"nbsp", ' '}, {"amp", '&'},  {"lt", '<'},
-	             {"gt", '>'},   {"quot", '"'}, {"apos", '\''}};
+	} named[] = {{"nbsp", ' '}, {"ensp", ' '}, {"emsp", ' '}, {"thinsp", ' '}, {"amp", '&'},
+	             {"lt", '<'},   {"gt", '>'},   {"quot", '"'}, {"apos", '\''}};
 	const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
-	unsigned long cp;
-	char *e;
 
 	if (!semi)
 		return 0;
 	*used = (size_t)(semi + 1 - p);
 	if (p[1] == '#') {
-		if (p[2] == 'x' || p[2] == 'X')
-			cp = strtoul(p + 3, &e, 16);
-		else
-			cp = strtoul(p + 2, &e, 10);
-		if (e != semi || cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		/* digits only, as HTML reads them (no sign, no white space) */
+		bool hex = p[2] == 'x' || p[2] == 'X';
+		const char *q = p + (hex ? 3 : 2);
+		unsigned long cp = 0;
+
+		if (q == semi)
 			return 0;
+		for (; q < semi; q++) {
+			int v = hex ? g_ascii_xdigit_value(*q) : g_ascii_digit_value(*q);
+			if (v < 0)
+				return 0;
+			cp = cp * (hex ? 16 : 10) + (unsigned long)v;
+		}
+		if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		if (html_white(cp)) {
+			*w = ' ';
+			return 1;
+		}
 		return (size_t)g_unichar_to_utf8((gunichar)cp, w);
 	}
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {

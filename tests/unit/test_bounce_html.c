@@ -37,6 +37,14 @@ static const struct {
      "kept\n"},
     {"a quote never closed: the tag ends at the next '>'", "<a title=\"x>bob</a>", "bob\n"},
     {"a tag whose every '>' is quoted runs to the end", "a<b c=\">\"", "a\n"},
+    /* entities; those for white space are a plain space, so the text's
+     * readers find an address after them as after any space */
+    {"named and numeric entities", "&lt;a&#64;b&#x2E;example&gt; &amp; &quot;&#233;&quot;",
+     "<a@b.example> & \"\xc3\xa9\"\n"},
+    {"entities for spaces", "&nbsp;&#160;&#xA0;&ensp;&emsp;&thinsp;&#x3000;&#8239;a", "        a\n"},
+    {"numeric entities are digits only", "&#+65;&#x0x41;&#65 ;&#;&#x;&#0;",
+     "&#+65;&#x0x41;&#65 ;&#;&#x;&#0;\n"},
+    {"numeric line breaks are spaces too", "a&#13;&#10;b", "a  b\n"},
     {"comments dropped; one never closed runs to the end", "a<!-- c -->b<!-- d", "ab\n"},
     {"style and script content dropped", "a<style>p{}</style>b<SCRIPT>x<y</script >c", "abc\n"},
 };

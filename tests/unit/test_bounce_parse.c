@@ -356,6 +356,8 @@ static const struct {
 	{"HTML: '>' inside a quoted attribute value does not end the tag (its address is no "
 	 "recipient)",
 	 "html-quoted-attribute.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
+	{"HTML: '&#160;' before an address is a space, the address opens the line",
+	 "html-nbsp-entities.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"AOL 'not accepting mail from' the sender is the recipient's filter",
 	 "aol-not-accepting-from.eml", 1, {{"reader@aol.example.com", "filtered", "5.0.0", false}}},
 	{"exim: MX hosts that do not exist; retry time not reached", "exim-mx-retry.eml", 2,
