@@ -174,6 +174,9 @@ bool bounce_addr_garbage(const char *s, size_t len);
 bool bounce_header(const char *block, const char *name, char *out, size_t size);
 struct bounce_record *bounce_record_add(struct bounce_result *res);
 void bounce_record_set_diag(struct bounce_record *rec, const char *text, size_t len);
+/* bounce_skip_space - past the white space at p, Unicode's no-break and
+ * ideographic spaces included, and past the ASCII bytes in also */
+const char *bounce_skip_space(const char *p, const char *end, const char *also);
 /* bounce_find_addr - first addr-spec in s[0..len); copies it (without <>)
  * into out; returns pointer just past it in s, or NULL */
 const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size);
