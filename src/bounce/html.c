@@ -1,7 +1,9 @@
 /*
  * html.c - the text of an HTML part (bounce_html_text), for notices sent
  * as HTML alone; both MIME readers (mimelite.c, mime.c) call it on a
- * text/html part they have turned into UTF-8.
+ * text/html part they have turned into UTF-8. Also which alternative of
+ * a multipart/alternative they read (bounce_html_over_plain): the plain
+ * text, unless it says nothing and the notice is in the HTML.
  *
  * What a reader of the page would see: tags dropped, block ends as line
  * breaks, a table cell as a space, entities decoded, comments, <style>
@@ -204,6 +206,33 @@ static size_t html_entity(const char *p, const char *end, char *w, size_t *used)
 		}
 	}
 	return 0;
+}
+
+/* A plain alternative with no address and fewer characters than this
+ * (white space aside) says nothing a reader of bounces could use: it is
+ * empty, or a line for mail clients that show no HTML ("This message is
+ * in HTML format. Please use an HTML capable mail client."), from
+ * senders that write their notice in HTML only. Real notices in plain
+ * text name an address (or run longer, naming people without one). */
+#define HTML_PLAIN_LITTLE 200
+
+bool bounce_html_over_plain(struct buf *out, size_t from)
+{
+	size_t chars = 0;
+
+	for (size_t i = from; i < out->len; i++) {
+		unsigned char c = (unsigned char)out->data[i];
+		if (c == '@')
+			return false;
+		/* a character: ASCII that is not white space, or the
+		 * first byte of a UTF-8 sequence */
+		if ((c >= 0x80 ? (c & 0xc0) != 0x80 : !isspace(c)) && ++chars >= HTML_PLAIN_LITTLE)
+			return false;
+	}
+	out->len = from;
+	if (out->data)
+		out->data[from] = '\0';
+	return true;
 }
 
 /* bounce_html_text - b->data[from..] holds an HTML part: made its text

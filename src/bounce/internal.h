@@ -53,6 +53,11 @@ bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
  * text in place (tags dropped, block ends as line breaks, entities
  * decoded), for notices sent as HTML alone; both readers call it */
 void bounce_html_text(struct buf *b, size_t from);
+/* html.c: bounce_html_over_plain - the text/plain alternative just read
+ * into out->data[from..] says nothing (no address, very little text): it
+ * is dropped, and true: the other alternatives, the HTML one, are read
+ * instead (RFC 2046 5.1.4: they are the same content) */
+bool bounce_html_over_plain(struct buf *out, size_t from);
 
 /* dsn.c: RFC 3464 per-recipient fields -> records */
 size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res);

@@ -1,7 +1,9 @@
 /*
  * test_bounce_html.c - the text of an HTML part (bounce_html_text, html.c):
- * what markup is dropped, what stays text, how broken markup is read.
- * Table-driven: each case is the part's markup and the text it must give.
+ * what markup is dropped, what stays text, how broken markup is read;
+ * and which plain alternatives say nothing, so that the HTML one is read
+ * (bounce_html_over_plain). Table-driven: each case is the input and the
+ * text or choice it must give.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,7 +43,8 @@ static const struct {
      * readers find an address after them as after any space */
     {"named and numeric entities", "&lt;a&#64;b&#x2E;example&gt; &amp; &quot;&#233;&quot;",
      "<a@b.example> & \"\xc3\xa9\"\n"},
-    {"entities for spaces", "&nbsp;&#160;&#xA0;&ensp;&emsp;&thinsp;&#x3000;&#8239;a", "        a\n"},
+    {"entities for spaces", "&nbsp;&#160;&#xA0;&ensp;&emsp;&thinsp;&#x3000;&#8239;a",
+     "        a\n"},
     {"numeric entities are digits only", "&#+65;&#x0x41;&#65 ;&#;&#x;&#0;",
      "&#+65;&#x0x41;&#65 ;&#;&#x;&#0;\n"},
     {"numeric line breaks are spaces too", "a&#13;&#10;b", "a  b\n"},
@@ -124,11 +127,50 @@ static void test_html_quote_bound(void **state)
 	}
 }
 
+/* which plain alternatives say nothing, so that the HTML is read */
+static void test_html_over_plain(void **state)
+{
+	static const struct {
+		const char *name, *plain;
+		bool html;
+	} cases[] = {
+	    {"empty", "", true},
+	    {"white space only", "\n \t\n", true},
+	    {"a line for clients without HTML",
+	     "This message is in HTML format. Please use an HTML capable mail client.\n", true},
+	    {"an address", "<a@b.example>: 550 5.1.1 User unknown\n", false},
+	    {"a short line with an address", "a@b\n", false},
+	    {"over 200 characters without an address",
+	     "Delivery has failed to these recipients or groups: Bob Example. The address "
+	     "you entered couldn't be found. Please check the recipient's address and try "
+	     "to resend the message. If the problem continues, call your helpdesk. More "
+	     "for administrators below.",
+	     false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = {0};
+
+		buf_puts(&b, "kept\n");
+		buf_puts(&b, cases[i].plain);
+		bool got = bounce_html_over_plain(&b, 5);
+		/* dropped when the HTML is read instead, else left whole */
+		size_t want_len = cases[i].html ? 5 : 5 + strlen(cases[i].plain);
+		if (got != cases[i].html || b.len != want_len)
+			fail_msg("%s: got %s (%zu bytes left), want %s (%zu)", cases[i].name,
+			         got ? "html" : "plain", b.len, cases[i].html ? "html" : "plain",
+			         want_len);
+		buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_html_text),
 	    cmocka_unit_test(test_html_quote_bound),
+	    cmocka_unit_test(test_html_over_plain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
