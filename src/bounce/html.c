@@ -22,13 +22,34 @@
 
 #include "bounce/internal.h"
 
-/* Tags after which HTML starts a new line (block elements and <br>); a
- * table cell ends with a space, so "<td>Recipient:</td><td>a@b</td>"
- * reads "Recipient: a@b" */
-static const char *const html_breaks[] = {
-    "br", "p",  "div",        "tr",  "li", "table", "ul", "ol", "h1",    "h2",    "h3", "h4",
-    "h5", "h6", "blockquote", "pre", "hr", "title", "dt", "dd", "tbody", "thead", NULL,
+/* What a tag does to the text: tags after which HTML starts a new line
+ * (block elements and <br>); a table cell, which ends with a space, so
+ * "<td>Recipient:</td><td>a@b</td>" reads "Recipient: a@b"; <pre>, in
+ * which the source's line breaks stay; <style> and <script>, whose
+ * content is no text */
+enum html_kind { HTML_INLINE, HTML_BREAK, HTML_CELL, HTML_PRE, HTML_RAW };
+static const struct {
+	const char *name;
+	enum html_kind kind;
+} html_kinds[] = {
+    {"br", HTML_BREAK},    {"p", HTML_BREAK},     {"div", HTML_BREAK},        {"tr", HTML_BREAK},
+    {"li", HTML_BREAK},    {"table", HTML_BREAK}, {"ul", HTML_BREAK},         {"ol", HTML_BREAK},
+    {"h1", HTML_BREAK},    {"h2", HTML_BREAK},    {"h3", HTML_BREAK},         {"h4", HTML_BREAK},
+    {"h5", HTML_BREAK},    {"h6", HTML_BREAK},    {"blockquote", HTML_BREAK}, {"hr", HTML_BREAK},
+    {"title", HTML_BREAK}, {"dt", HTML_BREAK},    {"dd", HTML_BREAK},         {"tbody", HTML_BREAK},
+    {"thead", HTML_BREAK}, {"td", HTML_CELL},     {"th", HTML_CELL},          {"pre", HTML_PRE},
+    {"style", HTML_RAW},   {"script", HTML_RAW},
 };
+
+/* html_kind_of - what the tag named name does; the first letters are
+ * compared before the names, as a page has a tag every few bytes */
+static enum html_kind html_kind_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(html_kinds) / sizeof(html_kinds[0]); i++)
+		if (html_kinds[i].name[0] == name[0] && strcmp(html_kinds[i].name, name) == 0)
+			return html_kinds[i].kind;
+	return HTML_INLINE;
+}
 
 /* html_tag - the tag name at q (its first letter), lower-cased into
  * name; the name's end */
@@ -260,8 +281,8 @@ void bounce_html_text(struct buf *b, size_t from)
 				continue;
 			}
 			r = next;
-			if (!closing &&
-			    (strcmp(name, "style") == 0 || strcmp(name, "script") == 0)) {
+			enum html_kind kind = name[0] ? html_kind_of(name) : HTML_INLINE;
+			if (kind == HTML_RAW && !closing) {
 				/* their content is no text: up to the closing tag */
 				char close[12];
 				size_t cl = (size_t)snprintf(close, sizeof(close), "</%s", name);
@@ -271,19 +292,13 @@ void bounce_html_text(struct buf *b, size_t from)
 					c++;
 				const char *gt = c ? memchr(c, '>', (size_t)(end - c)) : NULL;
 				r = gt ? gt + 1 : end;
-				continue;
-			}
-			if (strcmp(name, "pre") == 0)
-				pre = !closing;
-			if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
+			} else if (kind == HTML_CELL) {
 				*w++ = ' ';
-				continue;
+			} else if (kind == HTML_BREAK || kind == HTML_PRE) {
+				if (kind == HTML_PRE)
+					pre = !closing;
+				*w++ = '\n';
 			}
-			for (size_t i = 0; html_breaks[i]; i++)
-				if (strcmp(name, html_breaks[i]) == 0) {
-					*w++ = '\n';
-					break;
-				}
 			continue;
 		}
 		if (*r == '&') {
