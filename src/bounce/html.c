@@ -262,12 +262,14 @@ bool bounce_html_over_plain(struct buf *out, size_t from)
  * <pre>, entities decoded, comments, <style> and <script> dropped */
 void bounce_html_text(struct buf *b, size_t from)
 {
-	char *d = b->data, *end = b->data + b->len, *w = d + from;
+	char *d = b->data, *end, *w;
 	const char *last_gt;
 	bool pre = false;
 
 	if (!d || from >= b->len)
-		return;
+		return; /* nothing to read (an empty buffer has no data) */
+	end = d + b->len;
+	w = d + from;
 	/* the part's last '>' (markup_end) */
 	last_gt = memrchr(d + from, '>', b->len - from);
 	for (const char *r = d + from; r < end;) {
