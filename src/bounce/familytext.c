@@ -164,8 +164,7 @@ static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size
 	const char *p = line, *e = line + len;
 	const char *after, *mt;
 
-	while (p < e && (*p == ' ' || *p == '\t' || *p == '*' || *p == '>'))
-		p++;
+	p = bounce_skip_space(p, e, "*>");
 	/* an address opening the line, maybe in <> or quotes */
 	after = bounce_find_addr(p, (size_t)(e - p), addr, size);
 	if (!after)
@@ -305,11 +304,10 @@ static bool is_own_line(const char *p, size_t l, const char *addr)
  * the remote's words, not the list of addresses they came with. */
 static size_t address_lead(const char *p, size_t l, const char *addr)
 {
-	size_t al = strlen(addr), i = 0;
+	size_t al = strlen(addr), i;
 	bool bracket;
 
-	while (i < l && (p[i] == ' ' || p[i] == '\t'))
-		i++;
+	i = (size_t)(bounce_skip_space(p, p + l, "") - p);
 	bracket = i < l && p[i] == '<';
 	if (bracket)
 		i++;

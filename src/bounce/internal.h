@@ -49,10 +49,15 @@ void bounce_doc_free(struct bounce_doc *doc);
  * may hold what was read before the reader gave up */
 bool bounce_doc_load_lite(struct bounce_doc *doc, const char *data, size_t len);
 
-/* mimetext.c: bounce_html_text - b->data[from..], an HTML part, made its
+/* html.c: bounce_html_text - b->data[from..], an HTML part, made its
  * text in place (tags dropped, block ends as line breaks, entities
  * decoded), for notices sent as HTML alone; both readers call it */
 void bounce_html_text(struct buf *b, size_t from);
+/* html.c: bounce_html_over_plain - the text/plain alternative just read
+ * into out->data[from..] says nothing (no address, very little text): it
+ * is dropped, and true: the other alternatives, the HTML one, are read
+ * instead (RFC 2046 5.1.4: they are the same content) */
+bool bounce_html_over_plain(struct buf *out, size_t from);
 
 /* dsn.c: RFC 3464 per-recipient fields -> records */
 size_t bounce_dsn_parse(const struct bounce_doc *doc, struct bounce_result *res);
@@ -174,6 +179,9 @@ bool bounce_addr_garbage(const char *s, size_t len);
 bool bounce_header(const char *block, const char *name, char *out, size_t size);
 struct bounce_record *bounce_record_add(struct bounce_result *res);
 void bounce_record_set_diag(struct bounce_record *rec, const char *text, size_t len);
+/* bounce_skip_space - past the white space at p, Unicode's no-break and
+ * ideographic spaces included, and past the ASCII bytes in also */
+const char *bounce_skip_space(const char *p, const char *end, const char *also);
 /* bounce_find_addr - first addr-spec in s[0..len); copies it (without <>)
  * into out; returns pointer just past it in s, or NULL */
 const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size);

@@ -128,18 +128,27 @@ static void walk(struct bounce_doc *doc, GMimeObject *obj, int depth)
 
 		if (depth == 0 && ct_is(ct, "multipart", "report"))
 			doc->report = true;
+		int plain = -1; /* the plain alternative read, if any */
 		if (ct_is(ct, "multipart", "alternative")) {
-			/* RFC 2046 5.1.4: same content; prefer plain text */
+			/* RFC 2046 5.1.4: same content; prefer plain text,
+			 * unless it says nothing (then the others, as when
+			 * there is no plain text) */
+			struct buf *out = depth == 0 ? &doc->text : &doc->inner;
 			for (int i = 0; i < n; i++) {
 				GMimeObject *c = g_mime_multipart_get_part(mp, i);
 				if (ct_is(g_mime_object_get_content_type(c), "text", "plain")) {
+					size_t from = out->len;
 					walk(doc, c, depth);
-					return;
+					if (n == 1 || !bounce_html_over_plain(out, from))
+						return;
+					plain = i;
+					break;
 				}
 			}
 		}
 		for (int i = 0; i < n; i++)
-			walk(doc, g_mime_multipart_get_part(mp, i), depth);
+			if (i != plain)
+				walk(doc, g_mime_multipart_get_part(mp, i), depth);
 		return;
 	}
 	if (GMIME_IS_MESSAGE_PART(obj)) {

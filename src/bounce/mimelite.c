@@ -146,8 +146,11 @@ static bool multipart(struct lite *L, const struct mimehdr_ctype *ct, const char
 	}
 	const struct part *parts = pl.v;
 	size_t np = pl.n;
+	size_t plain = np; /* the plain alternative read, if any */
 	if (alt) {
-		/* RFC 2046 5.1.4: the same content; prefer plain text */
+		/* RFC 2046 5.1.4: the same content; prefer plain text,
+		 * unless it says nothing (then the others, as when there
+		 * is no plain text) */
 		size_t k;
 		for (k = 0; k < np && ok; k++) {
 			size_t off;
@@ -159,12 +162,17 @@ static bool multipart(struct lite *L, const struct mimehdr_ctype *ct, const char
 				break;
 		}
 		if (ok && k < np) {
+			struct buf *out = depth == 0 ? &L->doc->text : &L->doc->inner;
+			size_t from = out->len;
 			ok = entity(L, parts[k].p, parts[k].len, depth, nest + 1);
-			np = 0; /* the plain text only */
+			plain = k;
+			if (!ok || np == 1 || !bounce_html_over_plain(out, from))
+				np = 0; /* the plain text only */
 		}
 	}
 	for (size_t k = 0; k < np && ok; k++)
-		ok = entity(L, parts[k].p, parts[k].len, depth, nest + 1);
+		if (k != plain)
+			ok = entity(L, parts[k].p, parts[k].len, depth, nest + 1);
 	free(pl.v);
 	return ok;
 }

@@ -14,9 +14,6 @@
  * not empty ends in LF); the converter cache is thread-local, so no
  * locking is needed; output grows by at most four bytes per input byte.
  *
- * Also here, for both readers: an HTML part's text (bounce_html_text),
- * for notices that come as HTML alone.
- *
  * How it fails: an unknown transfer encoding, a multibyte sequence cut
  * short at the end, or a full converter cache returns false, and the
  * caller leaves the whole message to GMime.
@@ -24,8 +21,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <gmime/gmime.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bounce/internal.h"
@@ -308,145 +303,4 @@ bool mimetext_to_utf8(const struct mimehdr_ctype *ct, const char *s, size_t len,
 	if (out->len && out->data[out->len - 1] != '\n')
 		buf_putc(out, '\n');
 	return true;
-}
-
-/* Tags after which HTML starts a new line (block elements and <br>); a
- * table cell ends with a space, so "<td>Recipient:</td><td>a@b</td>"
- * reads "Recipient: a@b" */
-static const char *const html_breaks[] = {
-    "br", "p",  "div",        "tr",  "li", "table", "ul", "ol", "h1",    "h2",    "h3", "h4",
-    "h5", "h6", "blockquote", "pre", "hr", "title", "dt", "dd", "tbody", "thead", NULL,
-};
-
-/* html_tag - the name of the tag at p[1..] (after '<' and an optional
- * '/'), lower-cased into name */
-static void html_tag(const char *p, const char *end, char *name, size_t size)
-{
-	const char *q = p + 1;
-	size_t n = 0;
-
-	if (q < end && *q == '/')
-		q++;
-	while (q < end && isalnum((unsigned char)*q)) {
-		if (n + 1 < size)
-			name[n++] = (char)tolower((unsigned char)*q);
-		q++;
-	}
-	name[n] = '\0';
-}
-
-/* html_entity - the character an entity at p ("&amp;", "&#233;",
- * "&#xE9;") stands for, written as UTF-8 to w; bytes written, and *used
- * set to the entity's length; 0 when p opens no entity known here */
-static size_t html_entity(const char *p, const char *end, char *w, size_t *used)
-{
-	static const struct {
-		const char *name;
-		char c;
-	} named[] = {{"nbsp", ' '}, {"amp", '&'},  {"lt", '<'},
-	             {"gt", '>'},   {"quot", '"'}, {"apos", '\''}};
-	const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
-	unsigned long cp;
-	char *e;
-
-	if (!semi)
-		return 0;
-	*used = (size_t)(semi + 1 - p);
-	if (p[1] == '#') {
-		if (p[2] == 'x' || p[2] == 'X')
-			cp = strtoul(p + 3, &e, 16);
-		else
-			cp = strtoul(p + 2, &e, 10);
-		if (e != semi || cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		return (size_t)g_unichar_to_utf8((gunichar)cp, w);
-	}
-	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
-		size_t l = strlen(named[i].name);
-		if ((size_t)(semi - p - 1) == l && strncmp(p + 1, named[i].name, l) == 0) {
-			*w = named[i].c;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* bounce_html_text - b->data[from..] holds an HTML part: made its text
- * in place (never longer than the markup): tags dropped, block ends as
- * line breaks, the source's own line breaks as spaces except inside
- * <pre>, entities decoded, comments, <style> and <script> dropped */
-void bounce_html_text(struct buf *b, size_t from)
-{
-	char *d = b->data, *end = b->data + b->len, *w = d + from;
-	bool pre = false;
-
-	if (!d || from >= b->len)
-		return;
-	for (const char *r = d + from; r < end;) {
-		if (*r == '<' && end - r >= 4 && strncmp(r, "<!--", 4) == 0) {
-			const char *c = memmem(r + 4, (size_t)(end - r - 4), "-->", 3);
-			r = c ? c + 3 : end;
-			continue;
-		}
-		if (*r == '<') {
-			char name[16];
-			html_tag(r, end, name, sizeof(name));
-			const char *gt = memchr(r, '>', (size_t)(end - r));
-			if (!name[0] || !gt) {
-				*w++ = *r++;
-				continue;
-			}
-			bool closing = r[1] == '/';
-			r = gt + 1;
-			if (!closing &&
-			    (strcmp(name, "style") == 0 || strcmp(name, "script") == 0)) {
-				/* their content is no text: up to the closing tag */
-				char close[12];
-				size_t cl = (size_t)snprintf(close, sizeof(close), "</%s", name);
-				const char *c = r;
-				while ((c = memchr(c, '<', (size_t)(end - c))) != NULL &&
-				       ((size_t)(end - c) < cl || strncasecmp(c, close, cl) != 0))
-					c++;
-				gt = c ? memchr(c, '>', (size_t)(end - c)) : NULL;
-				r = gt ? gt + 1 : end;
-				continue;
-			}
-			if (strcmp(name, "pre") == 0)
-				pre = !closing;
-			if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
-				*w++ = ' ';
-				continue;
-			}
-			for (size_t i = 0; html_breaks[i]; i++)
-				if (strcmp(name, html_breaks[i]) == 0) {
-					*w++ = '\n';
-					break;
-				}
-			continue;
-		}
-		if (*r == '&') {
-			char u[6];
-			size_t used = 0, n = html_entity(r, end, u, &used);
-			if (n && n <= used) {
-				memcpy(w, u, n);
-				w += n;
-				r += used;
-				continue;
-			}
-		}
-		if ((*r == '\n' || *r == '\t') && !pre) {
-			*w++ = ' ';
-			r++;
-			continue;
-		}
-		*w++ = *r++;
-	}
-	b->len = (size_t)(w - d);
-	d[b->len] = '\0';
-	/* a part's text ends with a line break (the one the markup ended
-	 * with became a space) */
-	if (b->len > from && d[b->len - 1] == ' ')
-		d[b->len - 1] = '\n';
-	else if (b->len == 0 || d[b->len - 1] != '\n')
-		buf_putc(b, '\n');
 }

@@ -154,6 +154,29 @@ static bool utf8_cjk(unsigned cp)
 	       (cp >= 0xf900 && cp <= 0xfaff);
 }
 
+/* bounce_skip_space - past the white space at p (and the ASCII bytes in
+ * also): ' ', '\t', and the Unicode spaces notices indent with, U+00A0
+ * (no-break, the HTML "&nbsp;" of a page saved as text) and U+3000
+ * (ideographic, CJK notices), U+2000-U+200A, U+202F, U+205F */
+const char *bounce_skip_space(const char *p, const char *end, const char *also)
+{
+	while (p < end) {
+		unsigned char c = (unsigned char)*p;
+		unsigned cp;
+
+		if (c == ' ' || c == '\t' || (c < 0x80 && c && strchr(also, c))) {
+			p++;
+			continue;
+		}
+		cp = c >= 0x80 ? utf8_at((const unsigned char *)p, (const unsigned char *)end) : 0;
+		if (cp != 0xa0 && cp != 0x3000 && (cp < 0x2000 || cp > 0x200a) && cp != 0x202f &&
+		    cp != 0x205f)
+			break;
+		p += cp < 0x800 ? 2 : 3;
+	}
+	return p;
+}
+
 /* ascii_run - p[0..n) holds no byte above 0x7f */
 static bool ascii_run(const char *p, size_t n)
 {

@@ -9,6 +9,10 @@
  *   - a message of a million empty MIME parts, through the built-in
  *     reader (its report parts, which come first, are still read) and
  *     through GMime (which built an object per part: gigabytes);
+ *   - a notice in HTML followed by 4 MB of markup no '>' closes ("<<<...",
+ *     "<a<a...", "</</..."): every '<' once looked for its '>' to the end
+ *     of the part (quadratic: 2 MB took 25 s, 8 MB never ended); and of
+ *     tags with unclosed quoted values, or with every '>' inside one;
  *   - Final-Recipient fields holding a NUL or an invalid byte (decoded to
  *     U+FFFD), and free-text candidates with a control byte or U+FFFD.
  *
@@ -270,6 +274,52 @@ static void test_one_line_repeat(void **state)
 	buf_free(&b);
 }
 
+/* a notice in HTML, then 4 MB of one piece of markup repeated: one
+ * record, in time linear in the size (the quadratic scan took over a
+ * minute on each row) */
+static void test_html_markup(void **state)
+{
+	static const struct {
+		const char *what, *unit;
+	} rows[] = {
+	    {"4 MB of '<'", "<"},
+	    {"4 MB of '<a'", "<a"},
+	    {"4 MB of '</'", "</"},
+	    {"4 MB of '<!'", "<!"},
+	    {"4 MB of '<?'", "<?"},
+	    {"4 MB of '<' and a line break", "<\n"},
+	    {"4 MB of '< '", "< "},
+	    /* quoted attribute values: unclosed, or hiding every '>' */
+	    {"4 MB of '<a t=\"x>'", "<a t=\"x>"},
+	    {"4 MB of '<a t=\'x>'", "<a t='x>"},
+	    {"4 MB of '<a x=\">\"'", "<a x=\">\""},
+	};
+
+	(void)state;
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		struct buf b = {0};
+		struct bounce_result res = {0};
+		size_t ul = strlen(rows[r].unit);
+
+		put(&b, "From: MAILER-DAEMON@mx.example.org\n"
+		        "Subject: Undelivered Mail Returned to Sender\n"
+		        "MIME-Version: 1.0\n"
+		        "Content-Type: text/html\n\n"
+		        "<p>Your message could not be delivered to one or more recipients.</p>"
+		        "<p>&lt;bob@example.net&gt;: 550 5.1.1 user unknown</p>\n");
+		buf_reserve(&b, 4u << 20);
+		for (size_t k = 0; k + ul <= 4u << 20; k += ul)
+			buf_append(&b, rows[r].unit, ul);
+		size_t n = parse_bounded(&b, &res, rows[r].what);
+		if (n != 1 || strcmp(res.recs[0].recipient, "bob@example.net") != 0 ||
+		    strcmp(res.recs[0].reason, "userunknown") != 0)
+			fail_msg("%s: got %zu records (%s), want 1 (bob@example.net, userunknown)",
+			         rows[r].what, n, n ? res.recs[0].recipient : "-");
+		bounce_result_free(&res);
+		buf_free(&b);
+	}
+}
+
 /* the command found near an address is the same whether the text is the
  * loaded doc's (indexed) or a copy (searched) */
 static void test_command_near_same(void **state)
@@ -412,6 +462,7 @@ int main(void)
 	    cmocka_unit_test(test_many_recipients),
 	    cmocka_unit_test(test_recipients_capped),
 	    cmocka_unit_test(test_one_line_repeat),
+	    cmocka_unit_test(test_html_markup),
 	    cmocka_unit_test(test_command_near_same),
 	    cmocka_unit_test(test_garbage_final_recipient),
 	    cmocka_unit_test(test_find_addr_garbage),
