@@ -281,8 +281,9 @@ static bool list_closer(const char *p, size_t l)
 	return false;
 }
 
-/* is_own_line - "<a@b>:" alone: qmail's recipient line, which names the
- * recipient even when it is also the address the notice went to */
+/* is_own_line - "<a@b>:" alone: qmail's recipient line, or the address
+ * alone on its line (Exim's list of failed addresses): the entry of a
+ * recipient in the notice's list */
 static bool is_own_line(const char *p, size_t l, const char *addr)
 {
 	size_t al = strlen(addr);
@@ -389,15 +390,38 @@ static bool returned_header(const char *p, const char *stop)
 	return false;
 }
 
-/* The sender's addresses, which a notice names beside the recipients
- * ("<<< 501 <a@b>... no access", qmail's "Remote host said: 550
- * <a@b>... Access denied", a greeting "a@b 様"): the notice's To: and the
- * returned message's Return-Path: and From:. The notice's To: alone is
- * not enough: a notice sent to a VERP or bounce address names the
- * sender by another address than the one it is sent to. */
+/* The notice's own addresses and the sender's, which a notice names
+ * beside the recipients ("<<< 501 <a@b>... no access", qmail's "Remote
+ * host said: 550 <a@b>... Access denied", a greeting "a@b 様", a list of
+ * failed addresses that holds the address the notice went to): every
+ * address of the notice's To:, and the returned message's Return-Path:
+ * and From:. (Not X-Original-To: the DragonFly Mail Agent writes the
+ * failed recipient there.) The notice's To: alone is not enough: a notice
+ * sent to a VERP or bounce address names the sender by another address
+ * than the one it is sent to. None of them is a failed recipient: a
+ * mailing list that read its own bounce address as one would suppress
+ * it. */
+#define SENDERS_MAX 8
+
 struct senders {
-	char addr[3][BOUNCE_ADDR_MAX];
+	char addr[SENDERS_MAX][BOUNCE_ADDR_MAX];
+	size_t n;
+	/* take_own: a line that is one of these addresses' own entry
+	 * ("<a@b>:", the address alone) names a recipient after all (a
+	 * notice that named nobody else: mail a person sent to himself);
+	 * own_seen: the scan passed such a line over */
+	bool take_own, own_seen;
 };
+
+/* senders_add - every address of the field value v, while room is left */
+static void senders_add(struct senders *s, const char *v)
+{
+	const char *p = v, *end = v + strlen(v);
+
+	while (s->n < SENDERS_MAX &&
+	       (p = bounce_find_addr(p, (size_t)(end - p), s->addr[s->n], BOUNCE_ADDR_MAX)) != NULL)
+		s->n++;
+}
 
 static void senders_read(const struct bounce_doc *doc, struct senders *s)
 {
@@ -406,11 +430,11 @@ static void senders_read(const struct bounce_doc *doc, struct senders *s)
 	 * after the report's end up to the first blank line (a field
 	 * missing there is not searched for through the whole body) */
 	const char *orig = doc->orig.data;
-	char *block = NULL, v[1024];
+	char *block = NULL, v[4096];
 
 	memset(s, 0, sizeof(*s));
 	if (bounce_header(doc->hdr.data, "To", v, sizeof(v)))
-		bounce_find_addr(v, strlen(v), s->addr[0], sizeof(s->addr[0]));
+		senders_add(s, v);
 	if (!doc->orig.len) {
 		/* past the end marker's line and the blank lines after it */
 		const char *rest = strchr(doc->text.data + doc->rend, '\n');
@@ -421,16 +445,16 @@ static void senders_read(const struct bounce_doc *doc, struct senders *s)
 		block = xstrndup(rest, blank ? (size_t)(blank - rest + 1) : strlen(rest));
 		orig = block;
 	}
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (bounce_header(orig, fields[i], v, sizeof(v)))
-			bounce_find_addr(v, strlen(v), s->addr[i + 1], sizeof(s->addr[i + 1]));
+			senders_add(s, v);
 	free(block);
 }
 
 static bool is_sender(const struct senders *s, const char *addr)
 {
-	for (size_t i = 0; i < 3; i++)
-		if (s->addr[i][0] && strcasecmp(s->addr[i], addr) == 0)
+	for (size_t i = 0; i < s->n; i++)
+		if (strcasecmp(s->addr[i], addr) == 0)
 			return true;
 	return false;
 }
@@ -438,7 +462,7 @@ static bool is_sender(const struct senders *s, const char *addr)
 /* text_scan - read recipients and their diagnostics off the report text;
  * *first_line is where the first recipient line starts (end when none) */
 static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
-                        const struct senders *sender, size_t *first_line)
+                        struct senders *sender, size_t *first_line)
 {
 	const char *text = doc->text.data;
 	size_t end = doc->rend, first = res->n;
@@ -464,6 +488,14 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr));
 		enum bounce_block k =
 		    transcript && h == RCPT_NONE ? bounce_block_start(p, l) : BOUNCE_BLOCK_NONE;
+		/* the notice's own or the sender's address names no
+		 * recipient, unless the line is its entry in the list and
+		 * the notice names nobody else (take_own) */
+		bool own = h != RCPT_NONE && is_sender(sender, addr);
+		bool entry = own && is_own_line(p, l, addr);
+		if (entry && !sender->take_own)
+			sender->own_seen = true;
+		own = own && !(entry && sender->take_own);
 
 		if (k == BOUNCE_BLOCK_TALK ||
 		    (k == BOUNCE_BLOCK_HOST && pending_kind != BOUNCE_BLOCK_TALK)) {
@@ -479,8 +511,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		}
 		/* a line naming only the sender ("<<< 501 <sender>... no
 		 * access") is part of the block */
-		if (pending_kind != BOUNCE_BLOCK_NONE &&
-		    (h == RCPT_NONE || (is_sender(sender, addr) && !is_own_line(p, l, addr)))) {
+		if (pending_kind != BOUNCE_BLOCK_NONE && (h == RCPT_NONE || own)) {
 			buf_append(&pending, p, l);
 			buf_putc(&pending, '\n');
 			p = e ? e + 1 : stop;
@@ -495,7 +526,14 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 			continue;
 		}
 
-		if (h != RCPT_NONE && (!is_sender(sender, addr) || is_own_line(p, l, addr))) {
+		if (own && h == RCPT_OPEN) {
+			/* the own address's entry in the list: the lines
+			 * under it are its, not the record's before */
+			if (cur)
+				last = cur;
+			cur = NULL;
+		}
+		if (h != RCPT_NONE && !own) {
 			struct bounce_record *r = rec_index_find(&ix, res, addr);
 			if (!r) {
 				r = bounce_record_add(res);
@@ -689,6 +727,9 @@ void bounce_family_fill(const struct bounce_doc *doc, const char *agent, struct 
 	if (!need)
 		return;
 	senders_read(doc, &sender);
+	/* the report part decided who the recipients are; the text only
+	 * gives their words, also those of one the notice went to */
+	sender.take_own = true;
 	size_t first_line;
 	text_scan(doc, agent, &tmp, &sender, &first_line);
 	for (size_t i = 0; i < tmp.n; i++)
@@ -720,6 +761,13 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 	senders_read(doc, &sender);
 	size_t first_line;
 	n = text_scan(doc, agent, res, &sender, &first_line);
+	if (n == 0 && sender.own_seen) {
+		/* the only entry in the list is the address the notice went
+		 * to: mail a person sent to himself, and that is the
+		 * recipient that failed */
+		sender.take_own = true;
+		n = text_scan(doc, agent, res, &sender, &first_line);
+	}
 	/* Exim lists the failed addresses in a header of its own; its
 	 * text, when it names any, is the better source (the header may
 	 * hold the address before a redirect) */
@@ -745,7 +793,7 @@ size_t bounce_family_parse(const struct bounce_doc *doc, const char *agent,
 		 * caller (parse.c), not taken for the original */
 		if (!bounce_family_from_daemon(ofrom) &&
 		    bounce_find_addr(to, strlen(to), addr, sizeof(addr)) &&
-		    strcasecmp(addr, sender.addr[0])) {
+		    !is_sender(&sender, addr)) {
 			struct bounce_record *r = bounce_record_add(res);
 			util_strlcpy(r->recipient, addr, sizeof(r->recipient));
 			r->smtp_agent = agent;
