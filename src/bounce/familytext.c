@@ -459,6 +459,17 @@ static bool is_sender(const struct senders *s, const char *addr)
 	return false;
 }
 
+/* line_indent - the columns of white space that open p[0..l) (a tab to
+ * the next multiple of 8); l or more when the line is blank */
+static size_t line_indent(const char *p, size_t l)
+{
+	size_t col = 0, i = 0;
+
+	for (; i < l && (p[i] == ' ' || p[i] == '\t'); i++)
+		col = p[i] == '\t' ? (col / 8 + 1) * 8 : col + 1;
+	return i == l ? SIZE_MAX : col;
+}
+
 /* text_scan - read recipients and their diagnostics off the report text;
  * *first_line is where the first recipient line starts (end when none) */
 static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct bounce_result *res,
@@ -471,6 +482,10 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	const char *p = text, *stop = text + end;
 	unsigned char how[64]; /* strongest naming per record (first 64) */
 	bool any_strong = false, skip_next = false;
+	/* the last line was blank; the indentation of the entry the
+	 * lines since the last blank one continue */
+	bool prev_blank = true;
+	size_t entry_col = 0;
 	bool transcript = strcmp(agent, "Sendmail") == 0;
 	struct buf pending = {0}; /* a transcript block waiting for its recipient */
 	enum bounce_block pending_kind = BOUNCE_BLOCK_NONE;
@@ -486,6 +501,20 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		if (res->n > first && isupper((unsigned char)*p) && returned_header(p, stop))
 			break;
 		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr));
+		/* a line indented deeper than the entry above it, with no
+		 * blank line between, continues that entry: Postfix wraps
+		 * "<a@b>: host ... said: 550 5.1.1" with its reply going on
+		 * indented ("    <c@d>... User unknown", "    <sender>:
+		 * Sender address rejected"), and an address opening such a
+		 * line is the remote's words, not a recipient. Exim's list
+		 * keeps its entries at one depth, their lines deeper. */
+		size_t col = line_indent(p, l);
+		bool deeper = !prev_blank && col != SIZE_MAX && col > entry_col;
+		if (col != SIZE_MAX && !deeper)
+			entry_col = col;
+		prev_blank = col == SIZE_MAX;
+		if (h == RCPT_OPEN && deeper && cur)
+			h = RCPT_NONE;
 		enum bounce_block k =
 		    transcript && h == RCPT_NONE ? bounce_block_start(p, l) : BOUNCE_BLOCK_NONE;
 		/* the notice's own or the sender's address names no
