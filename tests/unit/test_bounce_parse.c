@@ -333,6 +333,8 @@ static const struct {
 	{"a bounce a person forwarded as an attachment", "forwarded-by-person.eml", 1,
 	 {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"a person's forward of mail that is no bounce", "forwarded-plain-message.eml", 0, {{0}}},
+	{"an attached message ends at its part's boundary: mail, then a bounce, is no bounce",
+	 "forwarded-plain-then-bounce.eml", 0, {{0}}},
 	{"Final-Recipient naming a local user only: the Original-Recipient",
 	 "dsn-local-final-recipient.eml", 1, {{"reader@example.org", "mailboxfull", "5.2.2", false}}},
 	{"returned message under an unknown divider: its body names no recipient",
@@ -1144,6 +1146,11 @@ static void test_diagnostic_words(void **state)
 	    /* Gmail: the reply after "The response was:", not its framing */
 	    {"gsuite-message-blocked.eml", "552 5.7.0 This message was blocked because its content "
 	                                   "presents a potential security issue."},
+	    /* an attached notice ends at its part's boundary: the part
+	     * after it is not the last recipient's words */
+	    {"forwarded-then-signature.eml",
+	     "host mx.example.net[192.0.2.25] said: 552 5.2.2 Mailbox full (in reply to RCPT TO "
+	     "command)"},
 	    /* an address inside the words stays: Exim folds RCPT TO there */
 	    {"gmx-exim-provider.eml",
 	     "SMTP error from remote mail server after RCPT TO:<someone@example.net>: 550 5.1.1 "
