@@ -165,9 +165,46 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc);
  * address tokens by the same classes */
 bool bounce_addr_local_char(unsigned char c);
 bool bounce_addr_domain_char(unsigned char c);
-/* bounce_addr_garbage - s[0..len) holds a control byte or U+FFFD (the
- * decoders' mark for invalid bytes): not an address */
+/* bounce_addr_garbage - s[0..len) holds a control byte, U+FFFD (the
+ * decoders' mark for invalid bytes) or a byte that is not UTF-8: not an
+ * address */
 bool bounce_addr_garbage(const char *s, size_t len);
+/* bounce_utf8_len - the length of the valid UTF-8 sequence at p[0..n)
+ * (RFC 3629 3: no overlong form, no surrogate, nothing above U+10FFFF; 1
+ * for an ASCII byte), 0 when the bytes there are no such sequence;
+ * inline, as the scans ask it of every byte above 0x7f */
+static inline size_t bounce_utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* rawaddr.c: address tokens of a message's raw bytes that hold a byte
+ * that is no text (raw or quoted-printable), which the decoders drop;
+ * bounce_rawaddr_scan gives NULL when there are none (the common case),
+ * bounce_rawaddr_cut says addr is such a token with that byte left out
+ * inside it (a recipient never written), bounce_rawaddr_free takes NULL */
+struct bounce_rawaddr;
+struct bounce_rawaddr *bounce_rawaddr_scan(const char *msg, size_t len);
+bool bounce_rawaddr_cut(const struct bounce_rawaddr *ra, const char *addr);
+void bounce_rawaddr_free(struct bounce_rawaddr *ra);
 
 /* bounce_header - value of the first header field `name` (case-blind) in a
  * "Name: value\n" block, copied into out; false when absent */

@@ -227,6 +227,31 @@ static const char *attached_message(const char *msg, size_t len, size_t *outlen)
 	return blank;
 }
 
+/* drop_cut - records since first whose address the decoders made by
+ * leaving out a byte that was no text (rawaddr.c): such an address was
+ * never written; returns how many were dropped */
+static size_t drop_cut(struct bounce_result *res, size_t first, const char *msg, size_t len)
+{
+	struct bounce_rawaddr *ra;
+	size_t w = first;
+
+	if (res->n == first || (ra = bounce_rawaddr_scan(msg, len)) == NULL)
+		return 0;
+	for (size_t i = first; i < res->n; i++) {
+		if (bounce_rawaddr_cut(ra, res->recs[i].recipient)) {
+			free(res->recs[i].diagnostic_code);
+			continue;
+		}
+		if (w != i)
+			res->recs[w] = res->recs[i];
+		w++;
+	}
+	bounce_rawaddr_free(ra);
+	size_t dropped = res->n - w;
+	res->n = w;
+	return dropped;
+}
+
 /* parse_one's depth: the message itself; a bounce wrapped whole in a
  * notice that names nothing (a filter's "returned mail" around the real
  * report); a message attached to mail that is no notice at all (a person
@@ -292,6 +317,7 @@ static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, 
 		return 0;
 	}
 	n = read_doc(&doc, agent, res);
+	n -= drop_cut(res, first, msg, len);
 	if (n == 0 && depth == 0) {
 		size_t alen;
 		const char *att = attached_message(msg, len, &alen);

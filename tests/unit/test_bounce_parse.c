@@ -354,6 +354,13 @@ static const struct {
 	 "postfix-wrapped-address.eml", 2,
 	 {{"reader@example.net", "hasmoved", "5.1.6", true},
 	  {"other@example.net", "userunknown", "5.1.1", true}}},
+	{"an address with a byte that is no text (raw 0xff, a control byte) is refused whole",
+	 "text-undecodable-address.eml", 1, {{"other@example.net", "mailboxfull", "5.2.2", false}}},
+	{"... also written quoted-printable (=FF); an encoded letter (=C3=A9) is kept",
+	 "text-undecodable-address-qp.eml", 1,
+	 {{"caf\xc3\xa9@example.net", "mailboxfull", "5.2.2", false}}},
+	{"a Final-Recipient with a control byte or a tab inside names nobody",
+	 "dsn-control-byte-address.eml", 1, {{"other@example.net", "mailboxfull", "5.2.2", false}}},
 	{"gmail: a list of recipients shares the reply quoted after it", "gmail-two-recipients.eml",
 	 2, {{"first@example.net", "userunknown", "5.1.1", true},
 	     {"second@example.net", "userunknown", "5.1.1", true}}},
@@ -617,6 +624,22 @@ static void test_find_addr(void **state)
 		{"\xe2\x80\x9cr@example.org\xe2\x80\x9d", "r@example.org"},
 		{"\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe4\xb8\xad\xe5\x9b\xbd",
 		 "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe4\xb8\xad\xe5\x9b\xbd"},
+		/* a control byte against an address was inside it: refused
+		 * whole, not cut there; a tab separates words; a byte that is
+		 * no UTF-8 refuses the address that holds it */
+		{"<alice\x01"
+		 "bob@example.net>",
+		 ""},
+		{"bob@exa\x1b"
+		 "mple.net",
+		 ""},
+		{"alice\x7f"
+		 "bob@example.net",
+		 ""},
+		{"To:\tbob@example.net", "bob@example.net"},
+		{"<b\xff"
+		 "ob@example.net>",
+		 ""},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char got[128] = "";
