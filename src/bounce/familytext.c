@@ -84,6 +84,17 @@ static const char *const rcpt_labels[] = {
     "收件者：",
     "宛先:", /* Japanese notices' "Recipient:" */
     "宛先：",
+    /* ... and with a bracket straight after it ("收件人（a@b）邮箱不存在",
+     * "宛先「a@b」"); the bracket, not a colon, ends the word */
+    "收件人",
+    "收件者",
+    "宛先",
+    /* Chinese "delivered to", "sent to" before the address
+     * ("未能投递到“a@b”", "您发给a@b的邮件") */
+    "投递到",
+    "发给",
+    "받는 사람:", /* Korean "Recipient:" */
+    "받는 사람 :",
     NULL,
 };
 
@@ -92,6 +103,12 @@ static const char *const rcpt_labels[] = {
  * kept only when nothing stronger names a recipient; RCPT_LABEL for an
  * address after a label; RCPT_OPEN for an address opening the line. */
 enum rcpt_how { RCPT_NONE, RCPT_WEAK, RCPT_LABEL, RCPT_OPEN };
+
+/* text_scan keeps how each of a report's first records was named, and
+ * HOW_LISTED on one listed on a line before another ("a@b、c@d"): it
+ * shares the words of the record after it */
+#define HOW_LISTED 0x80
+#define HOW_MASK   0x7f
 
 /* Words that make a "<words>: <addr>" line name the sender (Microsoft
  * 365's "Sender Address:" beside "Recipient Address:", in the languages
@@ -158,30 +175,91 @@ static bool codes_only(const char *p, const char *e)
 	return digit;
 }
 
-/* rcpt_on_line - the recipient a line names, if it names one */
-static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size_t size)
+/* open_marks - the bytes of p[0..e) that may stand before an address:
+ * white space, ASCII brackets and quotes, and punctuation outside ASCII
+ * (「 “ ＜ 【 （ 《 『 ‘, the ideographic space), which CJK notices write
+ * right against an address (full-width forms are not atext) */
+static const char *open_marks(const char *p, const char *e)
+{
+	size_t n;
+
+	while (p < e) {
+		if (*p && strchr(" \t<\"'([", *p))
+			p++;
+		else if ((n = bounce_punct_len(p, e)) != 0)
+			p += n;
+		else
+			break;
+	}
+	return p;
+}
+
+/* next_listed - the address listed after the one that ends at a on the
+ * line a[..e) ("a@b、c@d", "a@b；c@d", "<a@b>, <c@d>"): one separator
+ * (",", ";", the ideographic comma, full-width comma or semicolon)
+ * between, brackets, quotes and white space around it; the end of that
+ * address in the line, or NULL */
+static const char *next_listed(const char *a, const char *e, char *addr, size_t size)
+{
+	static const char *const seps[] = {",", ";", "、", "，", "；"};
+	bool sep = false;
+	size_t n;
+
+	while (a < e) {
+		size_t k = 0;
+		while (k < sizeof(seps) / sizeof(seps[0]) &&
+		       ((size_t)(e - a) < strlen(seps[k]) || memcmp(a, seps[k], strlen(seps[k]))))
+			k++;
+		if (k < sizeof(seps) / sizeof(seps[0])) {
+			if (sep)
+				return NULL;
+			sep = true;
+			a += strlen(seps[k]);
+		} else if (*a && strchr(" \t<>\"'()[]", *a)) {
+			a++;
+		} else if ((n = bounce_punct_len(a, e)) != 0) {
+			a += n;
+		} else {
+			break;
+		}
+	}
+	const char *after = sep && a < e ? bounce_find_addr(a, (size_t)(e - a), addr, size) : NULL;
+	return after && strncmp(a, addr, strlen(addr)) == 0 ? after : NULL;
+}
+
+/* rcpt_on_line - the recipient a line names, if it names one; *addr_end
+ * is where the address ends in the line when another may be listed
+ * after it (else NULL) */
+static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size_t size,
+                                  const char **addr_end)
 {
 	const char *p = line, *e = line + len;
 	const char *after, *mt;
 
+	*addr_end = NULL;
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '*' || *p == '>'))
 		p++;
-	/* an address opening the line, maybe in <> or quotes */
+	/* an address opening the line, maybe in <> or quotes, or in CJK
+	 * brackets or quotes */
 	after = bounce_find_addr(p, (size_t)(e - p), addr, size);
 	if (!after)
 		return RCPT_NONE;
-	size_t off = (size_t)(after - p) - strlen(addr);
+	const char *start = after - strlen(addr);
 	const char *close = after;
 	while (close < e && *close == '>')
 		close++;
-	/* an address that closes a parenthesis was folded onto the line
-	 * from the one before (Postfix "<a@b> (expanded from\n    <c@d>):
-	 * ..."): the alias c@d is no recipient */
-	if (off <= 2 && (close >= e || *close != ')')) {
+	/* an address that closes a parenthesis not opened before it was
+	 * folded onto the line from the one before (Postfix "<a@b>
+	 * (expanded from\n    <c@d>): ..."): the alias c@d is no
+	 * recipient */
+	if ((start - p <= 2 || open_marks(p, start) == start) &&
+	    (close >= e || *close != ')' || memchr(p, '(', (size_t)(start - p)))) {
 		/* Exchange: "a@b (a@b)<mailto:c@d>" names the mailbox c@d */
 		mt = memmem(after, (size_t)(e - after), "<mailto:", 8);
 		if (mt)
 			bounce_find_addr(mt + 8, (size_t)(e - mt - 8), addr, size);
+		else
+			*addr_end = after;
 		return RCPT_OPEN;
 	}
 	/* or following a label */
@@ -189,12 +267,14 @@ static enum rcpt_how rcpt_on_line(const char *line, size_t len, char *addr, size
 		size_t ll = strlen(rcpt_labels[i]);
 		const char *l = line;
 		while ((l = memmem(l, (size_t)(e - l), rcpt_labels[i], ll)) != NULL) {
-			const char *q = l + ll;
-			while (q < e && (*q == ' ' || *q == '\t' || *q == '<' || *q == '"'))
-				q++;
-			if (q < e && bounce_find_addr(q, (size_t)(e - q), addr, size) &&
-			    strncmp(q, addr, strlen(addr)) == 0)
-				return strcmp(rcpt_labels[i], "To:") == 0 ? RCPT_WEAK : RCPT_LABEL;
+			const char *q = open_marks(l + ll, e);
+			if (q < e && (after = bounce_find_addr(q, (size_t)(e - q), addr, size)) &&
+			    strncmp(q, addr, strlen(addr)) == 0) {
+				if (strcmp(rcpt_labels[i], "To:") == 0)
+					return RCPT_WEAK;
+				*addr_end = after;
+				return RCPT_LABEL;
+			}
 			l += ll;
 		}
 	}
@@ -243,6 +323,30 @@ static struct bounce_record *rec_index_find(const struct addrindex *ix, struct b
 		if (k < res->n && strcasecmp(res->recs[k].recipient, addr) == 0)
 			return &res->recs[k];
 	return NULL;
+}
+
+/* rec_take - the record for addr among res->recs[first..] (ix indexes
+ * them), added when new; how[] keeps the strongest naming of the first
+ * 64 */
+static struct bounce_record *rec_take(struct bounce_result *res, size_t first, struct addrindex *ix,
+                                      unsigned char *how, const char *addr, enum rcpt_how h,
+                                      const char *agent)
+{
+	struct bounce_record *r = rec_index_find(ix, res, addr);
+
+	if (!r) {
+		r = bounce_record_add(res);
+		util_strlcpy(r->recipient, addr, sizeof(r->recipient));
+		rec_index_put(ix, res, res->n - 1);
+		r->smtp_agent = agent;
+		if (res->n - 1 - first < 64)
+			how[res->n - 1 - first] = (unsigned char)h;
+	} else if ((size_t)(r - res->recs) - first < 64) {
+		unsigned char *w = &how[(size_t)(r - res->recs) - first];
+		if ((*w & HOW_MASK) < h)
+			*w = (unsigned char)((*w & HOW_LISTED) | h);
+	}
+	return r;
 }
 
 /* Lines after which the next address is the message's sender, not a
@@ -478,8 +582,8 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	const char *text = doc->text.data;
 	size_t end = doc->rend, first = res->n;
 	struct bounce_record *cur = NULL, *last = NULL;
-	char addr[BOUNCE_ADDR_MAX];
-	const char *p = text, *stop = text + end;
+	char addr[BOUNCE_ADDR_MAX], next[BOUNCE_ADDR_MAX];
+	const char *p = text, *stop = text + end, *addr_end;
 	unsigned char how[64]; /* strongest naming per record (first 64) */
 	bool any_strong = false, skip_next = false;
 	/* the last line was blank; the indentation of the entry the
@@ -500,7 +604,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		 * a header block before any of them is the report's own */
 		if (res->n > first && isupper((unsigned char)*p) && returned_header(p, stop))
 			break;
-		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr));
+		enum rcpt_how h = rcpt_on_line(p, l, addr, sizeof(addr), &addr_end);
 		/* a line indented deeper than the entry above it, with no
 		 * blank line between, continues that entry: Postfix wraps
 		 * "<a@b>: host ... said: 550 5.1.1" with its reply going on
@@ -563,18 +667,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 			cur = NULL;
 		}
 		if (h != RCPT_NONE && !own) {
-			struct bounce_record *r = rec_index_find(&ix, res, addr);
-			if (!r) {
-				r = bounce_record_add(res);
-				util_strlcpy(r->recipient, addr, sizeof(r->recipient));
-				rec_index_put(&ix, res, res->n - 1);
-				r->smtp_agent = agent;
-				if (r - res->recs - (ptrdiff_t)first < 64)
-					how[r - res->recs - (ptrdiff_t)first] = (unsigned char)h;
-			} else if (r - res->recs - (ptrdiff_t)first < 64 &&
-			           how[r - res->recs - (ptrdiff_t)first] < h) {
-				how[r - res->recs - (ptrdiff_t)first] = (unsigned char)h;
-			}
+			struct bounce_record *r = rec_take(res, first, &ix, how, addr, h, agent);
 			if (h != RCPT_WEAK)
 				any_strong = true;
 			if ((size_t)(p - text) < *first_line)
@@ -584,6 +677,22 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 				bounce_diag_append(cur, pending.data, pending.len);
 			buf_free(&pending);
 			pending_kind = BOUNCE_BLOCK_NONE;
+		}
+		/* more addresses listed on the line ("收件人：a@b、c@d"):
+		 * each a recipient, sharing the words after the last */
+		struct bounce_record *listed = h != RCPT_NONE && !own ? cur : NULL;
+		for (const char *a = addr_end;
+		     a && (a = next_listed(a, p + l, next, sizeof(next)));) {
+			if (is_sender(sender, next))
+				continue;
+			struct bounce_record *r = rec_take(res, first, &ix, how, next, h, agent);
+			size_t li = listed ? (size_t)(listed - res->recs) - first : 64;
+			if (listed && r != listed && li < 64)
+				how[li] |= HOW_LISTED;
+			if ((size_t)(p - text) < *first_line)
+				*first_line = (size_t)(p - text);
+			any_strong = true;
+			listed = cur = r;
 		}
 		if (cur && h == RCPT_NONE && list_closer(p, l))
 			cur = NULL;
@@ -610,15 +719,17 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	 * listed address's, not the last one's only */
 	for (size_t i = res->n; i-- > first + 1;) {
 		struct bounce_record *a = &res->recs[i - 1], *b = &res->recs[i];
-		if (i - first >= 64 || a->diagnostic_code || !b->diagnostic_code ||
-		    how[i - 1 - first] != RCPT_OPEN || how[i - first] != RCPT_OPEN)
+		if (i - first >= 64 || a->diagnostic_code || !b->diagnostic_code)
 			continue;
-		a->diagnostic_code = xstrdup(b->diagnostic_code);
+		if ((how[i - 1 - first] & HOW_LISTED) ||
+		    ((how[i - 1 - first] & HOW_MASK) == RCPT_OPEN &&
+		     (how[i - first] & HOW_MASK) == RCPT_OPEN))
+			a->diagnostic_code = xstrdup(b->diagnostic_code);
 	}
 	/* a "To:" summary line counts only when nothing else names a
 	 * recipient: Exchange's "Your message To: x ... did not reach y" */
 	for (size_t i = first; any_strong && i < res->n && i - first < 64;) {
-		if (how[i - first] == RCPT_WEAK) {
+		if ((how[i - first] & HOW_MASK) == RCPT_WEAK) {
 			free(res->recs[i].diagnostic_code);
 			memmove(&res->recs[i], &res->recs[i + 1],
 			        (res->n - i - 1) * sizeof(res->recs[0]));

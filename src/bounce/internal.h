@@ -169,6 +169,11 @@ bool bounce_addr_domain_char(unsigned char c);
  * decoders' mark for invalid bytes) or a byte that is not UTF-8: not an
  * address */
 bool bounce_addr_garbage(const char *s, size_t len);
+/* bounce_punct_len - the length of the character at p (p < end) when it
+ * is punctuation outside ASCII, never part of an address (CJK brackets
+ * and quotes 「」【】《》“” ‘’, full-width forms （）＜＞：；, the
+ * ideographic comma and space), else 0 */
+size_t bounce_punct_len(const char *p, const char *end);
 /* bounce_utf8_len - the length of the valid UTF-8 sequence at p[0..n)
  * (RFC 3629 3: no overlong form, no surrogate, nothing above U+10FFFF; 1
  * for an ASCII byte), 0 when the bytes there are no such sequence;

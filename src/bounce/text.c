@@ -161,6 +161,15 @@ static bool utf8_punct(unsigned cp)
 	       (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef);
 }
 
+size_t bounce_punct_len(const char *p, const char *end)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (p >= end || *u < 0x80 || !utf8_punct(utf8_at(u, (const unsigned char *)end)))
+		return 0;
+	return *u >= 0xf0 ? 4 : *u >= 0xe0 ? 3 : 2;
+}
+
 /* utf8_cjk - kana, CJK ideographs and Hangul: a Chinese, Japanese or
  * Korean notice's words, which it writes with no space around an ASCII
  * address ("收件人lily@example.cn邮箱不存在") */

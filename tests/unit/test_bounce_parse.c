@@ -30,7 +30,7 @@ struct want_rec {
 static const struct {
 	const char *name, *file;
 	size_t n;
-	struct want_rec recs[2];
+	struct want_rec recs[3];
 } cases[] = {
 	{"rfc3464 two recipients", "dsn-userunknown.eml", 2,
 	 {{"nobody@example.com", "userunknown", "5.1.1", true},
@@ -330,6 +330,17 @@ static const struct {
 	 {{"reader@example.net", "blocked", "4.0.0", false}}},
 	{"chinese notice: full-width colon and brackets around the address",
 	 "lang-chinese-qq.eml", 1, {{"reader@example.cn", "userunknown", "5.1.1", true}}},
+	{"CJK brackets and quotes around addresses listed after 、 and ；",
+	 "lang-chinese-bracket-list.eml", 3,
+	 {{"reader@example.cn", "userunknown", "5.1.1", true},
+	  {"other@example.cn", "userunknown", "5.1.1", true},
+	  {"third@example.cn", "userunknown", "5.1.1", true}}},
+	{"the docs' example: 收件人（a@b）邮箱不存在; a full-width ＜a@b＞ opening a line",
+	 "lang-chinese-doc-example.eml", 2,
+	 {{"reader@example.cn", "userunknown", "5.1.1", true},
+	  {"other@example.cn", "mailboxfull", "5.2.2", false}}},
+	{"korean label, the address written against 님", "lang-korean-suffix.eml", 1,
+	 {{"reader@example.kr", "userunknown", "5.1.1", true}}},
 	{"a bounce a person forwarded as an attachment", "forwarded-by-person.eml", 1,
 	 {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"a person's forward of mail that is no bounce", "forwarded-plain-message.eml", 0, {{0}}},
