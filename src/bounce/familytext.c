@@ -592,6 +592,11 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	size_t entry_col = 0;
 	bool transcript = strcmp(agent, "Sendmail") == 0;
 	struct buf pending = {0}; /* a transcript block waiting for its recipient */
+	/* under a cause rule (Lotus Notes' "Failure Reasons"): the cause
+	 * above the addresses being read, and whether an address came
+	 * since it (the next words are the next cause) */
+	bool causes = false, cause_done = false;
+	struct buf cause = {0};
 	enum bounce_block pending_kind = BOUNCE_BLOCK_NONE;
 	struct addrindex ix = {0}; /* res->recs[first..] by address */
 
@@ -629,6 +634,41 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 		if (entry && !sender->take_own)
 			sender->own_seen = true;
 		own = own && !(entry && sender->take_own);
+
+		if (!causes && h == RCPT_NONE && bounce_cause_rule(p, l)) {
+			causes = true;
+			cur = NULL;
+			p = e ? e + 1 : stop;
+			continue;
+		}
+		if (causes) {
+			/* each address takes the cause above it, not the
+			 * words below it (the next address's cause); a
+			 * divider ("------- Returned Message --------") ends
+			 * the block */
+			if (h == RCPT_NONE && bounce_divider(p, l)) {
+				causes = false;
+			} else if (h == RCPT_NONE && col != SIZE_MAX) {
+				if (cause_done)
+					buf_reset(&cause);
+				cause_done = false;
+				buf_append(&cause, p, l);
+				buf_putc(&cause, '\n');
+			} else if (h != RCPT_NONE) {
+				cause_done = true;
+				if (!own) {
+					struct bounce_record *r =
+					    rec_take(res, first, &ix, how, addr, h, agent);
+					if (!r->diagnostic_code && cause.len)
+						bounce_diag_append(r, cause.data, cause.len);
+					if ((size_t)(p - text) < *first_line)
+						*first_line = (size_t)(p - text);
+					any_strong = any_strong || h != RCPT_WEAK;
+				}
+			}
+			p = e ? e + 1 : stop;
+			continue;
+		}
 
 		if (k == BOUNCE_BLOCK_TALK ||
 		    (k == BOUNCE_BLOCK_HOST && pending_kind != BOUNCE_BLOCK_TALK)) {
@@ -712,6 +752,7 @@ static size_t text_scan(const struct bounce_doc *doc, const char *agent, struct 
 	if (pending_kind == BOUNCE_BLOCK_TALK && pending.len && (cur || last))
 		bounce_diag_append(cur ? cur : last, pending.data, pending.len);
 	buf_free(&pending);
+	buf_free(&cause);
 	addrindex_free(&ix);
 	/* a list of addresses, one a line, with the words after the last
 	 * (Gmail's "Delivery to the following recipients failed

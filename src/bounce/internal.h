@@ -90,9 +90,16 @@ enum bounce_block bounce_block_start(const char *p, size_t l);
 /* bounce_diag_append - add one report line s[0..len) to rec's
  * diagnostic, unless it is a reply that accepted a step or a divider */
 void bounce_diag_append(struct bounce_record *rec, const char *s, size_t len);
-/* bounce_diag_shared - the cause a notice states once above its first
+/* bounce_diag_shared - the reply a notice quotes once above its first
  * recipient line (text[0..end)), folded into out; false when none */
 bool bounce_diag_shared(const char *text, size_t end, char *out, size_t size);
+/* bounce_cause_rule - the line p[0..l) opens a block where each cause
+ * stands above the addresses it concerns (Lotus Notes' "-------
+ * Failure Reasons --------") */
+bool bounce_cause_rule(const char *p, size_t l);
+/* bounce_divider - the line s[0..len) is a template's divider ("-----
+ * Transcript of session follows -----", dashes alone), no one's words */
+bool bounce_divider(const char *s, size_t len);
 /* bounce_diag_finish - a text record's diagnostic made the remote's
  * words (shared cause first when its own lines state no code; labels,
  * framing and Exchange's sentences for people dropped), then its status

@@ -4,10 +4,11 @@
  * accepted a step, not the template's dividers), what is dropped from
  * them (a label before the words, the sentences for people around
  * Exchange's line for administrators, a notice's framing before the
- * reply it quotes), and a cause the notice states once above the
- * recipients it concerns (a quoted reply, or Lotus Notes' "Failure
- * Reasons"). familytext.c finds the recipients and their lines; this
- * file decides what of those lines is the remote's.
+ * reply it quotes), a reply the notice quotes once above the recipients
+ * it concerns, and the rule under which each cause stands above its own
+ * addresses (Lotus Notes' "Failure Reasons"). familytext.c finds the
+ * recipients and their lines; this file decides what of those lines is
+ * the remote's.
  *
  * Diagnostics are bounded (4000 bytes) and folded once per line added,
  * so a long report stays linear.
@@ -40,11 +41,11 @@ static bool positive_reply(const char *s, size_t len)
 	return false;
 }
 
-/* divider - a template's own divider line ("----- Transcript of session
+/* bounce_divider - a template's own divider line ("----- Transcript of session
  * follows -----", "----- Non-delivered information -----", or the dashes
  * left of one whose words end the report): it labels what comes next and
  * is none of the remote's words */
-static bool divider(const char *s, size_t len)
+bool bounce_divider(const char *s, size_t len)
 {
 	size_t dashes = 0;
 
@@ -136,7 +137,7 @@ void bounce_diag_append(struct bounce_record *rec, const char *s, size_t len)
 	size_t old = rec->diagnostic_code ? strlen(rec->diagnostic_code) : 0;
 	char *line;
 
-	if (old >= 4000 || positive_reply(s, len) || divider(s, len))
+	if (old >= 4000 || positive_reply(s, len) || bounce_divider(s, len))
 		return;
 	if (old + len > 4000)
 		len = 4000 - old;
@@ -220,31 +221,20 @@ static bool preamble_reply(const char *text, size_t end, char *out, size_t size)
 	return false;
 }
 
-/* Rules under which a notice states the cause once, in words of its own
- * with no reply code, above the addresses it concerns (Lotus Notes:
- * "------- Failure Reasons  --------", then "User not listed in public
- * Name & Address Book", then the addresses) */
+/* Rules under which a notice states each cause in words of its own, with
+ * no reply code, above the addresses it concerns (Lotus Notes: "-------
+ * Failure Reasons  --------", then "User not listed in public Name &
+ * Address Book", its addresses, then the next cause and its addresses) */
 static const char *const cause_rules[] = {"------- Failure Reasons", NULL};
 
-/* preamble_cause - the text between a cause rule and the first
- * recipient line (text[0..end)), folded into out; false when none */
-static bool preamble_cause(const char *text, size_t end, char *out, size_t size)
+bool bounce_cause_rule(const char *p, size_t l)
 {
+	while (l && (*p == ' ' || *p == '\t'))
+		p++, l--;
 	for (size_t i = 0; cause_rules[i]; i++) {
-		const char *m = strstr(text, cause_rules[i]);
-		if (!m || (size_t)(m - text) >= end)
-			continue;
-		const char *p = strchr(m, '\n');
-		if (!p)
-			return false;
-		p++;
-		size_t l = end - (size_t)(p - text);
-		if (l >= size)
-			l = size - 1;
-		memcpy(out, p, l);
-		out[l] = '\0';
-		bounce_fold(out);
-		return out[0] != '\0';
+		size_t rl = strlen(cause_rules[i]);
+		if (l >= rl && strncmp(p, cause_rules[i], rl) == 0)
+			return true;
 	}
 	return false;
 }
@@ -272,7 +262,7 @@ static void labelled_replycode(const char *d, char *out, size_t size)
 
 bool bounce_diag_shared(const char *text, size_t end, char *out, size_t size)
 {
-	return preamble_reply(text, end, out, size) || preamble_cause(text, end, out, size);
+	return preamble_reply(text, end, out, size);
 }
 
 void bounce_diag_finish(struct bounce_record *r, const char *shared)

@@ -81,6 +81,11 @@ static const struct {
 	 "notes-japanese-two.eml", 2,
 	 {{"kijitora@example.jp", "userunknown", "5.0.0", true},
 	  {"mikeneko@example.jp", "userunknown", "5.0.0", true}}},
+	{"lotus notes, two causes: each address takes the cause above it", "notes-two-causes.eml",
+	 3,
+	 {{"reader@example.jp", "userunknown", "5.0.0", true},
+	  {"other@example.jp", "userunknown", "5.0.0", true},
+	  {"third@example.jp", "mailboxfull", "5.0.0", false}}},
 	{"exchange in German: its admin line decides", "exchange-german-ndr.eml", 1,
 	 {{"reader@example.de", "userunknown", "5.1.1", true}}},
 	{"exchange in Japanese, no header of its own", "exchange-japanese-ndr.eml", 1,
@@ -1209,6 +1214,38 @@ static void test_diagnostic_words(void **state)
 	}
 }
 
+/* test_record_words - one record's words in a notice that names
+ * several: each takes its own lines (Lotus Notes: the cause above the
+ * address, not the next address's cause below it) */
+static void test_record_words(void **state)
+{
+	static const struct {
+		const char *file;
+		size_t n, index;
+		const char *diag;
+	} want[] = {
+	    {"notes-two-causes.eml", 3, 1, "User not listed in public Name & Address Book"},
+	    {"notes-two-causes.eml", 3, 2, "Unable to deliver message, mailbox is full"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct bounce_result res = {0};
+		size_t len;
+		char *data = slurp(want[i].file, &len);
+
+		bounce_parse(data, len, &res);
+		if (res.n != want[i].n)
+			fail_msg("%s: got %zu records, want %zu", want[i].file, res.n, want[i].n);
+		const struct bounce_record *r = &res.recs[want[i].index];
+		if (!r->diagnostic_code || strcmp(r->diagnostic_code, want[i].diag) != 0)
+			fail_msg("%s: record %zu: diagnostic got \"%s\", want \"%s\"", want[i].file,
+				 want[i].index, r->diagnostic_code ? r->diagnostic_code : "",
+				 want[i].diag);
+		bounce_result_free(&res);
+		free(data);
+	}
+}
+
 /* test_action_and_words - the action a record carries and the words it
  * quotes: an OpenSMTPD notice sent with its delay template when the
  * expiry dropped the envelope is a final failure, a real delay stays
@@ -1278,6 +1315,7 @@ int main(void)
 		cmocka_unit_test(test_mbox_messages),
 		cmocka_unit_test(test_agent_names),
 		cmocka_unit_test(test_diagnostic_words),
+		cmocka_unit_test(test_record_words),
 		cmocka_unit_test(test_action_and_words),
 		cmocka_unit_test(test_garbage),
 	};
