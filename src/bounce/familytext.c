@@ -367,9 +367,10 @@ static bool sender_intro(const char *p, size_t l)
 
 /* Sentences of a notice's template that close its list of recipients:
  * what follows is boilerplate, not the last recipient's diagnostic
- * (OpenSMTPD's delay notice) */
+ * (OpenSMTPD's delay notice, Exim's delay warning) */
 static const char *const list_closers[] = {
     "Please note that this is only a temporary failure report",
+    "No action is required on your part",
     NULL,
 };
 
