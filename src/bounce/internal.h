@@ -105,6 +105,23 @@ bool bounce_divider(const char *s, size_t len);
  * framing and Exchange's sentences for people dropped), then its status
  * and reply code read off them */
 void bounce_diag_finish(struct bounce_record *r, const char *shared);
+/* textrcpt.c: which recipient a line of a notice's text names, and how:
+ * BOUNCE_RCPT_WEAK for a header-like "To:" line (often the returned
+ * message's own To:, a summary of what was sent), kept only when nothing
+ * stronger names a recipient; BOUNCE_RCPT_LABEL for an address after a
+ * label; BOUNCE_RCPT_OPEN for an address opening the line. */
+enum bounce_rcpt { BOUNCE_RCPT_NONE, BOUNCE_RCPT_WEAK, BOUNCE_RCPT_LABEL, BOUNCE_RCPT_OPEN };
+/* bounce_rcpt_line - the recipient the line line[0..len) names, if it
+ * names one, into addr; *addr_end is where the address ends in the line
+ * when another may be listed after it (else NULL) */
+enum bounce_rcpt bounce_rcpt_line(const char *line, size_t len, char *addr, size_t size,
+                                  const char **addr_end);
+/* bounce_rcpt_next - the address listed after the one that ends at a on
+ * the line a[..e) ("a@b、c@d", "a@b；c@d", "<a@b>, <c@d>"): one separator
+ * (",", ";", the ideographic comma, full-width comma or semicolon)
+ * between, brackets, quotes and white space around it; the end of that
+ * address in the line (addr holds it), or NULL */
+const char *bounce_rcpt_next(const char *a, const char *e, char *addr, size_t size);
 /* bounce_report_end - offset where the report text stops and the returned
  * message begins */
 size_t bounce_report_end(const char *text);
