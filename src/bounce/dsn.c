@@ -100,6 +100,26 @@ static const char *category_reason(const char *category)
 	return NULL;
 }
 
+/* value_broken - a recipient field's value (its type dropped) holds a
+ * control byte, or a tab between two characters that are not white
+ * space ("alice<TAB>bob@b"; a folded field's tab sits beside a space):
+ * the field names one address (RFC 3464 2.3.1, 2.3.2), and an address
+ * with such a byte inside is refused whole, not cut at it */
+static bool value_broken(const char *v)
+{
+	for (size_t i = 0; v[i]; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '\t') {
+			if (i > 0 && v[i - 1] != ' ' && v[i - 1] != '\t' && v[i + 1] &&
+			    v[i + 1] != ' ' && v[i + 1] != '\t')
+				return true;
+		} else if (c < 0x20 || c == 0x7f) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *count)
 {
 	char addr[BOUNCE_ADDR_MAX];
@@ -109,6 +129,8 @@ static void rcpt_flush(struct dsn_rcpt *r, struct bounce_result *res, size_t *co
 	bool found = false;
 	for (int i = 0; i < 2 && !found; i++) {
 		const char *src = i == 0 ? r->final : r->orig;
+		if (value_broken(src))
+			break;
 		found = src[0] && (bounce_find_addr(src, strlen(src), addr, sizeof(addr)) ||
 		                   bare_addr(src, addr, sizeof(addr)));
 	}

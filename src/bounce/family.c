@@ -34,6 +34,24 @@ static const struct family_sig {
      * 2003 never wrote); Exchange Online is told apart by the provider
      * table below */
     {"Exchange2007", SIG_HEADER, "X-MS-Exchange-Message-Is-Ndr:"},
+    /* ... and send them from a system mailbox of one fixed name in every
+     * organisation, whatever language the notice is in (Exchange 2003
+     * sent from postmaster) */
+    {"Exchange2007", SIG_FROM, "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e"},
+    /* Microsoft 365's current notice: "Original Message Details" with
+     * "Recipient Address:" under it (in the languages of its localised
+     * notices, as familytext.c reads them); its subject is Exchange
+     * 2003's "Undeliverable:" */
+    {"Office365", SIG_BODY, "Original Message Details"},
+    {"Office365", SIG_BODY, "Recipient Address:"},
+    {"Office365", SIG_BODY, "Empfängeradresse:"},
+    {"Office365", SIG_BODY, "Adresse du destinataire :"},
+    {"Office365", SIG_BODY, "Dirección del destinatario:"},
+    {"Office365", SIG_BODY, "Indirizzo destinatario:"},
+    {"Office365", SIG_BODY, "Endereço do Destinatário:"},
+    {"Office365", SIG_BODY, "Adres van geadresseerde:"},
+    {"Office365", SIG_BODY, "受信者アドレス:"},
+    {"Office365", SIG_BODY, "收件人地址:"},
     {"qmail", SIG_BODY, "This is the qmail-send program"},
     {"KDDI", SIG_BODY, "Could not be delivered to: <"},
     {"GoogleGroups", SIG_BODY, "\nGoogle Groups"},
@@ -64,6 +82,13 @@ static const struct family_sig {
     {"Exchange2007", SIG_BODY, "Recapito non riuscito ai seguenti destinatari"},
     {"Exchange2007", SIG_BODY, "Falha na entrega para estes destinat\xc3\xa1rios"},
     {"Exchange2007", SIG_BODY, "Bezorging is mislukt voor deze ontvangers"},
+    /* the wording of later versions (French, Spanish, Italian,
+     * Portuguese, Swedish) */
+    {"Exchange2007", SIG_BODY, "La remise à ces destinataires ou groupes a échoué"},
+    {"Exchange2007", SIG_BODY, "Error al entregar a estos destinatarios o grupos"},
+    {"Exchange2007", SIG_BODY, "Recapito a questi destinatari o gruppi non riuscito"},
+    {"Exchange2007", SIG_BODY, "Falha na entrega a estes destinatários ou grupos"},
+    {"Exchange2007", SIG_BODY, "mottagarna eller grupperna"},
     /* ... and the words "recipients or groups" of the same sentence in
      * Chinese (simplified, traditional), Korean, Russian, Polish,
      * Swedish, Czech and Turkish: no other notice says them */

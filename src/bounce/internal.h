@@ -95,14 +95,38 @@ enum bounce_block bounce_block_start(const char *p, size_t l);
 /* bounce_diag_append - add one report line s[0..len) to rec's
  * diagnostic, unless it is a reply that accepted a step or a divider */
 void bounce_diag_append(struct bounce_record *rec, const char *s, size_t len);
-/* bounce_diag_shared - the cause a notice states once above its first
+/* bounce_diag_shared - the reply a notice quotes once above its first
  * recipient line (text[0..end)), folded into out; false when none */
 bool bounce_diag_shared(const char *text, size_t end, char *out, size_t size);
+/* bounce_cause_rule - the line p[0..l) opens a block where each cause
+ * stands above the addresses it concerns (Lotus Notes' "-------
+ * Failure Reasons --------") */
+bool bounce_cause_rule(const char *p, size_t l);
+/* bounce_divider - the line s[0..len) is a template's divider ("-----
+ * Transcript of session follows -----", dashes alone), no one's words */
+bool bounce_divider(const char *s, size_t len);
 /* bounce_diag_finish - a text record's diagnostic made the remote's
  * words (shared cause first when its own lines state no code; labels,
  * framing and Exchange's sentences for people dropped), then its status
  * and reply code read off them */
 void bounce_diag_finish(struct bounce_record *r, const char *shared);
+/* textrcpt.c: which recipient a line of a notice's text names, and how:
+ * BOUNCE_RCPT_WEAK for a header-like "To:" line (often the returned
+ * message's own To:, a summary of what was sent), kept only when nothing
+ * stronger names a recipient; BOUNCE_RCPT_LABEL for an address after a
+ * label; BOUNCE_RCPT_OPEN for an address opening the line. */
+enum bounce_rcpt { BOUNCE_RCPT_NONE, BOUNCE_RCPT_WEAK, BOUNCE_RCPT_LABEL, BOUNCE_RCPT_OPEN };
+/* bounce_rcpt_line - the recipient the line line[0..len) names, if it
+ * names one, into addr; *addr_end is where the address ends in the line
+ * when another may be listed after it (else NULL) */
+enum bounce_rcpt bounce_rcpt_line(const char *line, size_t len, char *addr, size_t size,
+                                  const char **addr_end);
+/* bounce_rcpt_next - the address listed after the one that ends at a on
+ * the line a[..e) ("a@b、c@d", "a@b；c@d", "<a@b>, <c@d>"): one separator
+ * (",", ";", the ideographic comma, full-width comma or semicolon)
+ * between, brackets, quotes and white space around it; the end of that
+ * address in the line (addr holds it), or NULL */
+const char *bounce_rcpt_next(const char *a, const char *e, char *addr, size_t size);
 /* bounce_report_end - offset where the report text stops and the returned
  * message begins */
 size_t bounce_report_end(const char *text);
@@ -170,9 +194,51 @@ void bounce_reason_decide(struct bounce_record *rec, struct bounce_doc *doc);
  * address tokens by the same classes */
 bool bounce_addr_local_char(unsigned char c);
 bool bounce_addr_domain_char(unsigned char c);
-/* bounce_addr_garbage - s[0..len) holds a control byte or U+FFFD (the
- * decoders' mark for invalid bytes): not an address */
+/* bounce_addr_garbage - s[0..len) holds a control byte, U+FFFD (the
+ * decoders' mark for invalid bytes) or a byte that is not UTF-8: not an
+ * address */
 bool bounce_addr_garbage(const char *s, size_t len);
+/* bounce_punct_len - the length of the character at p (p < end) when it
+ * is punctuation outside ASCII, never part of an address (CJK brackets
+ * and quotes 「」【】《》“” ‘’, full-width forms （）＜＞：；, the
+ * ideographic comma and space), else 0 */
+size_t bounce_punct_len(const char *p, const char *end);
+/* bounce_utf8_len - the length of the valid UTF-8 sequence at p[0..n)
+ * (RFC 3629 3: no overlong form, no surrogate, nothing above U+10FFFF; 1
+ * for an ASCII byte), 0 when the bytes there are no such sequence;
+ * inline, as the scans ask it of every byte above 0x7f */
+static inline size_t bounce_utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* rawaddr.c: address tokens of a message's raw bytes that hold a byte
+ * that is no text (raw or quoted-printable), which the decoders drop;
+ * bounce_rawaddr_scan gives NULL when there are none (the common case),
+ * bounce_rawaddr_cut says addr is such a token with that byte left out
+ * inside it (a recipient never written), bounce_rawaddr_free takes NULL */
+struct bounce_rawaddr;
+struct bounce_rawaddr *bounce_rawaddr_scan(const char *msg, size_t len);
+bool bounce_rawaddr_cut(const struct bounce_rawaddr *ra, const char *addr);
+void bounce_rawaddr_free(struct bounce_rawaddr *ra);
 
 /* bounce_header - value of the first header field `name` (case-blind) in a
  * "Name: value\n" block, copied into out; false when absent */

@@ -156,12 +156,44 @@ static void dsn_in_text(struct bounce_doc *doc)
 	buf_puts(&doc->dsn, "\n\n");
 }
 
+/* part_delimiter - the boundary delimiter line ("--b", RFC 2046 5.1.1)
+ * that opens the part whose header holds the line starting at field
+ * (msg[0..field)): the first line above the part's header fields; its
+ * length without trailing white space, 0 when the field is in no part
+ * (a blank line or the message's start comes first) */
+static size_t part_delimiter(const char *msg, const char *field, const char **delim)
+{
+	const char *ls = field;
+
+	/* a part's header is a handful of fields: a long run of lines
+	 * above is no part header */
+	for (int n = 0; n < 64 && ls > msg; n++) {
+		const char *le = ls - 1; /* the '\n' that ends the line above */
+		const char *b = le;
+		while (b > msg && b[-1] != '\n')
+			b--;
+		if (b == le)
+			return 0;
+		if (le - b >= 3 && b[0] == '-' && b[1] == '-') {
+			while (le > b + 2 && (le[-1] == ' ' || le[-1] == '\t'))
+				le--;
+			*delim = b;
+			return (size_t)(le - b);
+		}
+		ls = b;
+	}
+	return 0;
+}
+
 /* attached_message - the bytes of the first message/rfc822 part in a
- * message (a bounce forwarded whole), found by its part header; NULL
- * when there is none */
+ * message (a bounce forwarded whole), found by its part header, up to
+ * the delimiter line of the multipart that holds it: the parts after it
+ * (another attachment, the closing delimiter, a signature) are not the
+ * attached message's. NULL when there is none. */
 static const char *attached_message(const char *msg, size_t len, size_t *outlen)
 {
 	const char *ct = memmem(msg, len, "\nContent-Type: message/rfc822", 29);
+	const char *end = msg + len, *delim = NULL;
 
 	if (!ct)
 		return NULL;
@@ -169,8 +201,55 @@ static const char *attached_message(const char *msg, size_t len, size_t *outlen)
 	if (!blank)
 		return NULL;
 	blank += 2;
-	*outlen = len - (size_t)(blank - msg);
+	size_t dl = part_delimiter(msg, ct + 1, &delim);
+	char needle[256]; /* "\n--boundary": RFC 2046 5.1.1 bounds it to 72 */
+	if (dl + 1 >= sizeof(needle))
+		dl = 0;
+	if (dl) {
+		needle[0] = '\n';
+		memcpy(needle + 1, delim, dl);
+	}
+	/* the next line that opens with the delimiter ends the part (the
+	 * line break before it is the delimiter's, RFC 2046 5.1.1) */
+	for (const char *q = blank - 1; dl && q < end;) {
+		const char *hit = memmem(q, (size_t)(end - q), needle, dl + 1);
+		if (!hit)
+			break;
+		const char *after = hit + 1 + dl;
+		if (after >= end || *after == '\n' || *after == ' ' || *after == '\t' ||
+		    (*after == '-' && after + 1 < end && after[1] == '-')) {
+			end = hit > blank ? hit : blank;
+			break;
+		}
+		q = hit + 1;
+	}
+	*outlen = (size_t)(end - blank);
 	return blank;
+}
+
+/* drop_cut - records since first whose address the decoders made by
+ * leaving out a byte that was no text (rawaddr.c): such an address was
+ * never written; returns how many were dropped */
+static size_t drop_cut(struct bounce_result *res, size_t first, const char *msg, size_t len)
+{
+	struct bounce_rawaddr *ra;
+	size_t w = first;
+
+	if (res->n == first || (ra = bounce_rawaddr_scan(msg, len)) == NULL)
+		return 0;
+	for (size_t i = first; i < res->n; i++) {
+		if (bounce_rawaddr_cut(ra, res->recs[i].recipient)) {
+			free(res->recs[i].diagnostic_code);
+			continue;
+		}
+		if (w != i)
+			res->recs[w] = res->recs[i];
+		w++;
+	}
+	bounce_rawaddr_free(ra);
+	size_t dropped = res->n - w;
+	res->n = w;
+	return dropped;
 }
 
 /* parse_one's depth: the message itself; a bounce wrapped whole in a
@@ -238,6 +317,7 @@ static size_t parse_one(const char *msg, size_t len, struct bounce_result *res, 
 		return 0;
 	}
 	n = read_doc(&doc, agent, res);
+	n -= drop_cut(res, first, msg, len);
 	if (n == 0 && depth == 0) {
 		size_t alen;
 		const char *att = attached_message(msg, len, &alen);

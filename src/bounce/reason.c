@@ -81,10 +81,14 @@ static void blank_names(char *s)
 			start = p;
 			/* '[' and ';' cannot be in an address either:
 			 * "banned sender[a@b]", a URL's ";id=a@b" keep
-			 * the words before them */
+			 * the words before them; nor can the CJK words
+			 * and brackets a notice writes against it
+			 * ("收件人（a@b）邮箱不存在"): blanking stops at a
+			 * byte above 0x7f */
 			while (start > s && !isspace((unsigned char)start[-1]) &&
 			       start[-1] != '<' && start[-1] != '(' && start[-1] != '"' &&
-			       start[-1] != ':' && start[-1] != '[' && start[-1] != ';')
+			       start[-1] != ':' && start[-1] != '[' && start[-1] != ';' &&
+			       (unsigned char)start[-1] < 0x80)
 				start--;
 			end = p;
 		} else if (*p == '#' && p > s && p[-1] == '/') {
@@ -97,7 +101,8 @@ static void blank_names(char *s)
 			continue;
 		/* a ':' cannot be in a domain: "(a@b:blocked)" keeps its verdict */
 		while (*end && !isspace((unsigned char)*end) && *end != '>' && *end != ')' &&
-		       *end != '"' && (*end != ':' || *p != '@'))
+		       *end != '"' && (*end != ':' || *p != '@') &&
+		       ((unsigned char)*end < 0x80 || *p != '@'))
 			end++;
 		memset(start, ' ', (size_t)(end - start));
 		p = end - 1 < start ? start : end - 1;

@@ -6,7 +6,9 @@
  *
  * All of them work on NUL-terminated UTF-8 and look only at ASCII bytes,
  * so multi-byte characters pass through untouched; an address holding a
- * control byte or U+FFFD (a decoder's mark for invalid bytes) is refused. None allocates except
+ * control byte, U+FFFD (a decoder's mark for invalid bytes) or a byte
+ * that is no UTF-8, or with a control byte against it, is refused whole
+ * (rawaddr.c finds the bytes the decoders dropped). None allocates except
  * bounce_record_add / bounce_record_set_diag (x-functions: abort on OOM).
  */
 #include <ctype.h>
@@ -91,21 +93,36 @@ bool bounce_addr_domain_char(unsigned char c)
 }
 
 /* bounce_addr_garbage - s[0..len) holds a control byte (RFC 5321 4.1.2
- * allows none in a Mailbox, even quoted) or U+FFFD, which the decoders
- * write for bytes that were not valid text: such a string is the
- * remains of a broken or hostile field, not an address, and an address
- * taken from it would feed the suppression list */
+ * allows none in a Mailbox, even quoted), U+FFFD, which the decoders
+ * write for bytes that were not valid text, or a byte that is not UTF-8
+ * at all (a part read with no charset keeps its bytes): such a string is
+ * the remains of a broken or hostile field, not an address, and an
+ * address taken from it would feed the suppression list */
 bool bounce_addr_garbage(const char *s, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f)
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len;) {
+		if (u[i] < 0x80) {
+			if (u[i] < 0x20 || u[i] == 0x7f)
+				return true;
+			i++;
+			continue;
+		}
+		size_t n = bounce_utf8_len(u + i, len - i);
+		if (n == 0 || (n == 3 && u[i] == 0xef && u[i + 1] == 0xbf && u[i + 2] == 0xbd))
 			return true;
-		if (c == 0xef && i + 2 < len && (unsigned char)s[i + 1] == 0xbf &&
-		    (unsigned char)s[i + 2] == 0xbd)
-			return true;
+		i += n;
 	}
 	return false;
+}
+
+/* ctl_byte - a control byte that does not separate words (white space
+ * does: a tab or a line break before or after an address is a
+ * separator) */
+static bool ctl_byte(unsigned char c)
+{
+	return (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f;
 }
 
 /* utf8_at - the code point of the UTF-8 sequence at p (p < end), 0 for
@@ -142,6 +159,15 @@ static bool utf8_punct(unsigned cp)
 	return (cp >= 0xa0 && cp <= 0xbf) || cp == 0xd7 || cp == 0xf7 ||
 	       (cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) ||
 	       (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef);
+}
+
+size_t bounce_punct_len(const char *p, const char *end)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (p >= end || *u < 0x80 || !utf8_punct(utf8_at(u, (const unsigned char *)end)))
+		return 0;
+	return *u >= 0xf0 ? 4 : *u >= 0xe0 ? 3 : 2;
 }
 
 /* utf8_cjk - kana, CJK ideographs and Hangul: a Chinese, Japanese or
@@ -235,6 +261,12 @@ const char *bounce_find_addr(const char *s, size_t len, char *out, size_t size)
 				break;
 			e++;
 		}
+		/* a control byte against it was inside it ("alice\x01bob@",
+		 * "bob@exa\x1bmple.net"): the string is refused whole, not
+		 * cut there into another address */
+		if ((b > s && ctl_byte((unsigned char)b[-1])) ||
+		    (e < end && ctl_byte((unsigned char)*e)))
+			continue;
 		while (b < at && *b == '.')
 			b++;
 		while (e > at + 1 && (e[-1] == '.' || e[-1] == '-'))

@@ -30,7 +30,7 @@ struct want_rec {
 static const struct {
 	const char *name, *file;
 	size_t n;
-	struct want_rec recs[2];
+	struct want_rec recs[3];
 } cases[] = {
 	{"rfc3464 two recipients", "dsn-userunknown.eml", 2,
 	 {{"nobody@example.com", "userunknown", "5.1.1", true},
@@ -81,6 +81,11 @@ static const struct {
 	 "notes-japanese-two.eml", 2,
 	 {{"kijitora@example.jp", "userunknown", "5.0.0", true},
 	  {"mikeneko@example.jp", "userunknown", "5.0.0", true}}},
+	{"lotus notes, two causes: each address takes the cause above it", "notes-two-causes.eml",
+	 3,
+	 {{"reader@example.jp", "userunknown", "5.0.0", true},
+	  {"other@example.jp", "userunknown", "5.0.0", true},
+	  {"third@example.jp", "mailboxfull", "5.0.0", false}}},
 	{"exchange in German: its admin line decides", "exchange-german-ndr.eml", 1,
 	 {{"reader@example.de", "userunknown", "5.1.1", true}}},
 	{"exchange in Japanese, no header of its own", "exchange-japanese-ndr.eml", 1,
@@ -330,9 +335,22 @@ static const struct {
 	 {{"reader@example.net", "blocked", "4.0.0", false}}},
 	{"chinese notice: full-width colon and brackets around the address",
 	 "lang-chinese-qq.eml", 1, {{"reader@example.cn", "userunknown", "5.1.1", true}}},
+	{"CJK brackets and quotes around addresses listed after 、 and ；",
+	 "lang-chinese-bracket-list.eml", 3,
+	 {{"reader@example.cn", "userunknown", "5.1.1", true},
+	  {"other@example.cn", "userunknown", "5.1.1", true},
+	  {"third@example.cn", "userunknown", "5.1.1", true}}},
+	{"the docs' example: 收件人（a@b）邮箱不存在; a full-width ＜a@b＞ opening a line",
+	 "lang-chinese-doc-example.eml", 2,
+	 {{"reader@example.cn", "userunknown", "5.1.1", true},
+	  {"other@example.cn", "mailboxfull", "5.2.2", false}}},
+	{"korean label, the address written against 님", "lang-korean-suffix.eml", 1,
+	 {{"reader@example.kr", "userunknown", "5.1.1", true}}},
 	{"a bounce a person forwarded as an attachment", "forwarded-by-person.eml", 1,
 	 {{"reader@example.net", "userunknown", "5.1.1", true}}},
 	{"a person's forward of mail that is no bounce", "forwarded-plain-message.eml", 0, {{0}}},
+	{"an attached message ends at its part's boundary: mail, then a bounce, is no bounce",
+	 "forwarded-plain-then-bounce.eml", 0, {{0}}},
 	{"Final-Recipient naming a local user only: the Original-Recipient",
 	 "dsn-local-final-recipient.eml", 1, {{"reader@example.org", "mailboxfull", "5.2.2", false}}},
 	{"returned message under an unknown divider: its body names no recipient",
@@ -341,9 +359,24 @@ static const struct {
 	 "o365-sender-address.eml", 1, {{"reader@example.net", "userunknown", "5.1.10", true}}},
 	{"the returned message's From is the sender, not a recipient (VERP notice)",
 	 "qmail-sender-refused-verp.eml", 1, {{"reader@example.net", "rejected", "5.7.1", false}}},
+	{"the VERP address the notice went to (second of a folded To:) is listed, never a recipient",
+	 "postfix-verp-listed.eml", 1, {{"reader@example.net", "userunknown", "5.1.1", true}}},
+	{"the only entry is the address the notice went to: mail sent to oneself",
+	 "qmail-sent-to-self.eml", 1, {{"reader@example.net", "mailboxfull", "5.2.2", false}}},
 	{"postfix: the alias folded onto the next line is no recipient",
 	 "postfix-expanded-folded.eml", 1,
 	 {{"reader.longname@department.subdomain.example.net", "userunknown", "5.1.1", true}}},
+	{"postfix: an address opening a wrapped line of the reply is no recipient",
+	 "postfix-wrapped-address.eml", 2,
+	 {{"reader@example.net", "hasmoved", "5.1.6", true},
+	  {"other@example.net", "userunknown", "5.1.1", true}}},
+	{"an address with a byte that is no text (raw 0xff, a control byte) is refused whole",
+	 "text-undecodable-address.eml", 1, {{"other@example.net", "mailboxfull", "5.2.2", false}}},
+	{"... also written quoted-printable (=FF); an encoded letter (=C3=A9) is kept",
+	 "text-undecodable-address-qp.eml", 1,
+	 {{"caf\xc3\xa9@example.net", "mailboxfull", "5.2.2", false}}},
+	{"a Final-Recipient with a control byte or a tab inside names nobody",
+	 "dsn-control-byte-address.eml", 1, {{"other@example.net", "mailboxfull", "5.2.2", false}}},
 	{"gmail: a list of recipients shares the reply quoted after it", "gmail-two-recipients.eml",
 	 2, {{"first@example.net", "userunknown", "5.1.1", true},
 	     {"second@example.net", "userunknown", "5.1.1", true}}},
@@ -629,6 +662,22 @@ static void test_find_addr(void **state)
 		{"\xe2\x80\x9cr@example.org\xe2\x80\x9d", "r@example.org"},
 		{"\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe4\xb8\xad\xe5\x9b\xbd",
 		 "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe4\xb8\xad\xe5\x9b\xbd"},
+		/* a control byte against an address was inside it: refused
+		 * whole, not cut there; a tab separates words; a byte that is
+		 * no UTF-8 refuses the address that holds it */
+		{"<alice\x01"
+		 "bob@example.net>",
+		 ""},
+		{"bob@exa\x1b"
+		 "mple.net",
+		 ""},
+		{"alice\x7f"
+		 "bob@example.net",
+		 ""},
+		{"To:\tbob@example.net", "bob@example.net"},
+		{"<b\xff"
+		 "ob@example.net>",
+		 ""},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char got[128] = "";
@@ -1113,6 +1162,12 @@ static void test_agent_names(void **state)
 	    {"notes-not-in-address-book.eml", "Notes"},
 	    {"exchange-japanese-ndr.eml", "Exchange2007"},
 	    {"exchange-chinese-ndr.eml", "Exchange2007"},
+	    /* Exchange 2007+ by its system mailbox, whatever the language
+	     * or subject ("Undeliverable:" was Exchange 2003's) */
+	    {"exchange-french-system-mailbox.eml", "Exchange2007"},
+	    /* Microsoft 365's "Original Message Details" notice */
+	    {"o365-sender-address.eml", "Office365"},
+	    {"o365-german-reported-error.eml", "Office365"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -1159,6 +1214,17 @@ static void test_diagnostic_words(void **state)
 	    /* Gmail: the reply after "The response was:", not its framing */
 	    {"gsuite-message-blocked.eml", "552 5.7.0 This message was blocked because its content "
 	                                   "presents a potential security issue."},
+	    /* an attached notice ends at its part's boundary: the part
+	     * after it is not the last recipient's words */
+	    {"forwarded-then-signature.eml",
+	     "host mx.example.net[192.0.2.25] said: 552 5.2.2 Mailbox full (in reply to RCPT TO "
+	     "command)"},
+	    /* Microsoft 365: the reply after "Reported error:", up to "DSN
+	     * generated by:", not the notice's sentences and fields */
+	    {"o365-sender-address.eml", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient "
+	                                "reader@example.net not found by SMTP address lookup"},
+	    {"o365-german-reported-error.eml",
+	     "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"},
 	    /* an address inside the words stays: Exim folds RCPT TO there */
 	    {"gmx-exim-provider.eml",
 	     "SMTP error from remote mail server after RCPT TO:<someone@example.net>: 550 5.1.1 "
@@ -1183,6 +1249,38 @@ static void test_diagnostic_words(void **state)
 	}
 }
 
+/* test_record_words - one record's words in a notice that names
+ * several: each takes its own lines (Lotus Notes: the cause above the
+ * address, not the next address's cause below it) */
+static void test_record_words(void **state)
+{
+	static const struct {
+		const char *file;
+		size_t n, index;
+		const char *diag;
+	} want[] = {
+	    {"notes-two-causes.eml", 3, 1, "User not listed in public Name & Address Book"},
+	    {"notes-two-causes.eml", 3, 2, "Unable to deliver message, mailbox is full"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct bounce_result res = {0};
+		size_t len;
+		char *data = slurp(want[i].file, &len);
+
+		bounce_parse(data, len, &res);
+		if (res.n != want[i].n)
+			fail_msg("%s: got %zu records, want %zu", want[i].file, res.n, want[i].n);
+		const struct bounce_record *r = &res.recs[want[i].index];
+		if (!r->diagnostic_code || strcmp(r->diagnostic_code, want[i].diag) != 0)
+			fail_msg("%s: record %zu: diagnostic got \"%s\", want \"%s\"", want[i].file,
+				 want[i].index, r->diagnostic_code ? r->diagnostic_code : "",
+				 want[i].diag);
+		bounce_result_free(&res);
+		free(data);
+	}
+}
+
 /* test_action_and_words - the action a record carries and the words it
  * quotes: an OpenSMTPD notice sent with its delay template when the
  * expiry dropped the envelope is a final failure, a real delay stays
@@ -1198,6 +1296,9 @@ static void test_action_and_words(void **state)
 	     "Network error on destination MXs"},
 	    {"opensmtpd-warning-text.eml", "delayed", "4.0.0",
 	     "Network error on destination MXs"},
+	    {"exim-delay-warning-closer.eml", "delayed", "4.2.2",
+	     "host mx.example.net [192.0.2.25] Delay reason: SMTP error from remote mail server "
+	     "after RCPT TO:<reader@example.net>: 452 4.2.2 Mailbox full"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -1252,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(test_mbox_messages),
 		cmocka_unit_test(test_agent_names),
 		cmocka_unit_test(test_diagnostic_words),
+		cmocka_unit_test(test_record_words),
 		cmocka_unit_test(test_action_and_words),
 		cmocka_unit_test(test_garbage),
 	};
