@@ -554,7 +554,7 @@ const char *bounce_provider_reason(const struct bounce_record *rec, const struct
 	bool bare = !rec->status[0] || strcmp(rec->status + 1, ".0.0") == 0;
 	int8_t named[PV_COUNT]; /* -1: not asked yet */
 	uint64_t hits[4] = {0};
-	long subject, detail, unused;
+	long subject = -1, detail = -1, unused = -1;
 
 	pthread_once(&needle_once, needles_init);
 	needles_in(lower, hits);
