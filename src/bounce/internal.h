@@ -154,6 +154,11 @@ void bounce_needles_build(struct bounce_needles *ix, const char *const *needles,
  * text[0..end) (a match may run past end), or SIZE_MAX */
 size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *needles,
                             const char *text, const char *end);
+/* bounce_needles_all - set bit i of hits[] (BOUNCE_NEEDLE_MAX + 1 bits)
+ * for every needle i that lies wholly inside text[0..end); the text
+ * goes on to a NUL at or after end */
+void bounce_needles_all(const struct bounce_needles *ix, const char *const *needles,
+                        const char *text, const char *end, uint64_t hits[4]);
 /* bounce_needles_earliest - index of the needle found first in text
  * (earliest position; the lowest index there), SIZE_MAX when none */
 size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *const *needles,

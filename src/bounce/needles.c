@@ -80,6 +80,22 @@ size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *
 	return best;
 }
 
+void bounce_needles_all(const struct bounce_needles *ix, const char *const *needles,
+                        const char *text, const char *end, uint64_t hits[4])
+{
+	for (const char *p = text; p < end && *p; p++) {
+		if (!pair_hit(ix, p))
+			continue;
+		unsigned b = (unsigned char)p[0];
+		for (unsigned j = ix->start[b]; j < ix->start[b + 1]; j++) {
+			size_t i = ix->item[j];
+			if (ix->len[i] <= (size_t)(end - p) &&
+			    bounce_prefix_at(p, needles[i], ix->len[i], 1))
+				hits[i >> 6] |= (uint64_t)1 << (i & 63);
+		}
+	}
+}
+
 size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *const *needles,
                                const char *text)
 {

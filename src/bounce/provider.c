@@ -444,17 +444,7 @@ static void needles_init(void)
  * for every needle i found in text (lower case), in one pass */
 static void needles_in(const char *text, uint64_t hits[4])
 {
-	for (const char *p = text; *p; p++) {
-		unsigned k = (unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1];
-		if (!(needle_ix.pair[k >> 3] & (1u << (k & 7))))
-			continue;
-		unsigned b = (unsigned char)p[0];
-		for (unsigned j = needle_ix.start[b]; j < needle_ix.start[b + 1]; j++) {
-			size_t i = needle_ix.item[j];
-			if (bounce_prefix_at(p, needles[i], needle_ix.len[i], 1))
-				hits[i >> 6] |= (uint64_t)1 << (i & 63);
-		}
-	}
+	bounce_needles_all(&needle_ix, needles, text, text + strlen(text), hits);
 }
 
 static bool hit(const uint64_t hits[4], size_t i)

@@ -11,6 +11,7 @@
  * Pure functions of the line; nothing allocates, nothing fails.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -85,6 +86,19 @@ static const char *const rcpt_labels[] = {
     "받는 사람 :",
     NULL,
 };
+
+/* rcpt_labels indexed once (the parser runs in worker threads) */
+static struct bounce_needles label_ix;
+static pthread_once_t label_once = PTHREAD_ONCE_INIT;
+
+static void label_index_build(void)
+{
+	size_t n = 0;
+
+	while (rcpt_labels[n])
+		n++;
+	bounce_needles_build(&label_ix, rcpt_labels, n);
+}
 
 /* Words that make a "<words>: <addr>" line name the sender (Microsoft
  * 365's "Sender Address:" beside "Recipient Address:", in the languages
@@ -229,9 +243,15 @@ enum bounce_rcpt bounce_rcpt_line(const char *line, size_t len, char *addr, size
 			*addr_end = after;
 		return BOUNCE_RCPT_OPEN;
 	}
-	/* or following a label */
+	/* or following a label: the labels in the line found in one pass,
+	 * then tried in table order */
+	uint64_t hits[4] = {0};
+	pthread_once(&label_once, label_index_build);
+	bounce_needles_all(&label_ix, rcpt_labels, line, e, hits);
 	for (size_t i = 0; rcpt_labels[i]; i++) {
-		size_t ll = strlen(rcpt_labels[i]);
+		if (!(hits[i >> 6] & (uint64_t)1 << (i & 63)))
+			continue;
+		size_t ll = label_ix.len[i];
 		const char *l = line;
 		while ((l = memmem(l, (size_t)(e - l), rcpt_labels[i], ll)) != NULL) {
 			const char *q = open_marks(l + ll, e);
