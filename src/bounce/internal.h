@@ -155,10 +155,15 @@ void bounce_needles_build(struct bounce_needles *ix, const char *const *needles,
 size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *needles,
                             const char *text, const char *end);
 /* bounce_needles_all - set bit i of hits[] (BOUNCE_NEEDLE_MAX + 1 bits)
- * for every needle i that lies wholly inside text[0..end); the text
- * goes on to a NUL at or after end */
+ * for every needle i that lies wholly inside text[0..end); end NULL:
+ * up to the text's NUL. The text goes on to a NUL at or after end. */
 void bounce_needles_all(const struct bounce_needles *ix, const char *const *needles,
                         const char *text, const char *end, uint64_t hits[4]);
+/* bounce_needles_hit - bounce_needles_all set the bit of needle i */
+static inline bool bounce_needles_hit(const uint64_t hits[4], size_t i)
+{
+	return hits[i >> 6] & (uint64_t)1 << (i & 63);
+}
 /* bounce_needles_earliest - index of the needle found first in text
  * (earliest position; the lowest index there), SIZE_MAX when none */
 size_t bounce_needles_earliest(const struct bounce_needles *ix, const char *const *needles,

@@ -83,13 +83,15 @@ size_t bounce_needles_first(const struct bounce_needles *ix, const char *const *
 void bounce_needles_all(const struct bounce_needles *ix, const char *const *needles,
                         const char *text, const char *end, uint64_t hits[4])
 {
-	for (const char *p = text; p < end && *p; p++) {
+	/* no end: the NUL ends the scan, and a needle running into it
+	 * fails its compare there, so no length check is needed */
+	for (const char *p = text; (!end || p < end) && *p; p++) {
 		if (!pair_hit(ix, p))
 			continue;
 		unsigned b = (unsigned char)p[0];
 		for (unsigned j = ix->start[b]; j < ix->start[b + 1]; j++) {
 			size_t i = ix->item[j];
-			if (ix->len[i] <= (size_t)(end - p) &&
+			if ((!end || ix->len[i] <= (size_t)(end - p)) &&
 			    bounce_prefix_at(p, needles[i], ix->len[i], 1))
 				hits[i >> 6] |= (uint64_t)1 << (i & 63);
 		}

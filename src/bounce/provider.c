@@ -444,12 +444,7 @@ static void needles_init(void)
  * for every needle i found in text (lower case), in one pass */
 static void needles_in(const char *text, uint64_t hits[4])
 {
-	bounce_needles_all(&needle_ix, needles, text, text + strlen(text), hits);
-}
-
-static bool hit(const uint64_t hits[4], size_t i)
-{
-	return hits[i >> 6] & ((uint64_t)1 << (i & 63));
+	bounce_needles_all(&needle_ix, needles, text, NULL, hits);
 }
 
 /* suffix_at - name[0..nl) ends with suffix[0..sl), on a label boundary,
@@ -527,7 +522,7 @@ static bool provider_named(const struct provider *pv, size_t p, const char *host
 		    (service && strcmp(service, pv->agents[a]) == 0))
 			return true;
 	for (size_t m = 0; m < PROVIDER_MARKS && pv->marks[m]; m++)
-		if (hit(hits, mark_needle[p][m]))
+		if (bounce_needles_hit(hits, mark_needle[p][m]))
 			return true;
 	return false;
 }

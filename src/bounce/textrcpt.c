@@ -87,6 +87,9 @@ static const char *const rcpt_labels[] = {
     NULL,
 };
 
+_Static_assert(sizeof(rcpt_labels) / sizeof(rcpt_labels[0]) - 1 <= BOUNCE_NEEDLE_MAX,
+               "the labels fit the needle index");
+
 /* rcpt_labels indexed once (the parser runs in worker threads) */
 static struct bounce_needles label_ix;
 static pthread_once_t label_once = PTHREAD_ONCE_INIT;
@@ -249,7 +252,7 @@ enum bounce_rcpt bounce_rcpt_line(const char *line, size_t len, char *addr, size
 	pthread_once(&label_once, label_index_build);
 	bounce_needles_all(&label_ix, rcpt_labels, line, e, hits);
 	for (size_t i = 0; rcpt_labels[i]; i++) {
-		if (!(hits[i >> 6] & (uint64_t)1 << (i & 63)))
+		if (!bounce_needles_hit(hits, i))
 			continue;
 		size_t ll = label_ix.len[i];
 		const char *l = line;
